@@ -1,0 +1,131 @@
+//! Errors, sorted by whose fault they are.
+//!
+//! - [`ProtocolError`]: the peer sent bytes that break RFC 6455. Each maps to
+//!   the close code the connection sends ([`ProtocolError::close_code`]).
+//! - [`UsageError`]: the caller asked for something the protocol forbids in
+//!   the current state (sending after Close, an oversized ping, …).
+//!
+//! Handshake errors live with the handshake, since they carry an HTTP status.
+//! `std::io::Error` never appears in the core.
+
+use thiserror::Error;
+
+/// Close code 1002: "an endpoint is terminating the connection due to a
+/// protocol error" (RFC 6455 §7.4.1).
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// Close code 1007: "data within a message that was not consistent with the
+/// type of the message (e.g., non-UTF-8 data within a text message)".
+pub const INVALID_PAYLOAD: u16 = 1007;
+/// Close code 1009: "a message that is too big for it to process".
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+
+/// The peer broke the protocol. The connection is failed (RFC 6455 §7.1.7)
+/// with the close code from [`ProtocolError::close_code`].
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// An opcode the RFC reserves for future use (3–7, 0xB–0xF).
+    #[error("reserved opcode {0:#x}")]
+    ReservedOpcode(u8),
+    /// A 64-bit payload length whose most significant bit is set.
+    #[error("64-bit payload length with the most significant bit set")]
+    LengthMsbSet,
+    /// A control frame with FIN clear.
+    #[error("fragmented control frame")]
+    FragmentedControlFrame,
+    /// A control frame whose payload is over 125 bytes (its length uses the
+    /// 16- or 64-bit form, so it is refused before those bytes arrive).
+    #[error("control frame payload over 125 bytes")]
+    ControlFrameTooLong,
+    /// RSV bits set without an extension that defines them.
+    #[error("reserved bits set without a negotiated extension")]
+    ReservedBits,
+    /// A server received an unmasked frame.
+    #[error("unmasked frame from a client")]
+    UnmaskedFrame,
+    /// A client received a masked frame.
+    #[error("masked frame from a server")]
+    MaskedFrame,
+    /// A continuation frame with no message in progress.
+    #[error("continuation frame without a message to continue")]
+    OrphanContinuation,
+    /// A new text or binary frame while a fragmented message is unfinished.
+    #[error("new data frame inside a fragmented message")]
+    ExpectedContinuation,
+    /// A text message or close reason that is not valid UTF-8.
+    #[error("invalid UTF-8 in a text payload")]
+    InvalidUtf8,
+    /// A frame larger than the configured maximum frame size.
+    #[error("frame of {size} bytes exceeds the limit of {limit}")]
+    FrameTooBig {
+        /// The declared payload length.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A message larger than the configured maximum message size.
+    #[error("message of at least {size} bytes exceeds the limit of {limit}")]
+    MessageTooBig {
+        /// The size the message would reach.
+        size: u64,
+        /// The configured limit.
+        limit: u64,
+    },
+    /// A message with more fragments than the configured maximum.
+    #[error("message with more than {limit} fragments")]
+    TooManyFragments {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// A close frame whose payload is one byte long.
+    #[error("close frame with a 1-byte payload")]
+    CloseTooShort,
+    /// A close code that may not appear on the wire.
+    #[error("invalid close code {0}")]
+    InvalidCloseCode(u16),
+}
+
+impl ProtocolError {
+    /// The close code to send when failing the connection for this error.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            ProtocolError::InvalidUtf8 => INVALID_PAYLOAD,
+            ProtocolError::FrameTooBig { .. }
+            | ProtocolError::MessageTooBig { .. }
+            | ProtocolError::TooManyFragments { .. } => MESSAGE_TOO_BIG,
+            _ => PROTOCOL_ERROR,
+        }
+    }
+}
+
+/// The caller asked for something the protocol does not allow now.
+///
+/// Unlike a [`ProtocolError`] this does not fail the connection: the call is
+/// refused and nothing changes.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// A control frame payload over 125 bytes (RFC 6455 §5.5).
+    #[error("control frame payload of {0} bytes (limit 125)")]
+    ControlPayloadTooLong(usize),
+    /// A close reason over 123 bytes (125 minus the 2-byte code).
+    #[error("close reason of {0} bytes (limit 123)")]
+    CloseReasonTooLong(usize),
+    /// A close code that an endpoint may not send.
+    #[error("close code {0} may not be sent")]
+    InvalidCloseCode(u16),
+    /// A send after our Close frame went out (RFC 6455 §5.5.1: "The
+    /// application MUST NOT send any more data frames after sending a Close
+    /// frame.").
+    #[error("the connection is closing or closed")]
+    Closed,
+    /// The outgoing buffer already holds more than the configured cap: the
+    /// peer is not reading. Retry after the driver has written more bytes out.
+    #[error("outgoing buffer holds {buffered} bytes (cap {cap})")]
+    WriteBufferFull {
+        /// Bytes waiting to be written.
+        buffered: usize,
+        /// The configured cap.
+        cap: usize,
+    },
+}

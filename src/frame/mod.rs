@@ -1,0 +1,13 @@
+//! One frame at a time (RFC 6455 §5): the header codec and payload masking.
+//!
+//! Nothing here buffers or allocates: [`FrameHeader::decode`] reads a header
+//! from the front of a byte slice, [`FrameHeader::encode`] writes one into a
+//! caller's array, and [`apply_mask`] XORs a payload in place.
+
+mod header;
+mod mask;
+mod opcode;
+
+pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
+pub use mask::{apply_mask, apply_mask_at, apply_mask_bytewise, apply_mask_portable};
+pub use opcode::OpCode;

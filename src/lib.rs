@@ -1,0 +1,41 @@
+//! A sans-IO WebSocket ([RFC 6455](https://www.rfc-editor.org/rfc/rfc6455)) core.
+//!
+//! The core does no I/O and reads no clock: bytes go in, bytes and events
+//! come out, and time is an argument. Any I/O loop — blocking threads, mio,
+//! tokio, an embedded loop — drives it and inherits its conformance.
+//!
+//! The pieces, from the wire up:
+//! - [`frame`]: the frame header codec and payload masking (§5.2, §5.3).
+//!
+//! Decoders return [`Status::Partial`] when input ends early: incomplete input
+//! is never an error. Errors say whose fault they are: [`ProtocolError`]
+//! (the peer's, with the close code to send) and [`UsageError`] (the
+//! caller's).
+//!
+//! ```
+//! use wsproto::frame::{apply_mask, FrameHeader, OpCode};
+//! use wsproto::Status;
+//!
+//! // RFC 6455 §5.7: a single-frame masked text message "Hello".
+//! let mut bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+//! let Status::Complete((header, used)) = FrameHeader::decode(&bytes)? else { unreachable!() };
+//! assert_eq!(header.opcode, OpCode::Text);
+//! let payload = &mut bytes[used..used + header.payload_len as usize];
+//! apply_mask(payload, header.mask.unwrap());
+//! assert_eq!(payload, b"Hello");
+//! # Ok::<(), wsproto::ProtocolError>(())
+//! ```
+
+#![deny(missing_docs, unreachable_pub)]
+#![warn(rust_2018_idioms)]
+
+mod config;
+mod error;
+pub mod frame;
+mod role;
+mod status;
+
+pub use config::{Config, HandshakeLimits};
+pub use error::{INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError};
+pub use role::Role;
+pub use status::Status;
