@@ -43,6 +43,12 @@ fn bench(c: &mut Criterion) {
                 let buf = &mut as_bytes(&mut blocks)[offset..offset + len];
                 b.iter(|| wsproto::frame::apply_mask(black_box(&mut *buf), black_box(KEY)))
             });
+            group.bench_function(BenchmarkId::new("portable", size), |b| {
+                let buf = &mut as_bytes(&mut blocks)[offset..offset + len];
+                b.iter(|| {
+                    wsproto::frame::apply_mask_portable(black_box(&mut *buf), black_box(KEY), 0)
+                })
+            });
             group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {
                 let buf = &mut as_bytes(&mut blocks)[offset..offset + len];
                 b.iter(|| fastwebsockets::unmask(black_box(&mut *buf), black_box(KEY)))
