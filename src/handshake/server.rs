@@ -126,6 +126,7 @@ fn parse_head(head: &[u8], fields: usize) -> Result<HttpRequest, HandshakeError>
         query: query.map(str::to_owned),
         minor_version: version,
         headers,
+        head_len: head.len(),
     })
 }
 
@@ -168,9 +169,16 @@ pub struct HttpRequest {
     query: Option<String>,
     minor_version: u8,
     headers: Headers,
+    head_len: usize,
 }
 
 impl HttpRequest {
+    /// How many bytes of the buffer the head used. For a plain HTTP request
+    /// any body follows; a keep-alive server reads the next request after it.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
     /// The method, e.g. `GET`.
     pub fn method(&self) -> &str {
         &self.method
