@@ -799,6 +799,14 @@ fn client_builder_misuse() {
         HandshakeUsageError::InvalidProtocol("a b".into())
     );
     assert_eq!(
+        base()
+            .protocol("chat")
+            .protocol("chat")
+            .build()
+            .unwrap_err(),
+        HandshakeUsageError::InvalidProtocol("chat".into())
+    );
+    assert_eq!(
         base().header("Sec-WebSocket-Key", "x").build().unwrap_err(),
         HandshakeUsageError::ReservedHeader("Sec-WebSocket-Key".into())
     );

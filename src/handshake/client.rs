@@ -168,11 +168,12 @@ impl ClientRequest {
         if let Some(origin) = &self.origin {
             check_header("Origin", origin)?;
         }
-        for p in &self.protocols {
+        for (i, p) in self.protocols.iter().enumerate() {
             // RFC 6455 §4.1: the elements "MUST be non-empty strings with
             // characters in the range U+0021 to U+007E not including
-            // separator characters".
-            if !is_token(p.as_bytes()) {
+            // separator characters as defined in [RFC2616] and MUST all be
+            // unique strings."
+            if !is_token(p.as_bytes()) || self.protocols[..i].contains(p) {
                 return Err(HandshakeUsageError::InvalidProtocol(p.clone()));
             }
         }

@@ -262,7 +262,7 @@ pub enum HandshakeUsageError {
     /// client."
     #[error("extension {0:?} was not offered by the client")]
     ExtensionNotOffered(String),
-    /// A subprotocol that is not a token.
+    /// A subprotocol that is not a token, or offered twice.
     #[error("subprotocol {0:?} is not a token")]
     InvalidProtocol(String),
     /// An extension whose name, parameter names or values are not tokens.
