@@ -6,6 +6,7 @@
 //!
 //! The pieces, from the wire up:
 //! - [`frame`]: the frame header codec and payload masking (§5.2, §5.3).
+//! - [`handshake`]: the opening handshake for both roles, without I/O (§4).
 //!
 //! Decoders return [`Status::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
@@ -32,10 +33,12 @@
 mod config;
 mod error;
 pub mod frame;
+pub mod handshake;
 mod role;
 mod status;
 
 pub use config::{Config, HandshakeLimits};
 pub use error::{INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError};
+pub use handshake::HandshakeError;
 pub use role::Role;
 pub use status::Status;

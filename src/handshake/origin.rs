@@ -1,0 +1,204 @@
+//! An `Origin` policy against cross-site WebSocket hijacking.
+//!
+//! Browsers let any page open a WebSocket to any server and attach that
+//! server's cookies. RFC 6455 §10.2: "Servers that are not intended to
+//! process input from any web page but only for certain sites SHOULD verify
+//! the |Origin| field is an origin they expect. If the origin indicated is
+//! unacceptable to the server, then it SHOULD respond to the WebSocket
+//! handshake with a reply containing HTTP 403 Forbidden status code."
+
+use super::error::{HandshakeError, HandshakeUsageError};
+use super::server::UpgradeRequest;
+
+/// Which origins may open a WebSocket to this server.
+///
+/// An origin passes when it equals an allowed one (scheme and host compared
+/// case-insensitively, default ports normalised: `https://a.com:443` is
+/// `https://a.com`), or, with [`OriginPolicy::same_origin`], when its host
+/// and port are the request's `Host`. Always refused: `Origin: null`
+/// (sandboxed frames, `file:` pages) and a request with two `Origin` fields.
+///
+/// A request without `Origin` is allowed by default: browsers always send
+/// one, so its absence means a non-browser client, which could forge any
+/// origin anyway. [`OriginPolicy::require_origin`] refuses it instead.
+///
+/// ```
+/// use wsproto::handshake::OriginPolicy;
+/// let policy = OriginPolicy::new().allow("https://app.example.com")?.same_origin(true);
+/// # Ok::<(), wsproto::handshake::HandshakeUsageError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OriginPolicy {
+    allowed: Vec<Origin>,
+    same_origin: bool,
+    require_origin: bool,
+}
+
+impl OriginPolicy {
+    /// A policy that allows no origin (and requests without one).
+    pub fn new() -> Self {
+        OriginPolicy::default()
+    }
+
+    /// Allows one origin, `scheme://host[:port]` with no path.
+    pub fn allow(mut self, origin: &str) -> Result<Self, HandshakeUsageError> {
+        let parsed = Origin::parse(origin)
+            .ok_or_else(|| HandshakeUsageError::InvalidOrigin(origin.to_owned()))?;
+        self.allowed.push(parsed);
+        Ok(self)
+    }
+
+    /// Also allows an origin whose host and port match the `Host` header.
+    pub fn same_origin(mut self, yes: bool) -> Self {
+        self.same_origin = yes;
+        self
+    }
+
+    /// Refuses requests that carry no `Origin` (default: allowed).
+    pub fn require_origin(mut self, yes: bool) -> Self {
+        self.require_origin = yes;
+        self
+    }
+
+    /// Checks a request; the error answers 403 Forbidden.
+    pub fn check(&self, request: &UpgradeRequest) -> Result<(), HandshakeError> {
+        let mut values = request.headers().get_all("Origin");
+        let value = match (values.next(), values.next()) {
+            (None, _) if !self.require_origin => return Ok(()),
+            (None, _) | (Some(_), Some(_)) => return Err(HandshakeError::OriginRefused(None)),
+            (Some(v), None) => v,
+        };
+        let refused =
+            || HandshakeError::OriginRefused(Some(String::from_utf8_lossy(value).into_owned()));
+        let text = std::str::from_utf8(value)
+            .map_err(|_| refused())?
+            .trim_matches([' ', '\t']);
+        // "null" never parses: it has no scheme.
+        let origin = Origin::parse(text).ok_or_else(refused)?;
+        if self.allowed.contains(&origin) {
+            return Ok(());
+        }
+        if self.same_origin {
+            if let Some((host, port)) = request.host().and_then(split_host_port) {
+                // A `Host` without a port means the default port; `origin.port`
+                // is `None` exactly when the origin uses its default port.
+                let port_matches = match port {
+                    Some(p) => origin.port.or(default_port(&origin.scheme)) == Some(p),
+                    None => origin.port.is_none(),
+                };
+                if port_matches && origin.host.eq_ignore_ascii_case(host) {
+                    return Ok(());
+                }
+            }
+        }
+        Err(refused())
+    }
+}
+
+/// A serialized origin (RFC 6454 §6.2), normalised: lowercase scheme and
+/// host, and the port only when it is not the scheme's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Origin {
+    scheme: String,
+    host: String,
+    port: Option<u16>,
+}
+
+impl Origin {
+    fn parse(s: &str) -> Option<Origin> {
+        let (scheme, rest) = s.split_once("://")?;
+        if scheme.is_empty()
+            || !scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !scheme
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        {
+            return None;
+        }
+        let scheme = scheme.to_ascii_lowercase();
+        let (host, port) = split_host_port(rest)?;
+        let port = port.filter(|&p| Some(p) != default_port(&scheme));
+        Some(Origin {
+            scheme,
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" | "ws" => Some(80),
+        "https" | "wss" => Some(443),
+        _ => None,
+    }
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets, kept with them). `None`
+/// when anything else is there: a path, userinfo, an empty host, a bad port.
+fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if s.starts_with('[') {
+        let end = s.find(']')? + 1;
+        match &s[end..] {
+            "" => (&s[..end], None),
+            p => (&s[..end], Some(p.strip_prefix(':')?)),
+        }
+    } else {
+        match s.split_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (s, None),
+        }
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~[]:".contains(&b))
+        && (host.starts_with('[') || !host.contains([':', '[', ']']));
+    if !host_ok {
+        return None;
+    }
+    let port = match port {
+        None => None,
+        Some(p) if !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(p.parse().ok()?)
+        }
+        Some(_) => return None,
+    };
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_normalise() {
+        let a = Origin::parse("HTTPS://Example.COM:443").unwrap();
+        assert_eq!(a, Origin::parse("https://example.com").unwrap());
+        assert_ne!(a, Origin::parse("http://example.com").unwrap());
+        assert_ne!(a, Origin::parse("https://example.com:8443").unwrap());
+        assert_eq!(Origin::parse("http://[::1]:8080").unwrap().host, "[::1]");
+        assert_eq!(Origin::parse("chrome-extension://abc").unwrap().port, None);
+        for bad in [
+            "null",
+            "example.com",
+            "https://",
+            "https://a/",
+            "https://a:",
+            "https://a:99999",
+            "https://u@a",
+            "https://a:1:2",
+            "1a://b",
+        ] {
+            assert_eq!(Origin::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_port() {
+        assert_eq!(split_host_port("a.com:8080"), Some(("a.com", Some(8080))));
+        assert_eq!(split_host_port("[::1]"), Some(("[::1]", None)));
+        assert_eq!(split_host_port("[::1]x"), None);
+        assert_eq!(split_host_port(""), None);
+    }
+}

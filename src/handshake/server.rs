@@ -1,0 +1,536 @@
+//! The server side: parse and validate the client's request, then accept or
+//! refuse it.
+
+use super::accept::{accept_key, is_valid_key};
+use super::error::{HandshakeError, HandshakeUsageError};
+use super::head::{HeadError, HeadScanner};
+use super::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
+use super::response::{
+    check_header, check_not_reserved, http_response, write_header, write_status_line,
+};
+use crate::{HandshakeLimits, Status};
+
+/// Reads a client's request head as it arrives, in linear time.
+///
+/// Pass the whole buffer received so far on each call (the same bytes plus
+/// more). The parser remembers how far it has already looked for the blank
+/// line that ends the head, enforces the [`HandshakeLimits`] while looking,
+/// and parses the head once it is complete. Bytes after the head (a client
+/// may send its first frames right away) stay with the caller.
+///
+/// After a `Complete` or an error the parser starts afresh, so it can read
+/// the next request of a keep-alive connection from `buf[consumed..]`.
+///
+/// ```
+/// use wsproto::handshake::{Accept, RequestParser};
+/// use wsproto::Status;
+///
+/// let request = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+///     Sec-WebSocket-Version: 13\r\n\r\n";
+/// let mut parser = RequestParser::default();
+/// assert!(parser.parse(&request[..10])?.is_partial());
+/// let Status::Complete((upgrade, used)) = parser.parse(request)? else { unreachable!() };
+/// assert_eq!((upgrade.path(), used), ("/chat", request.len()));
+/// let accepted = upgrade.accept(Accept::new()).expect("nothing to misuse");
+/// assert!(accepted.response().starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+/// # Ok::<(), wsproto::handshake::HandshakeError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct RequestParser {
+    scanner: HeadScanner,
+    limits: HandshakeLimits,
+}
+
+impl Default for RequestParser {
+    /// A parser with the default [`HandshakeLimits`].
+    fn default() -> Self {
+        RequestParser::new(HandshakeLimits::default())
+    }
+}
+
+impl RequestParser {
+    /// A parser that enforces `limits` (usually `config.handshake`).
+    pub fn new(limits: HandshakeLimits) -> Self {
+        RequestParser {
+            scanner: HeadScanner::new(limits),
+            limits,
+        }
+    }
+
+    /// Bytes examined so far over the parser's life. Feeding a head of `n`
+    /// bytes in any number of pieces examines exactly `n`: the work is linear.
+    pub fn bytes_scanned(&self) -> u64 {
+        self.scanner.scanned()
+    }
+
+    /// Parses the request at the start of `buf`.
+    ///
+    /// `Partial` until the head is complete; then a validated upgrade
+    /// request and the number of bytes its head used. A valid HTTP request
+    /// that is not an upgrade comes back as [`HandshakeError::NotWebSocket`]
+    /// holding the request, so it can be answered as plain HTTP.
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<(UpgradeRequest, usize)>, HandshakeError> {
+        let scanned = self.scanner.scan(buf);
+        let fields = self.scanner.fields();
+        let len = match scanned {
+            Ok(None) => return Ok(Status::Partial),
+            Ok(Some(len)) => len,
+            Err(e) => {
+                self.scanner.reset();
+                return Err(self.limit_error(e));
+            }
+        };
+        self.scanner.reset();
+        let http = parse_head(&buf[..len], fields)?;
+        let request = UpgradeRequest::validate(http)?;
+        Ok(Status::Complete((request, len)))
+    }
+
+    fn limit_error(&self, e: HeadError) -> HandshakeError {
+        match e {
+            HeadError::TooLarge => HandshakeError::HeadTooLarge {
+                limit: self.limits.max_head_size,
+            },
+            HeadError::TooManyHeaders => HandshakeError::TooManyHeaders {
+                limit: self.limits.max_headers,
+            },
+            HeadError::LineTooLong => HandshakeError::LineTooLong {
+                limit: self.limits.max_line_length,
+            },
+        }
+    }
+}
+
+/// Runs `httparse` once over a complete head of `fields` header lines.
+fn parse_head(head: &[u8], fields: usize) -> Result<HttpRequest, HandshakeError> {
+    let mut slots = vec![httparse::EMPTY_HEADER; fields];
+    let mut req = httparse::Request::new(&mut slots);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
+        Ok(_) => return Err(HandshakeError::Malformed("incomplete head")),
+        Err(e) => return Err(HandshakeError::Malformed(httparse_reason(e))),
+    }
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(HandshakeError::Malformed("incomplete request line"));
+    };
+    let mut headers = Headers::new();
+    for h in req.headers.iter() {
+        headers.push(h.name, h.value);
+    }
+    let (path, query) = split_target(target);
+    Ok(HttpRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        path: path.to_owned(),
+        query: query.map(str::to_owned),
+        minor_version: version,
+        headers,
+        head_len: head.len(),
+    })
+}
+
+pub(crate) fn httparse_reason(e: httparse::Error) -> &'static str {
+    match e {
+        httparse::Error::HeaderName => "invalid header name",
+        httparse::Error::HeaderValue => "invalid header value",
+        httparse::Error::NewLine => "invalid line ending",
+        httparse::Error::Status => "invalid status",
+        httparse::Error::Token => "invalid token",
+        httparse::Error::TooManyHeaders => "too many headers",
+        httparse::Error::Version => "invalid HTTP version",
+    }
+}
+
+/// Splits a request-target into path and query. RFC 6455 §4.1: the
+/// Request-URI is the /resource name/ "or be an absolute http/https URI"
+/// — for that form the path starts after the authority.
+fn split_target(target: &str) -> (&str, Option<&str>) {
+    let mut rest = target;
+    if !rest.starts_with('/') {
+        if let Some(i) = rest.find("://") {
+            let after = &rest[i + 3..];
+            rest = after.find(['/', '?']).map_or("", |j| &after[j..]);
+        }
+    }
+    let (path, query) = match rest.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (rest, None),
+    };
+    (if path.is_empty() { "/" } else { path }, query)
+}
+
+/// A parsed HTTP/1.x request head, WebSocket or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpRequest {
+    method: String,
+    target: String,
+    path: String,
+    query: Option<String>,
+    minor_version: u8,
+    headers: Headers,
+    head_len: usize,
+}
+
+impl HttpRequest {
+    /// How many bytes of the buffer the head used. For a plain HTTP request
+    /// any body follows; a keep-alive server reads the next request after it.
+    pub fn head_len(&self) -> usize {
+        self.head_len
+    }
+
+    /// The method, e.g. `GET`.
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The request-target exactly as sent, e.g. `/chat?token=x`.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// The path part of the target (`/` when empty), still percent-encoded.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The query after `?`, still percent-encoded; `None` without a `?`.
+    pub fn query(&self) -> Option<&str> {
+        self.query.as_deref()
+    }
+
+    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub fn minor_version(&self) -> u8 {
+        self.minor_version
+    }
+
+    /// Every header field, repeats included.
+    pub fn headers(&self) -> &Headers {
+        &self.headers
+    }
+
+    /// The first field called `name` (any case), if UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get_str(name)
+    }
+
+    /// Whether the request asks for a WebSocket upgrade (`Upgrade` lists
+    /// `websocket`), valid or not.
+    pub fn is_websocket_upgrade(&self) -> bool {
+        self.headers.contains_token("Upgrade", "websocket")
+    }
+}
+
+/// A valid WebSocket upgrade request (RFC 6455 §4.2.1), ready to be accepted
+/// or refused after the application has looked at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    http: HttpRequest,
+    key: String,
+    protocols: Vec<String>,
+    extensions: Vec<Extension>,
+}
+
+impl UpgradeRequest {
+    /// Checks the RFC 6455 §4.2.1 requirements, in an order that gives the
+    /// most useful answer first.
+    fn validate(http: HttpRequest) -> Result<UpgradeRequest, HandshakeError> {
+        let h = &http.headers;
+        // RFC 6455 §4.2.1: "An |Upgrade| header field containing the value
+        // "websocket", treated as an ASCII case-insensitive value."
+        // Without it this is plain HTTP, which the caller may want to serve.
+        if !http.is_websocket_upgrade() {
+            return Err(HandshakeError::NotWebSocket(Box::new(http)));
+        }
+        // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
+        if http.method != "GET" {
+            return Err(HandshakeError::MethodNotAllowed(http.method));
+        }
+        if http.minor_version < 1 {
+            return Err(HandshakeError::UnsupportedHttpVersion);
+        }
+        // RFC 6455 §4.2.1: "A |Host| header field containing the server's
+        // authority." RFC 7230 §5.4 allows exactly one.
+        match h.count("Host") {
+            0 => return Err(HandshakeError::MissingHost),
+            1 => {}
+            _ => return Err(HandshakeError::DuplicateHeader("Host")),
+        }
+        // RFC 6455 §4.2.1: "A |Connection| header field that includes the
+        // token "Upgrade", treated as an ASCII case-insensitive value."
+        if !h.contains_token("Connection", "Upgrade") {
+            return Err(HandshakeError::MissingConnectionUpgrade);
+        }
+        // Checked before the key: a client of another version may not send
+        // a key of this version's form, and deserves a 426 telling it ours.
+        // RFC 6455 §4.2.2: "If this version does not match a version
+        // understood by the server, the server MUST abort the WebSocket
+        // handshake [...] and instead send an appropriate HTTP error code
+        // (such as 426 Upgrade Required) and a |Sec-WebSocket-Version|
+        // header field".
+        let versions = {
+            let mut it = h.get_all("Sec-WebSocket-Version");
+            (it.next(), it.next())
+        };
+        match versions {
+            (Some(v), None) if trim_ows(v) == b"13" => {}
+            // RFC 6455 §11.3.5: "the |Sec-WebSocket-Version| header field
+            // MUST NOT appear more than once in an HTTP request."
+            (Some(_), Some(_)) => {
+                return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Version"));
+            }
+            _ => return Err(HandshakeError::UnsupportedVersion),
+        }
+        // RFC 6455 §11.3.1: "The |Sec-WebSocket-Key| header field MUST NOT
+        // appear more than once in an HTTP request."
+        let keys = {
+            let mut it = h.get_all("Sec-WebSocket-Key");
+            (it.next(), it.next())
+        };
+        let key = match keys {
+            (None, _) => return Err(HandshakeError::MissingKey),
+            (Some(_), Some(_)) => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
+            (Some(k), None) => trim_ows(k),
+        };
+        // RFC 6455 §4.2.1: "A |Sec-WebSocket-Key| header field with a
+        // base64-encoded [...] value that, when decoded, is 16 bytes in
+        // length."
+        if !is_valid_key(key) {
+            return Err(HandshakeError::InvalidKey);
+        }
+        let key = String::from_utf8_lossy(key).into_owned();
+        let protocols = parse_protocols(h.get_all("Sec-WebSocket-Protocol"))
+            .map_err(|()| HandshakeError::InvalidProtocols)?;
+        let mut extensions = Vec::new();
+        for value in h.get_all("Sec-WebSocket-Extensions") {
+            parse_extensions(value, &mut extensions)
+                .map_err(|()| HandshakeError::InvalidExtensions)?;
+        }
+        Ok(UpgradeRequest {
+            http,
+            key,
+            protocols,
+            extensions,
+        })
+    }
+
+    /// The underlying HTTP request.
+    pub fn http(&self) -> &HttpRequest {
+        &self.http
+    }
+
+    /// The path part of the target, e.g. `/chat`.
+    pub fn path(&self) -> &str {
+        self.http.path()
+    }
+
+    /// The query after `?` (where tokens are often passed).
+    pub fn query(&self) -> Option<&str> {
+        self.http.query()
+    }
+
+    /// Every header field (`Authorization`, `Cookie`, …), repeats included.
+    pub fn headers(&self) -> &Headers {
+        self.http.headers()
+    }
+
+    /// The first field called `name` (any case), if UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.http.header(name)
+    }
+
+    /// The `Host` header (exactly one is guaranteed), if UTF-8.
+    pub fn host(&self) -> Option<&str> {
+        self.header("Host")
+    }
+
+    /// The `Origin` header when there is exactly one (browsers always send
+    /// one). Use [`OriginPolicy`](super::OriginPolicy) to check it.
+    pub fn origin(&self) -> Option<&str> {
+        match self.headers().count("Origin") {
+            1 => self.header("Origin"),
+            _ => None,
+        }
+    }
+
+    /// The `Sec-WebSocket-Key` as sent, whitespace trimmed.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The subprotocols offered, in the client's order of preference.
+    pub fn protocols(&self) -> &[String] {
+        &self.protocols
+    }
+
+    /// The extensions offered, in the client's order of preference.
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+
+    /// Accepts the upgrade: the `101 Switching Protocols` response to send,
+    /// and what was agreed. Create the connection with the server role next.
+    ///
+    /// A subprotocol or extension the client did not offer, or an extra
+    /// header that is malformed or written by the handshake itself, is the
+    /// caller's mistake and returns an error (nothing to send).
+    pub fn accept(&self, accept: Accept) -> Result<Accepted, HandshakeUsageError> {
+        if let Some(p) = &accept.protocol {
+            if !is_token(p.as_bytes()) {
+                return Err(HandshakeUsageError::InvalidProtocol(p.clone()));
+            }
+            // RFC 6455 §4.2.2: "The value chosen MUST be derived from the
+            // client's handshake, specifically by selecting one of the
+            // values from the |Sec-WebSocket-Protocol| field".
+            if !self.protocols.contains(p) {
+                return Err(HandshakeUsageError::ProtocolNotOffered(p.clone()));
+            }
+        }
+        for e in &accept.extensions {
+            if !e.is_valid() {
+                return Err(HandshakeUsageError::InvalidExtension(e.to_string()));
+            }
+            // RFC 6455 §4.2.2: "Extensions not listed by the client MUST NOT
+            // be listed."
+            if !self
+                .extensions
+                .iter()
+                .any(|o| o.name().eq_ignore_ascii_case(e.name()))
+            {
+                return Err(HandshakeUsageError::ExtensionNotOffered(
+                    e.name().to_owned(),
+                ));
+            }
+        }
+        const RESERVED: &[&str] = &[
+            "Upgrade",
+            "Connection",
+            "Sec-WebSocket-Accept",
+            "Sec-WebSocket-Protocol",
+            "Sec-WebSocket-Extensions",
+        ];
+        for (name, value) in &accept.headers {
+            check_header(name, value)?;
+            check_not_reserved(name, RESERVED)?;
+        }
+        // RFC 6455 §4.2.2, step 5: a 101 Status-Line, "An |Upgrade| header
+        // field with value "websocket"", "A |Connection| header field with
+        // value "Upgrade"", "A |Sec-WebSocket-Accept| header field".
+        let mut out = Vec::with_capacity(160);
+        write_status_line(&mut out, 101);
+        write_header(&mut out, "Upgrade", "websocket");
+        write_header(&mut out, "Connection", "Upgrade");
+        write_header(&mut out, "Sec-WebSocket-Accept", &accept_key(&self.key));
+        if let Some(p) = &accept.protocol {
+            write_header(&mut out, "Sec-WebSocket-Protocol", p);
+        }
+        if !accept.extensions.is_empty() {
+            let list: Vec<String> = accept.extensions.iter().map(Extension::to_string).collect();
+            write_header(&mut out, "Sec-WebSocket-Extensions", &list.join(", "));
+        }
+        for (name, value) in &accept.headers {
+            write_header(&mut out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+        Ok(Accepted {
+            response: out,
+            protocol: accept.protocol,
+            extensions: accept.extensions,
+        })
+    }
+
+    /// Refuses the upgrade with any final status (≥ 200), headers and body,
+    /// e.g. 401 with `WWW-Authenticate`, 404, or a 3xx redirect. Send the
+    /// bytes, then close.
+    pub fn reject(
+        &self,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> Result<Vec<u8>, HandshakeUsageError> {
+        if status < 200 {
+            return Err(HandshakeUsageError::InvalidStatus(status));
+        }
+        http_response(status, headers, body)
+    }
+}
+
+/// What the server agrees to, for [`UpgradeRequest::accept`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Accept {
+    protocol: Option<String>,
+    extensions: Vec<Extension>,
+    headers: Vec<(String, String)>,
+}
+
+impl Accept {
+    /// No subprotocol, no extension, no extra header.
+    pub fn new() -> Self {
+        Accept::default()
+    }
+
+    /// Chooses a subprotocol; it must be one the client offered.
+    pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+        self.protocol = Some(protocol.into());
+        self
+    }
+
+    /// Agrees to an extension (with the parameters of the server's answer);
+    /// its name must be one the client offered.
+    pub fn extension(mut self, extension: Extension) -> Self {
+        self.extensions.push(extension);
+        self
+    }
+
+    /// Adds a header to the 101 response, e.g. `Set-Cookie`.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+}
+
+/// An accepted upgrade: the response to send and what was negotiated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    response: Vec<u8>,
+    protocol: Option<String>,
+    extensions: Vec<Extension>,
+}
+
+impl Accepted {
+    /// The `101 Switching Protocols` response bytes to send.
+    pub fn response(&self) -> &[u8] {
+        &self.response
+    }
+
+    /// The response bytes, by value.
+    pub fn into_response(self) -> Vec<u8> {
+        self.response
+    }
+
+    /// The agreed subprotocol, if any.
+    pub fn protocol(&self) -> Option<&str> {
+        self.protocol.as_deref()
+    }
+
+    /// The agreed extensions, in the order they apply.
+    pub fn extensions(&self) -> &[Extension] {
+        &self.extensions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets() {
+        assert_eq!(split_target("/chat"), ("/chat", None));
+        assert_eq!(split_target("/chat?a=1?b"), ("/chat", Some("a=1?b")));
+        assert_eq!(split_target("/?"), ("/", Some("")));
+        assert_eq!(split_target("http://h:1/p?q"), ("/p", Some("q")));
+        assert_eq!(split_target("https://h"), ("/", None));
+        assert_eq!(split_target("https://h?x"), ("/", Some("x")));
+        assert_eq!(split_target("*"), ("*", None));
+    }
+}
