@@ -43,7 +43,7 @@ mod utf8;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, HandshakeLimits};
-pub use connection::{Connection, Event, MaskSource, State, Transmit};
+pub use connection::{BinaryPayload, Connection, Event, MaskSource, State, TextPayload, Transmit};
 pub use error::{
     INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError,
 };

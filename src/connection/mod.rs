@@ -6,6 +6,7 @@
 //! `send.rs` frames, masks and queues outgoing bytes; `timers.rs` handles the
 //! close timeout and keepalive.
 
+mod payload;
 mod receive;
 mod send;
 mod timers;
@@ -23,7 +24,10 @@ use crate::message::Assembler;
 use crate::role::Role;
 use crate::utf8::Utf8Bytes;
 
+pub use payload::{BinaryPayload, TextPayload};
 pub use send::MaskSource;
+
+use payload::TextAsBinary;
 
 use receive::InFrame;
 use send::TxQueue;
@@ -332,21 +336,24 @@ impl Connection {
     // ----- commands -------------------------------------------------------
 
     /// Sends a text message (fragmented when [`Config::fragment_size`] is
-    /// set). A `String` or [`Utf8Bytes`] is sent without a copy when large;
-    /// a `&str` is copied.
-    pub fn send_text(&mut self, text: impl Into<Utf8Bytes>) -> Result<(), UsageError> {
+    /// set).
+    ///
+    /// Small messages (up to 1 KiB) are copied next to their frame header,
+    /// so a `&str` costs no allocation. A large `String` or [`Utf8Bytes`] is
+    /// sent without a copy by a server, and by a client when nothing else
+    /// shares it (it is masked in place); see [`TextPayload`].
+    pub fn send_text(&mut self, text: impl TextPayload) -> Result<(), UsageError> {
         self.check_can_send()?;
-        self.push_message(OpCode::Text, text.into().into_bytes());
+        self.push_message(OpCode::Text, TextAsBinary(text));
         Ok(())
     }
 
     /// Sends a binary message (fragmented when [`Config::fragment_size`] is
-    /// set). A large [`Bytes`] (or `Vec<u8>`) goes out without a copy from a
-    /// server, and from a client too when nothing else shares it (it is
-    /// masked in place).
-    pub fn send_binary(&mut self, data: impl Into<Bytes>) -> Result<(), UsageError> {
+    /// set). Copies and ownership as for [`send_text`](Self::send_text);
+    /// see [`BinaryPayload`].
+    pub fn send_binary(&mut self, data: impl BinaryPayload) -> Result<(), UsageError> {
         self.check_can_send()?;
-        self.push_message(OpCode::Binary, data.into());
+        self.push_message(OpCode::Binary, data);
         Ok(())
     }
 
@@ -420,7 +427,7 @@ impl Connection {
         })
     }
 
-    fn push_message(&mut self, opcode: OpCode, payload: Bytes) {
+    fn push_message(&mut self, opcode: OpCode, payload: impl BinaryPayload) {
         let fragment = self
             .config
             .fragment_size

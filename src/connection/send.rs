@@ -15,6 +15,7 @@ use std::io::IoSlice;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use super::payload::BinaryPayload;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 
 /// Payloads up to this size are copied next to their header rather than
@@ -189,12 +190,26 @@ impl TxQueue {
     pub(crate) fn push_message(
         &mut self,
         opcode: OpCode,
-        payload: Bytes,
+        payload: impl BinaryPayload,
         fragment: usize,
         mut next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
     ) {
-        let total = payload.len();
         let fragment = fragment.max(1);
+        let total = payload.as_bytes().len();
+        if total <= INLINE_MAX {
+            // Small: copied next to the header, the payload never becomes a
+            // `Bytes` (which could allocate).
+            let bytes = payload.as_bytes();
+            let frames = total.div_ceil(fragment).max(1);
+            for i in 0..frames {
+                let range = i * fragment..((i + 1) * fragment).min(total);
+                let opcode = if i == 0 { opcode } else { OpCode::Continuation };
+                let key = next_key.as_mut().map(|f| f());
+                self.push_frame_copied(opcode, i + 1 == frames, &bytes[range], key);
+            }
+            return;
+        }
+        let payload = payload.into_bytes();
         if total <= fragment {
             let key = next_key.map(|f| f());
             self.push_frame_owned(opcode, payload, key);
