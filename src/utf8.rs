@@ -18,6 +18,10 @@ use bytes::Bytes;
 
 use crate::error::ProtocolError;
 
+/// Pieces up to this long are first checked with `is_ascii`, which is
+/// cheaper than `from_utf8` for short input.
+const SHORT_ASCII: usize = 64;
+
 /// Incremental validator for one text message (or close reason).
 ///
 /// Built on [`std::str::from_utf8`]: its [`Utf8Error::error_len`]
@@ -65,6 +69,11 @@ impl Utf8Validator {
             if self.pending_len > 0 {
                 return Ok(());
             }
+        }
+        // Short ASCII pieces (most small text messages) skip the set-up of
+        // the general validator.
+        if piece.len() <= SHORT_ASCII && piece.is_ascii() {
+            return Ok(());
         }
         match std::str::from_utf8(piece) {
             Ok(_) => Ok(()),

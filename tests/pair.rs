@@ -303,3 +303,38 @@ proptest! {
         prop_assert_eq!(s.state(), State::Open);
     }
 }
+
+#[test]
+fn connection_is_send() {
+    // Adapters move a connection into a thread or share it behind a lock.
+    fn assert_send<T: Send>() {}
+    assert_send::<Connection>();
+    assert_send::<Event>();
+}
+
+#[test]
+fn peer_vanishing_while_we_close_is_1006() {
+    let (mut c, mut s) = pair(Config::default());
+    s.close(1001, "restart").unwrap();
+    pump(&mut s, &mut c);
+    // The client's echo never arrives: the connection drops.
+    s.receive_eof();
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.close_frame().unwrap().code, CloseCode::ABNORMAL);
+    let (out, shutdown) = drain_output(&mut s);
+    assert!(out.is_empty() && shutdown);
+}
+
+#[test]
+fn large_owned_payloads_round_trip_in_both_roles() {
+    let (mut c, mut s) = pair(Config::default());
+    let big = vec![0xA5u8; 1 << 20];
+    c.send_binary(big.clone()).unwrap();
+    s.send_text("é".repeat(1 << 18)).unwrap();
+    settle(&mut c, &mut s);
+    assert_eq!(drain_events(&mut s), [Event::Binary(Bytes::from(big))]);
+    let Event::Text(text) = &drain_events(&mut c)[0] else {
+        panic!()
+    };
+    assert_eq!(text.len(), 1 << 19);
+}
