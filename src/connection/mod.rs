@@ -139,7 +139,9 @@ enum Shutdown {
 ///    the instant from `poll_timeout`; then back to 1.
 ///
 /// Stop when [`is_finished`](Self::is_finished) says so: the connection is
-/// closed and the shutdown has been handed out.
+/// closed and the shutdown has been handed out. A client keeps reading after
+/// the closing handshake until the server's end of stream (or the close
+/// timeout), so that the server closes TCP first (RFC 6455 §7.1.1).
 ///
 /// ```
 /// use wsproto::{Connection, Config, Event, Role, Transmit};
