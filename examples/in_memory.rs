@@ -24,9 +24,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let upgrade = upgrade.ok_or("request head never completed")?;
-    println!("server sees path {:?}, offered {:?}", upgrade.path(), upgrade.protocols());
+    println!(
+        "server sees path {:?}, offered {:?}",
+        upgrade.path(),
+        upgrade.protocols()
+    );
     let accepted = upgrade.accept(Accept::new().protocol("chat"))?;
-    print!("server -> client\n{}", String::from_utf8_lossy(accepted.response()));
+    print!(
+        "server -> client\n{}",
+        String::from_utf8_lossy(accepted.response())
+    );
 
     // Client: check the 101 response, including Sec-WebSocket-Accept.
     let Status::Complete((established, _)) = client.parse_response(accepted.response())? else {
@@ -51,6 +58,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let body = &mut frame[used..];
     apply_mask(body, received.mask.ok_or("client frames are masked")?);
-    println!("server decoded {:?} {:?}", received.opcode, std::str::from_utf8(body)?);
+    println!(
+        "server decoded {:?} {:?}",
+        received.opcode,
+        std::str::from_utf8(body)?
+    );
     Ok(())
 }

@@ -19,6 +19,10 @@ pub const INVALID_PAYLOAD: u16 = 1007;
 /// Close code 1009: "a message that is too big for it to process".
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 
+/// Close code 1011: "a server is terminating the connection because it
+/// encountered an unexpected condition"; used for a keepalive timeout.
+pub const INTERNAL_ERROR: u16 = 1011;
+
 /// The peer broke the protocol. The connection is failed (RFC 6455 §7.1.7)
 /// with the close code from [`ProtocolError::close_code`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -83,6 +87,11 @@ pub enum ProtocolError {
     /// A close code that may not appear on the wire.
     #[error("invalid close code {0}")]
     InvalidCloseCode(u16),
+    /// The peer stayed silent past the keepalive's pong timeout after our
+    /// Ping (see `Config::ping_interval`). Closed with 1011: the peer broke
+    /// no rule on the wire, but the connection cannot go on.
+    #[error("no traffic from the peer within the pong timeout")]
+    KeepaliveTimeout,
 }
 
 impl ProtocolError {
@@ -93,6 +102,7 @@ impl ProtocolError {
             ProtocolError::FrameTooBig { .. }
             | ProtocolError::MessageTooBig { .. }
             | ProtocolError::TooManyFragments { .. } => MESSAGE_TOO_BIG,
+            ProtocolError::KeepaliveTimeout => INTERNAL_ERROR,
             _ => PROTOCOL_ERROR,
         }
     }

@@ -7,6 +7,8 @@
 //! The pieces, from the wire up:
 //! - [`frame`]: the frame header codec and payload masking (§5.2, §5.3).
 //! - [`handshake`]: the opening handshake for both roles, without I/O (§4).
+//! - [`Connection`]: the state machine of one connection, either role:
+//!   messages, control frames, closing, limits and deadlines (§5–§8).
 //!
 //! Decoders return [`Status::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
@@ -30,15 +32,24 @@
 #![deny(missing_docs, unreachable_pub)]
 #![warn(rust_2018_idioms)]
 
+mod close;
 mod config;
+mod connection;
 mod error;
 pub mod frame;
 pub mod handshake;
+mod message;
 mod role;
 mod status;
+mod utf8;
 
+pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, HandshakeLimits};
-pub use error::{INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError};
+pub use connection::{BinaryPayload, Connection, Event, MaskSource, State, TextPayload, Transmit};
+pub use error::{
+    INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError,
+};
 pub use handshake::HandshakeError;
 pub use role::Role;
 pub use status::Status;
+pub use utf8::Utf8Bytes;

@@ -11,7 +11,11 @@ use wsproto::frame::{
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
 fn header(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: u64) -> FrameHeader {
-    FrameHeader { fin, mask, ..FrameHeader::new(opcode, payload_len) }
+    FrameHeader {
+        fin,
+        mask,
+        ..FrameHeader::new(opcode, payload_len)
+    }
 }
 
 /// Asserts both directions: the wire bytes decode to `expected` with
@@ -53,24 +57,44 @@ mod rfc6455_5_7 {
     #[test]
     fn single_frame_masked_text() {
         // "0x81 0x85 0x37 0xfa 0x21 0x3d 0x7f 0x9f 0x4d 0x51 0x58"
-        let wire = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-        assert_both_ways(&wire, header(true, OpCode::Text, Some(RFC_KEY), 5), b"Hello");
+        let wire = [
+            0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_both_ways(
+            &wire,
+            header(true, OpCode::Text, Some(RFC_KEY), 5),
+            b"Hello",
+        );
     }
 
     #[test]
     fn fragmented_unmasked_text() {
         // "0x01 0x03 0x48 0x65 0x6c (contains "Hel")"
         // "0x80 0x02 0x6c 0x6f (contains "lo")"
-        assert_both_ways(&[0x01, 0x03, 0x48, 0x65, 0x6c], header(false, OpCode::Text, None, 3), b"Hel");
-        assert_both_ways(&[0x80, 0x02, 0x6c, 0x6f], header(true, OpCode::Continuation, None, 2), b"lo");
+        assert_both_ways(
+            &[0x01, 0x03, 0x48, 0x65, 0x6c],
+            header(false, OpCode::Text, None, 3),
+            b"Hel",
+        );
+        assert_both_ways(
+            &[0x80, 0x02, 0x6c, 0x6f],
+            header(true, OpCode::Continuation, None, 2),
+            b"lo",
+        );
     }
 
     #[test]
     fn unmasked_ping_and_masked_pong() {
         let ping = [0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
         assert_both_ways(&ping, header(true, OpCode::Ping, None, 5), b"Hello");
-        let pong = [0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-        assert_both_ways(&pong, header(true, OpCode::Pong, Some(RFC_KEY), 5), b"Hello");
+        let pong = [
+            0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+        ];
+        assert_both_ways(
+            &pong,
+            header(true, OpCode::Pong, Some(RFC_KEY), 5),
+            b"Hello",
+        );
     }
 
     #[test]
@@ -98,7 +122,11 @@ mod rfc6455_5_7 {
         apply_mask(&mut masked, RFC_KEY);
         let mut wire = vec![0x82, 0xFE, 0x01, 0x2C, 0x37, 0xfa, 0x21, 0x3d];
         wire.extend_from_slice(&masked);
-        assert_both_ways(&wire, header(true, OpCode::Binary, Some(RFC_KEY), 300), &payload);
+        assert_both_ways(
+            &wire,
+            header(true, OpCode::Binary, Some(RFC_KEY), 300),
+            &payload,
+        );
     }
 }
 
@@ -112,8 +140,14 @@ mod rejections {
             (&[0x83, 0x00], ProtocolError::ReservedOpcode(0x3)),
             (&[0x8F, 0x00], ProtocolError::ReservedOpcode(0xF)),
             (&[0x08, 0x00], ProtocolError::FragmentedControlFrame),
-            (&[0x8A, 0x7E, 0x00, 0x7E], ProtocolError::ControlFrameTooLong),
-            (&[0x82, 0x7F, 0xFF, 0, 0, 0, 0, 0, 0, 0], ProtocolError::LengthMsbSet),
+            (
+                &[0x8A, 0x7E, 0x00, 0x7E],
+                ProtocolError::ControlFrameTooLong,
+            ),
+            (
+                &[0x82, 0x7F, 0xFF, 0, 0, 0, 0, 0, 0, 0],
+                ProtocolError::LengthMsbSet,
+            ),
         ];
         for (wire, error) in cases {
             assert_eq!(FrameHeader::decode(wire), Err(error.clone()), "{wire:02x?}");
@@ -123,7 +157,10 @@ mod rejections {
 
     #[test]
     fn control_frame_of_exactly_125_bytes_is_fine() {
-        let decoded = FrameHeader::decode(&[0x89, 0x7D]).unwrap().complete().unwrap();
+        let decoded = FrameHeader::decode(&[0x89, 0x7D])
+            .unwrap()
+            .complete()
+            .unwrap();
         assert_eq!(decoded.0.payload_len, 125);
     }
 }
@@ -162,7 +199,10 @@ fn decode_stream(pieces: &[&[u8]]) -> Vec<(FrameHeader, Vec<u8>)> {
             }
         }
     }
-    assert!(current.is_none() && pending.is_empty(), "stream ended inside a frame");
+    assert!(
+        current.is_none() && pending.is_empty(),
+        "stream ended inside a frame"
+    );
     frames
 }
 
@@ -192,8 +232,13 @@ fn any_opcode() -> impl Strategy<Value = OpCode> {
 /// Any legal header, its length drawn from every length form's range.
 fn any_header() -> impl Strategy<Value = FrameHeader> {
     let len = prop_oneof![0u64..=125, 126u64..=0xFFFF, 0x1_0000u64..=(i64::MAX as u64)];
-    (any::<[bool; 4]>(), any_opcode(), any::<Option<[u8; 4]>>(), len).prop_map(
-        |([fin, rsv1, rsv2, rsv3], opcode, mask, payload_len)| {
+    (
+        any::<[bool; 4]>(),
+        any_opcode(),
+        any::<Option<[u8; 4]>>(),
+        len,
+    )
+        .prop_map(|([fin, rsv1, rsv2, rsv3], opcode, mask, payload_len)| {
             let control = opcode.is_control();
             FrameHeader {
                 fin: fin || control,
@@ -202,18 +247,31 @@ fn any_header() -> impl Strategy<Value = FrameHeader> {
                 rsv3,
                 opcode,
                 mask,
-                payload_len: if control { payload_len % 126 } else { payload_len },
+                payload_len: if control {
+                    payload_len % 126
+                } else {
+                    payload_len
+                },
             }
-        },
-    )
+        })
 }
 
 /// A legal frame with a payload small enough to hold in memory.
 fn any_frame() -> impl Strategy<Value = (FrameHeader, Vec<u8>)> {
     (any_header(), prop_oneof![0usize..=125, 126usize..=70_000]).prop_flat_map(|(header, len)| {
-        let len = if header.opcode.is_control() { len % 126 } else { len };
+        let len = if header.opcode.is_control() {
+            len % 126
+        } else {
+            len
+        };
         proptest::collection::vec(any::<u8>(), len).prop_map(move |payload| {
-            (FrameHeader { payload_len: payload.len() as u64, ..header }, payload)
+            (
+                FrameHeader {
+                    payload_len: payload.len() as u64,
+                    ..header
+                },
+                payload,
+            )
         })
     })
 }
@@ -259,7 +317,9 @@ fn rfc_stream_one_byte_at_a_time() {
     wire.extend_from_slice(&[0x01, 0x03, 0x48, 0x65, 0x6c]);
     wire.extend_from_slice(&[0x89, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
     wire.extend_from_slice(&[0x80, 0x02, 0x6c, 0x6f]);
-    wire.extend_from_slice(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58]);
+    wire.extend_from_slice(&[
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ]);
     let mut binary = vec![0x82, 0x7E, 0x01, 0x00];
     binary.extend((0..=255u8).collect::<Vec<_>>());
     wire.extend_from_slice(&binary);
@@ -267,8 +327,10 @@ fn rfc_stream_one_byte_at_a_time() {
     let whole = decode_stream(&[&wire]);
     let bytes: Vec<&[u8]> = wire.chunks(1).collect();
     assert_eq!(decode_stream(&bytes), whole);
-    let summary: Vec<(OpCode, bool, Vec<u8>)> =
-        whole.iter().map(|(h, p)| (h.opcode, h.fin, p.clone())).collect();
+    let summary: Vec<(OpCode, bool, Vec<u8>)> = whole
+        .iter()
+        .map(|(h, p)| (h.opcode, h.fin, p.clone()))
+        .collect();
     assert_eq!(
         summary[..4],
         [

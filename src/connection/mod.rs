@@ -1,0 +1,550 @@
+//! The connection state machine: one [`Connection`] per WebSocket, either
+//! role, after the opening handshake.
+//!
+//! Split by concern: this file holds the type, its public API and the
+//! closing rules; `receive.rs` turns bytes into frames and events;
+//! `send.rs` frames, masks and queues outgoing bytes; `timers.rs` handles the
+//! close timeout and keepalive.
+
+mod payload;
+mod receive;
+mod send;
+mod timers;
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Bytes, BytesMut};
+
+use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
+use crate::config::Config;
+use crate::error::{ProtocolError, UsageError};
+use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::message::Assembler;
+use crate::role::Role;
+use crate::utf8::Utf8Bytes;
+
+pub use payload::{BinaryPayload, TextPayload};
+pub use send::MaskSource;
+
+use payload::TextAsBinary;
+
+use receive::InFrame;
+use send::TxQueue;
+use timers::Timers;
+
+/// Something the peer sent, reported by [`Connection::poll_event`].
+///
+/// Payloads share memory with the receive buffer: nothing is copied for a
+/// message that arrived in one frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A complete text message, validated as UTF-8.
+    Text(Utf8Bytes),
+    /// A complete binary message.
+    Binary(Bytes),
+    /// A Ping. The Pong is already queued (RFC 6455 §5.5.2); this is for
+    /// the application's information.
+    Ping(Bytes),
+    /// A Pong, solicited or not (RFC 6455 §5.5.3: "A Pong frame MAY be sent
+    /// unsolicited").
+    Pong(Bytes),
+    /// The peer's Close frame (code 1005 when it carried none). Our answer is
+    /// already queued; nothing more will be received.
+    Close(CloseFrame),
+}
+
+/// Output for the transport, from [`Connection::poll_transmit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Transmit {
+    /// Bytes to write, in order, after those of earlier calls.
+    Data(Bytes),
+    /// Everything has been handed out: shut down the write half of the
+    /// transport (TCP `shutdown(Write)`, TLS `close_notify`), then drop it.
+    /// RFC 6455 §7.1.1: "the server ... SHOULD initiate a TCP Close
+    /// immediately, and when a client is instructed to do the same, it
+    /// SHOULD wait for a TCP Close from the server."
+    Shutdown,
+}
+
+/// Where the connection stands, named after the browser API's
+/// `readyState` (RFC 6455 §4.1, §7.1.3, §7.1.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum State {
+    /// The opening handshake is in progress. A [`Connection`] starts after
+    /// the handshake and never reports this; adapters do.
+    Connecting,
+    /// Messages flow both ways.
+    Open,
+    /// A Close frame was sent, and the peer's has not arrived yet.
+    Closing,
+    /// The closing handshake completed, the connection failed, or the peer
+    /// vanished. [`Connection::close_frame`] says why.
+    Closed,
+}
+
+/// The shutdown of the write half, owed once the connection is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shutdown {
+    NotYet,
+    Owed,
+    Done,
+}
+
+/// One WebSocket connection (RFC 6455), for either role, after the opening
+/// handshake. It does no I/O and reads no clock.
+///
+/// It owns every protocol duty: unmasking and validating what arrives
+/// (fail-fast UTF-8, continuation rules, limits), answering pings, echoing
+/// the peer's Close, masking and fragmenting what is sent, bounding the
+/// outgoing buffer, the close timeout and the keepalive. Whatever loop drives
+/// it is therefore conformant.
+///
+/// # The API, by direction
+///
+/// - **Input**: [`receive_data`](Self::receive_data) (or
+///   [`receive_buffer`](Self::receive_buffer) then
+///   [`receive_commit`](Self::receive_commit), to read from the socket
+///   straight into the connection's buffer), [`receive_eof`](Self::receive_eof),
+///   and [`handle_timeout`](Self::handle_timeout) with the current time.
+/// - **Commands**: [`send_text`](Self::send_text),
+///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
+///   [`send_pong`](Self::send_pong), [`close`](Self::close). Misuse is a
+///   [`UsageError`] that changes nothing.
+/// - **Output**: [`poll_event`](Self::poll_event) (what the peer sent),
+///   [`poll_transmit`](Self::poll_transmit) (bytes to write, then the
+///   shutdown), [`poll_timeout`](Self::poll_timeout) (when to call
+///   `handle_timeout` next).
+///
+/// # The driving loop
+///
+/// 1. Feed what the socket read into `receive_data` (on end of stream,
+///    `receive_eof`), then call `handle_timeout(now)`: the connection has no
+///    clock, so this call is how it learns when traffic arrived (keepalive)
+///    and when our Close went out (close timeout). Call it after every batch
+///    of input and commands; it is cheap.
+/// 2. Drain `poll_event` until `None`. Do this even when `receive_data`
+///    returned an error: messages completed before the violation are there.
+/// 3. Issue commands.
+/// 4. Drain `poll_transmit` and write the bytes; on [`Transmit::Shutdown`]
+///    shut the write half down. (Or write with
+///    [`transmit_slices`](Self::transmit_slices) /
+///    [`advance_transmit`](Self::advance_transmit) for vectored writes
+///    that keep unwritten bytes inside the connection; `poll_transmit` then
+///    yields only the `Shutdown`.)
+/// 5. Sleep until the socket is readable, or writable if bytes remain, or
+///    the instant from `poll_timeout`; then back to 1.
+///
+/// Stop when [`is_finished`](Self::is_finished) says so: the connection is
+/// closed and the shutdown has been handed out. A client keeps reading after
+/// the closing handshake until the server's end of stream (or the close
+/// timeout), so that the server closes TCP first (RFC 6455 §7.1.1).
+///
+/// ```
+/// use wsproto::{Connection, Config, Event, Role, Transmit};
+/// use std::time::Instant;
+///
+/// let mut server = Connection::new(Role::Server, Config::default());
+/// // A masked "Hello" from a client (RFC 6455 §5.7), then a masked Close 1000.
+/// server.receive_data(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])?;
+/// server.handle_timeout(Instant::now());
+/// let Some(Event::Text(text)) = server.poll_event() else { panic!() };
+/// assert_eq!(text, "Hello");
+/// server.send_text(text)?; // echo, without copying
+/// server.receive_data(&[0x88, 0x82, 1, 2, 3, 4, 0x02, 0xea])?;
+/// assert!(matches!(server.poll_event(), Some(Event::Close(_))));
+/// let mut wire = Vec::new();
+/// while let Some(transmit) = server.poll_transmit() {
+///     match transmit {
+///         Transmit::Data(bytes) => wire.extend_from_slice(&bytes),
+///         Transmit::Shutdown => break, // shutdown(Write) on a socket
+///         _ => {}
+///     }
+/// }
+/// assert_eq!(wire, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o', 0x88, 0x02, 0x03, 0xe8]);
+/// assert!(server.is_finished());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// # Memory
+///
+/// Buffers start empty and grow with need: an idle connection holds no
+/// buffer. The receive buffer is released when it empties with more than
+/// 256 KiB of capacity. The outgoing queue is capped by
+/// [`Config::max_write_buffer`]: while more than that waits, sends are
+/// refused with [`UsageError::WriteBufferFull`], and Pongs owed for pings are
+/// coalesced into one (RFC 6455 §5.5.3 allows answering only the most recent
+/// Ping), so a peer that sends but never reads cannot grow memory.
+pub struct Connection {
+    role: Role,
+    config: Config,
+    state: State,
+    /// Received bytes not yet consumed; the current frame's payload is
+    /// unmasked here in place.
+    rx: BytesMut,
+    /// Start of the region handed out by `receive_buffer`.
+    rx_lent: Option<usize>,
+    /// The frame whose payload is arriving.
+    frame: Option<InFrame>,
+    assembler: Assembler,
+    events: VecDeque<Event>,
+    tx: TxQueue,
+    mask_source: Option<Box<dyn MaskSource>>,
+    /// The payload of a Pong owed while the outgoing queue was over its cap.
+    owed_pong: Option<Bytes>,
+    close_sent: bool,
+    close_received: bool,
+    /// Why the connection closed, once it has.
+    outcome: Option<CloseFrame>,
+    error: Option<ProtocolError>,
+    shutdown: Shutdown,
+    timers: Timers,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("role", &self.role)
+            .field("state", &self.state)
+            .field("buffered_in", &self.rx.len())
+            .field("buffered_out", &self.tx.len())
+            .field("events", &self.events.len())
+            .field("outcome", &self.outcome)
+            .field("error", &self.error)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    /// A connection in the [`State::Open`] state, after a completed opening
+    /// handshake. Allocates nothing.
+    pub fn new(role: Role, config: Config) -> Connection {
+        Connection {
+            role,
+            config,
+            state: State::Open,
+            rx: BytesMut::new(),
+            rx_lent: None,
+            frame: None,
+            assembler: Assembler::default(),
+            events: VecDeque::new(),
+            tx: TxQueue::default(),
+            mask_source: None,
+            owed_pong: None,
+            close_sent: false,
+            close_received: false,
+            outcome: None,
+            error: None,
+            shutdown: Shutdown::NotYet,
+            timers: Timers::default(),
+        }
+    }
+
+    /// Replaces the source of client masking keys (the default draws from
+    /// `rand`). Deterministic tests pass a fixed key; servers never mask.
+    pub fn set_mask_source(&mut self, source: impl MaskSource + 'static) {
+        self.mask_source = Some(Box::new(source));
+    }
+
+    /// Our role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The limits and timeouts in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Where the connection stands.
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Why the connection closed, once [`State::Closed`]: the peer's Close
+    /// frame (RFC 6455 §7.1.5: 1005 when it had no code), the code we failed
+    /// the connection with, or 1006 when the peer vanished without a Close.
+    pub fn close_frame(&self) -> Option<&CloseFrame> {
+        self.outcome.as_ref()
+    }
+
+    /// The peer's protocol violation that failed the connection, if any. It
+    /// is sticky: [`receive_data`](Self::receive_data) keeps returning it.
+    pub fn error(&self) -> Option<&ProtocolError> {
+        self.error.as_ref()
+    }
+
+    /// Whether the connection has nothing more to do: it is closed and the
+    /// shutdown of the write half has been handed out by
+    /// [`poll_transmit`](Self::poll_transmit). The transport can be dropped.
+    pub fn is_finished(&self) -> bool {
+        self.shutdown == Shutdown::Done
+    }
+
+    // ----- output ---------------------------------------------------------
+
+    /// The next thing the peer sent, oldest first.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next bytes to write, then (once everything is out and the
+    /// connection is over) [`Transmit::Shutdown`], then `None`.
+    ///
+    /// Bytes handed out here no longer count against
+    /// [`Config::max_write_buffer`]: the driver holds them.
+    #[must_use]
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        if let Some(bytes) = self.tx.pop() {
+            self.flush_owed_pong();
+            return Some(Transmit::Data(bytes));
+        }
+        self.flush_owed_pong();
+        if let Some(bytes) = self.tx.pop() {
+            return Some(Transmit::Data(bytes));
+        }
+        if self.shutdown == Shutdown::Owed {
+            self.shutdown = Shutdown::Done;
+            return Some(Transmit::Shutdown);
+        }
+        None
+    }
+
+    /// Fills `dst` with the bytes waiting to be written, oldest first,
+    /// without taking them: pass the slices to a vectored write, then report
+    /// how much went out with [`advance_transmit`](Self::advance_transmit).
+    /// Returns how many slices were filled.
+    pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.tx.slices(dst)
+    }
+
+    /// Drops the first `n` waiting bytes, which the driver has written.
+    /// Values beyond [`buffered_amount`](Self::buffered_amount) are clamped.
+    pub fn advance_transmit(&mut self, n: usize) {
+        self.tx.advance(n);
+        self.flush_owed_pong();
+    }
+
+    /// Bytes waiting to be written (what the browser API calls
+    /// `bufferedAmount`).
+    pub fn buffered_amount(&self) -> usize {
+        self.tx.len()
+    }
+
+    // ----- commands -------------------------------------------------------
+
+    /// Sends a text message (fragmented when [`Config::fragment_size`] is
+    /// set).
+    ///
+    /// Small messages (up to 1 KiB) are copied next to their frame header,
+    /// so a `&str` costs no allocation. A large `String` or [`Utf8Bytes`] is
+    /// sent without a copy by a server, and by a client when nothing else
+    /// shares it (it is masked in place); see [`TextPayload`].
+    pub fn send_text(&mut self, text: impl TextPayload) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        self.push_message(OpCode::Text, TextAsBinary(text));
+        Ok(())
+    }
+
+    /// Sends a binary message (fragmented when [`Config::fragment_size`] is
+    /// set). Copies and ownership as for [`send_text`](Self::send_text);
+    /// see [`BinaryPayload`].
+    pub fn send_binary(&mut self, data: impl BinaryPayload) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        self.push_message(OpCode::Binary, data);
+        Ok(())
+    }
+
+    /// Sends a Ping with up to 125 bytes of payload.
+    pub fn send_ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Ping, payload.as_ref())
+    }
+
+    /// Sends an unsolicited Pong (a one-way heartbeat) with up to 125 bytes
+    /// of payload. Pings are answered automatically; this is not needed for
+    /// that.
+    pub fn send_pong(&mut self, payload: impl AsRef<[u8]>) -> Result<(), UsageError> {
+        self.send_control(OpCode::Pong, payload.as_ref())
+    }
+
+    /// Starts the closing handshake (RFC 6455 §7.1.2) with `code` and a
+    /// reason of at most 123 bytes.
+    ///
+    /// Afterwards no message can be sent ([`UsageError::Closed`]); messages
+    /// from the peer still arrive until its Close. The Close is queued even
+    /// when the outgoing buffer is over its cap.
+    pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), UsageError> {
+        let code = code.into();
+        if self.close_sent || self.state == State::Closed {
+            return Err(UsageError::Closed);
+        }
+        CloseFrame::check_sendable(code, reason)?;
+        self.queue_close(code, reason.as_bytes());
+        self.state = State::Closing;
+        Ok(())
+    }
+
+    fn check_can_send(&self) -> Result<(), UsageError> {
+        // RFC 6455 §5.5.1: "The application MUST NOT send any more data
+        // frames after sending a Close frame."
+        if self.close_sent || self.state == State::Closed {
+            return Err(UsageError::Closed);
+        }
+        let buffered = self.tx.len();
+        if buffered > self.config.max_write_buffer {
+            return Err(UsageError::WriteBufferFull {
+                buffered,
+                cap: self.config.max_write_buffer,
+            });
+        }
+        Ok(())
+    }
+
+    fn send_control(&mut self, opcode: OpCode, payload: &[u8]) -> Result<(), UsageError> {
+        self.check_can_send()?;
+        // RFC 6455 §5.5: "All control frames MUST have a payload length of
+        // 125 bytes or less".
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(UsageError::ControlPayloadTooLong(payload.len()));
+        }
+        let key = self.next_key();
+        self.tx.push_frame_copied(opcode, true, payload, key);
+        Ok(())
+    }
+
+    // ----- internals shared by the files of this module -------------------
+
+    /// A fresh masking key when our role masks (RFC 6455 §5.3).
+    fn next_key(&mut self) -> Option<[u8; 4]> {
+        if !self.role.masks_outgoing() {
+            return None;
+        }
+        Some(match &mut self.mask_source {
+            Some(source) => source.next_key(),
+            None => rand::random(),
+        })
+    }
+
+    fn push_message(&mut self, opcode: OpCode, payload: impl BinaryPayload) {
+        let fragment = self
+            .config
+            .fragment_size
+            .filter(|&n| n > 0)
+            .unwrap_or(usize::MAX);
+        if self.role.masks_outgoing() {
+            let source = &mut self.mask_source;
+            let mut next = || match source {
+                Some(source) => source.next_key(),
+                None => rand::random(),
+            };
+            self.tx
+                .push_message(opcode, payload, fragment, Some(&mut next));
+        } else {
+            self.tx.push_message(opcode, payload, fragment, None);
+        }
+    }
+
+    /// Queues a Pong for a received Ping, or owes it while the outgoing
+    /// queue is over its cap (replacing an older owed one: RFC 6455 §5.5.3,
+    /// "the endpoint MAY elect to send a Pong frame for only the most
+    /// recently processed Ping frame").
+    fn answer_ping(&mut self, payload: &Bytes) {
+        if self.tx.len() > self.config.max_write_buffer {
+            self.owed_pong = Some(payload.clone());
+        } else {
+            self.owed_pong = None;
+            let key = self.next_key();
+            self.tx.push_frame_copied(OpCode::Pong, true, payload, key);
+        }
+    }
+
+    fn flush_owed_pong(&mut self) {
+        if self.owed_pong.is_some() && self.tx.len() <= self.config.max_write_buffer {
+            let payload = self.owed_pong.take().unwrap_or_default();
+            if self.state != State::Closed {
+                let key = self.next_key();
+                self.tx.push_frame_copied(OpCode::Pong, true, &payload, key);
+            }
+        }
+    }
+
+    /// Queues our Close frame and starts the close timeout.
+    fn queue_close(&mut self, code: CloseCode, reason: &[u8]) {
+        debug_assert!(!self.close_sent && reason.len() <= MAX_CLOSE_REASON);
+        let key = self.next_key();
+        self.tx
+            .push_frame_with(OpCode::Close, 2 + reason.len(), key, |out| {
+                CloseFrame::encode_payload(code, reason, out)
+            });
+        self.close_sent = true;
+        self.timers.close_sent();
+    }
+
+    /// The peer's Close arrived (RFC 6455 §5.5.1).
+    fn on_close_received(&mut self, frame: CloseFrame) {
+        self.close_received = true;
+        if !self.close_sent {
+            // RFC 6455 §5.5.1: "If an endpoint receives a Close frame and did
+            // not previously send a Close frame, the endpoint MUST send a
+            // Close frame in response. (When sending a Close frame in
+            // response, the endpoint typically echos the status code it
+            // received.)" An empty Close is answered with 1000.
+            let code = if frame.code == CloseCode::NO_STATUS {
+                CloseCode::NORMAL
+            } else {
+                frame.code
+            };
+            self.queue_close(code, b"");
+        }
+        self.owed_pong = None;
+        self.events.push_back(Event::Close(frame.clone()));
+        self.finish(frame);
+        // RFC 6455 §5.5.1: "The server MUST close the underlying TCP
+        // connection immediately; the client SHOULD wait for the server to
+        // close the connection" (the close timeout bounds that wait).
+        if self.role == Role::Server {
+            self.shutdown = Shutdown::Owed;
+        }
+    }
+
+    /// Fails the connection (RFC 6455 §7.1.7): queue a Close with the
+    /// error's code unless one went out already, stop processing input, and
+    /// make the error sticky.
+    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+        let code = CloseCode::new(error.close_code());
+        if !self.close_sent {
+            // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with
+            // an appropriate status code". The reason is the error's text,
+            // cut to fit 123 bytes on a character boundary.
+            let text = error.to_string();
+            let mut end = text.len().min(MAX_CLOSE_REASON);
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            self.queue_close(code, &text.as_bytes()[..end]);
+        }
+        self.owed_pong = None;
+        self.error = Some(error.clone());
+        self.finish(CloseFrame::new(code));
+        // RFC 6455 §7.1.7: "the client MUST _Close the WebSocket
+        // Connection_ ... the server MUST _Close the WebSocket Connection_".
+        self.shutdown = Shutdown::Owed;
+        error
+    }
+
+    /// Enters [`State::Closed`] with `outcome` and drops all input state:
+    /// RFC 6455 §7.1.7, "An endpoint MUST NOT continue to attempt to process
+    /// data (including a responding Close frame) from the remote endpoint".
+    fn finish(&mut self, outcome: CloseFrame) {
+        self.state = State::Closed;
+        self.outcome.get_or_insert(outcome);
+        self.frame = None;
+        self.assembler.reset();
+        self.rx = BytesMut::new();
+        self.rx_lent = None;
+    }
+}

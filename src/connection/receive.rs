@@ -1,0 +1,228 @@
+//! The receiving side: bytes in, frames parsed, payloads unmasked in place,
+//! events out.
+
+use bytes::{Buf, BytesMut};
+
+use super::{Connection, Event, Shutdown, State};
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::ProtocolError;
+use crate::frame::{FrameHeader, OpCode, apply_mask_at};
+use crate::message::DataKind;
+use crate::status::Status;
+use crate::utf8::Utf8Bytes;
+
+/// A receive buffer that empties with more capacity than this is released.
+const RX_KEEP: usize = 256 << 10;
+
+/// The frame whose payload is arriving. Its header has been consumed from
+/// the receive buffer, so the payload starts at the front of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct InFrame {
+    fin: bool,
+    opcode: OpCode,
+    mask: Option<[u8; 4]>,
+    /// Payload length (checked against the limits, so it fits in memory).
+    len: usize,
+    /// Payload bytes already unmasked and validated, at the front of `rx`.
+    done: usize,
+}
+
+impl Connection {
+    /// Feeds bytes read from the transport.
+    ///
+    /// Every complete frame is processed at once: events are queued for
+    /// [`poll_event`](Self::poll_event), Pongs and a Close echo for
+    /// [`poll_transmit`](Self::poll_transmit). The payload of a frame still
+    /// arriving is unmasked and, for text, validated as it comes.
+    ///
+    /// A protocol violation fails the connection (RFC 6455 §7.1.7): the
+    /// Close with the matching code is already queued, the error is
+    /// returned now and on every later call, and input is ignored from then
+    /// on. Input after the closing handshake is discarded.
+    pub fn receive_data(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        if data.is_empty() || self.state == State::Closed {
+            return Ok(());
+        }
+        self.discard_lent();
+        self.rx.extend_from_slice(data);
+        self.timers.activity();
+        self.process()
+    }
+
+    /// Space at the end of the receive buffer, `len` bytes long, to read
+    /// from the transport into directly (saving the copy `receive_data`
+    /// makes). Follow with [`receive_commit`](Self::receive_commit) and the
+    /// number of bytes read. The space is zero-filled (no `unsafe` here).
+    pub fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
+        self.discard_lent();
+        let start = self.rx.len();
+        self.rx.resize(start + len, 0);
+        self.rx_lent = Some(start);
+        &mut self.rx[start..]
+    }
+
+    /// Processes the first `n` bytes written into the space from
+    /// [`receive_buffer`](Self::receive_buffer), like
+    /// [`receive_data`](Self::receive_data) would.
+    pub fn receive_commit(&mut self, n: usize) -> Result<(), ProtocolError> {
+        let start = self.rx_lent.take();
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        let Some(start) = start else {
+            return Ok(());
+        };
+        let end = self.rx.len().min(start.saturating_add(n));
+        self.rx.truncate(end);
+        if self.state == State::Closed {
+            self.rx.clear();
+            return Ok(());
+        }
+        if end > start {
+            self.timers.activity();
+        }
+        self.process()
+    }
+
+    /// The transport reached end of stream: the peer will send nothing more.
+    ///
+    /// Without the peer's Close this ends the connection abnormally (RFC 6455
+    /// §7.1.5: code 1006). Either way the write half is to be shut down
+    /// next ([`Transmit::Shutdown`](super::Transmit::Shutdown)).
+    pub fn receive_eof(&mut self) {
+        self.discard_lent();
+        if self.state != State::Closed {
+            self.finish(CloseFrame::new(CloseCode::ABNORMAL));
+        }
+        self.owed_pong = None;
+        if self.shutdown == Shutdown::NotYet {
+            self.shutdown = Shutdown::Owed;
+        }
+        self.timers.stop();
+    }
+
+    /// Drops a region lent by `receive_buffer` and never committed.
+    fn discard_lent(&mut self) {
+        if let Some(start) = self.rx_lent.take() {
+            self.rx.truncate(start);
+        }
+    }
+
+    /// Parses and handles every complete frame in `rx`, and the part of
+    /// the current frame that has arrived.
+    fn process(&mut self) -> Result<(), ProtocolError> {
+        let result = self.process_frames();
+        if let Err(error) = result {
+            return Err(self.fail(error));
+        }
+        if self.rx.is_empty() && self.rx.capacity() > RX_KEEP {
+            self.rx = BytesMut::new();
+        }
+        Ok(())
+    }
+
+    fn process_frames(&mut self) -> Result<(), ProtocolError> {
+        while self.state != State::Closed {
+            let mut frame = match self.frame {
+                Some(frame) => frame,
+                None => {
+                    let Status::Complete((header, used)) = FrameHeader::decode(&self.rx)? else {
+                        return Ok(());
+                    };
+                    let frame = self.check_header(&header)?;
+                    self.rx.advance(used);
+                    frame
+                }
+            };
+            let available = self.rx.len().min(frame.len);
+            if available > frame.done {
+                let fresh = &mut self.rx[frame.done..available];
+                if let Some(key) = frame.mask {
+                    apply_mask_at(fresh, key, frame.done);
+                }
+                if frame.opcode.is_data() {
+                    // Fail-fast: text is validated as it arrives, before the
+                    // frame is complete (RFC 6455 §8.1).
+                    self.assembler.feed(fresh)?;
+                }
+                frame.done = available;
+            }
+            if frame.done < frame.len {
+                self.frame = Some(frame);
+                return Ok(());
+            }
+            self.frame = None;
+            let payload = self.rx.split_to(frame.len);
+            self.on_frame(frame, payload)?;
+        }
+        Ok(())
+    }
+
+    /// Checks what the header alone can prove wrong, before any payload is
+    /// buffered.
+    fn check_header(&mut self, header: &FrameHeader) -> Result<InFrame, ProtocolError> {
+        // RFC 6455 §5.2: "If a nonzero value is received and none of the
+        // negotiated extensions defines the meaning of such a nonzero value,
+        // the receiving endpoint MUST _Fail the WebSocket Connection_."
+        if header.rsv1 || header.rsv2 || header.rsv3 {
+            return Err(ProtocolError::ReservedBits);
+        }
+        match (self.role.expects_masked(), header.mask.is_some()) {
+            // RFC 6455 §5.1: "The server MUST close the connection upon
+            // receiving a frame that is not masked."
+            (true, false) => return Err(ProtocolError::UnmaskedFrame),
+            // RFC 6455 §5.1: "A client MUST close a connection if it detects
+            // a masked frame."
+            (false, true) => return Err(ProtocolError::MaskedFrame),
+            _ => {}
+        }
+        if header.opcode.is_data() {
+            self.assembler.begin_frame(header, &self.config)?;
+        }
+        // Control frames are at most 125 bytes (checked by the decoder);
+        // data frames passed the frame and message size limits.
+        let len = usize::try_from(header.payload_len).map_err(|_| ProtocolError::FrameTooBig {
+            size: header.payload_len,
+            limit: usize::MAX as u64,
+        })?;
+        Ok(InFrame {
+            fin: header.fin,
+            opcode: header.opcode,
+            mask: header.mask,
+            len,
+            done: 0,
+        })
+    }
+
+    /// A whole frame arrived, payload unmasked (and fed to the validator).
+    fn on_frame(&mut self, frame: InFrame, payload: BytesMut) -> Result<(), ProtocolError> {
+        match frame.opcode {
+            OpCode::Text | OpCode::Binary | OpCode::Continuation => {
+                if let Some(message) = self.assembler.end_frame(frame.fin, payload)? {
+                    self.events.push_back(match message.kind {
+                        DataKind::Text => Event::Text(Utf8Bytes::from_validated(message.data)),
+                        DataKind::Binary => Event::Binary(message.data),
+                    });
+                }
+            }
+            OpCode::Ping => {
+                let payload = payload.freeze();
+                // RFC 6455 §5.5.2: "Upon receipt of a Ping frame, an endpoint
+                // MUST send a Pong frame in response, unless it already
+                // received a Close frame." (Nothing is processed after the
+                // peer's Close, so that case never reaches here.)
+                self.answer_ping(&payload);
+                self.events.push_back(Event::Ping(payload));
+            }
+            OpCode::Pong => self.events.push_back(Event::Pong(payload.freeze())),
+            OpCode::Close => {
+                let close = CloseFrame::parse(payload.freeze())?;
+                self.on_close_received(close);
+            }
+        }
+        Ok(())
+    }
+}

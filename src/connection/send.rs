@@ -1,0 +1,341 @@
+//! The outgoing side: framing, masking and the queue of bytes to write.
+//!
+//! Bytes wait in a queue of [`Bytes`] chunks. Frame headers, control frames
+//! and small payloads are written into one growing *arena* (`BytesMut`), so
+//! consecutive small frames form one contiguous chunk; a large payload is
+//! queued as its own chunk right after its header, without a copy when the
+//! role allows it (a server never masks; a client masks a payload it owns
+//! uniquely in place). The arena is handed out with `split().freeze()`, which
+//! does not allocate once the buffer is shared, and is reclaimed by
+//! `BytesMut::reserve` once every chunk taken from it has been written and
+//! dropped: sending allocates nothing in steady state.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use super::payload::BinaryPayload;
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
+
+/// Payloads up to this size are copied next to their header rather than
+/// queued as a chunk of their own: one contiguous write beats an extra
+/// vector entry (or an extra `write` call) for small frames.
+const INLINE_MAX: usize = 1024;
+
+/// An empty arena keeps its capacity up to this size; beyond it, it is
+/// released so that one burst of large sends does not pin memory forever.
+const ARENA_KEEP: usize = 256 << 10;
+
+/// Where a client gets the masking key of each frame.
+///
+/// RFC 6455 §5.3: "The masking key is a 32-bit value chosen at random by
+/// the client. When preparing a masked frame, the client MUST pick a fresh
+/// masking key from the set of allowed 32-bit values. The masking key needs
+/// to be unpredictable". The default draws from `rand`'s thread-local
+/// cryptographically secure generator; tests inject a fixed key (any
+/// `FnMut() -> [u8; 4]` is a source).
+pub trait MaskSource: Send {
+    /// The key for the next frame.
+    fn next_key(&mut self) -> [u8; 4];
+}
+
+impl<F: FnMut() -> [u8; 4] + Send> MaskSource for F {
+    fn next_key(&mut self) -> [u8; 4] {
+        self()
+    }
+}
+
+/// The queue of bytes waiting to be written.
+#[derive(Debug, Default)]
+pub(crate) struct TxQueue {
+    /// Sealed chunks, oldest first.
+    chunks: VecDeque<Bytes>,
+    /// Bytes in `chunks`.
+    chunks_len: usize,
+    /// Bytes after the last chunk, still growing.
+    arena: BytesMut,
+}
+
+impl TxQueue {
+    /// Bytes waiting to be written.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.chunks_len + self.arena.len()
+    }
+
+    /// Whether nothing waits.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Takes the oldest bytes out of the queue.
+    pub(crate) fn pop(&mut self) -> Option<Bytes> {
+        let chunk = if let Some(chunk) = self.chunks.pop_front() {
+            self.chunks_len -= chunk.len();
+            chunk
+        } else if !self.arena.is_empty() {
+            self.arena.split().freeze()
+        } else {
+            return None;
+        };
+        self.trim();
+        Some(chunk)
+    }
+
+    /// Fills `dst` with the queued bytes, oldest first, without taking them.
+    pub(crate) fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let arena = (!self.arena.is_empty()).then_some(&self.arena[..]);
+        let mut n = 0;
+        for (slot, chunk) in dst
+            .iter_mut()
+            .zip(self.chunks.iter().map(|c| &c[..]).chain(arena))
+        {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops the first `n` queued bytes (they were written).
+    pub(crate) fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            if let Some(front) = self.chunks.front_mut() {
+                if n < front.len() {
+                    front.advance(n);
+                    self.chunks_len -= n;
+                    return;
+                }
+                n -= front.len();
+                self.chunks_len -= front.len();
+                self.chunks.pop_front();
+            } else {
+                let k = n.min(self.arena.len());
+                self.arena.advance(k);
+                break;
+            }
+        }
+        self.trim();
+    }
+
+    fn trim(&mut self) {
+        if self.is_empty() && self.arena.capacity() > ARENA_KEEP {
+            self.arena = BytesMut::new();
+        }
+    }
+
+    /// Queues a chunk after everything in the arena.
+    fn push_chunk(&mut self, chunk: Bytes) {
+        if !self.arena.is_empty() {
+            let sealed = self.arena.split().freeze();
+            self.chunks_len += sealed.len();
+            self.chunks.push_back(sealed);
+        }
+        self.chunks_len += chunk.len();
+        self.chunks.push_back(chunk);
+    }
+
+    /// Writes a frame header into the arena.
+    fn push_header(&mut self, opcode: OpCode, fin: bool, len: usize, mask: Option<[u8; 4]>) {
+        let header = FrameHeader {
+            fin,
+            mask,
+            ..FrameHeader::new(opcode, len as u64)
+        };
+        let mut out = [0; MAX_HEADER_LEN];
+        let used = header.encode(&mut out);
+        self.arena.extend_from_slice(&out[..used]);
+    }
+
+    /// Appends one frame whose payload is copied into the arena (masked in
+    /// place there when `mask` is set).
+    pub(crate) fn push_frame_copied(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+    ) {
+        self.arena.reserve(MAX_HEADER_LEN + payload.len());
+        self.push_header(opcode, fin, payload.len(), mask);
+        let start = self.arena.len();
+        self.arena.extend_from_slice(payload);
+        if let Some(key) = mask {
+            apply_mask(&mut self.arena[start..], key);
+        }
+    }
+
+    /// Appends a frame whose payload was written into the arena by `write`
+    /// (a close code and reason), masked in place when `mask` is set.
+    pub(crate) fn push_frame_with(
+        &mut self,
+        opcode: OpCode,
+        len: usize,
+        mask: Option<[u8; 4]>,
+        write: impl FnOnce(&mut BytesMut),
+    ) {
+        self.push_header(opcode, true, len, mask);
+        let start = self.arena.len();
+        write(&mut self.arena);
+        debug_assert_eq!(self.arena.len() - start, len);
+        if let Some(key) = mask {
+            apply_mask(&mut self.arena[start..], key);
+        }
+    }
+
+    /// Queues a data message, split into frames of at most `fragment`
+    /// payload bytes, each masked with its own key from `next_key` when the
+    /// role masks.
+    pub(crate) fn push_message(
+        &mut self,
+        opcode: OpCode,
+        payload: impl BinaryPayload,
+        fragment: usize,
+        mut next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
+    ) {
+        let fragment = fragment.max(1);
+        let total = payload.as_bytes().len();
+        if total <= INLINE_MAX {
+            // Small: copied next to the header, the payload never becomes a
+            // `Bytes` (which could allocate).
+            let bytes = payload.as_bytes();
+            let frames = total.div_ceil(fragment).max(1);
+            for i in 0..frames {
+                let range = i * fragment..((i + 1) * fragment).min(total);
+                let opcode = if i == 0 { opcode } else { OpCode::Continuation };
+                let key = next_key.as_mut().map(|f| f());
+                self.push_frame_copied(opcode, i + 1 == frames, &bytes[range], key);
+            }
+            return;
+        }
+        let payload = payload.into_bytes();
+        if total <= fragment {
+            let key = next_key.map(|f| f());
+            self.push_frame_owned(opcode, payload, key);
+            return;
+        }
+        let frames = total.div_ceil(fragment);
+        for i in 0..frames {
+            let range = i * fragment..((i + 1) * fragment).min(total);
+            let opcode = if i == 0 { opcode } else { OpCode::Continuation };
+            let fin = i + 1 == frames;
+            let key = next_key.as_mut().map(|f| f());
+            if key.is_none() && range.len() > INLINE_MAX {
+                self.push_header(opcode, fin, range.len(), None);
+                self.push_chunk(payload.slice(range));
+            } else {
+                self.push_frame_copied(opcode, fin, &payload[range], key);
+            }
+        }
+    }
+
+    /// Queues one final frame, passing a large payload through uncopied.
+    fn push_frame_owned(&mut self, opcode: OpCode, payload: Bytes, mask: Option<[u8; 4]>) {
+        if payload.len() <= INLINE_MAX {
+            self.push_frame_copied(opcode, true, &payload, mask);
+            return;
+        }
+        match mask {
+            None => {
+                self.push_header(opcode, true, payload.len(), None);
+                self.push_chunk(payload);
+            }
+            // RFC 6455 §5.3 masks the payload; a payload we own alone is
+            // masked where it lies, with no copy.
+            Some(key) => match payload.try_into_mut() {
+                Ok(mut owned) => {
+                    apply_mask(&mut owned, key);
+                    self.push_header(opcode, true, owned.len(), Some(key));
+                    self.push_chunk(owned.freeze());
+                }
+                Err(shared) => self.push_frame_copied(opcode, true, &shared, Some(key)),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn drain(q: &mut TxQueue) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(chunk) = q.pop() {
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
+
+    #[test]
+    fn rfc_5_7_examples() {
+        let mut q = TxQueue::default();
+        q.push_message(OpCode::Text, Bytes::from_static(b"Hello"), usize::MAX, None);
+        assert_eq!(drain(&mut q), [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+        let mut key = || [0x37, 0xfa, 0x21, 0x3d];
+        q.push_message(
+            OpCode::Text,
+            Bytes::from_static(b"Hello"),
+            usize::MAX,
+            Some(&mut key),
+        );
+        assert_eq!(
+            drain(&mut q),
+            [
+                0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
+        // A fragmented unmasked text message.
+        q.push_message(OpCode::Text, Bytes::from_static(b"Hello"), 3, None);
+        assert_eq!(
+            drain(&mut q),
+            [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]
+        );
+        // 256 bytes of binary data in a single unmasked message.
+        q.push_message(OpCode::Binary, Bytes::from(vec![7; 256]), usize::MAX, None);
+        assert_eq!(drain(&mut q)[..4], [0x82, 0x7E, 0x01, 0x00]);
+    }
+
+    #[test]
+    fn large_payloads_are_not_copied() {
+        let mut q = TxQueue::default();
+        let payload = Bytes::from(vec![1u8; 4096]);
+        let ptr = payload.as_ptr();
+        q.push_message(OpCode::Binary, payload, usize::MAX, None);
+        let header = q.pop().unwrap();
+        assert_eq!(&header[..], [0x82, 0x7E, 0x10, 0x00]);
+        assert_eq!(q.pop().unwrap().as_ptr(), ptr);
+        // Client: an owned payload is masked in place.
+        let payload = Bytes::from(vec![0u8; 4096]);
+        let ptr = payload.as_ptr();
+        let mut key = || [1, 2, 3, 4];
+        q.push_message(OpCode::Binary, payload, usize::MAX, Some(&mut key));
+        q.pop().unwrap();
+        let body = q.pop().unwrap();
+        assert_eq!((body.as_ptr(), &body[..4]), (ptr, &[1, 2, 3, 4][..]));
+    }
+
+    #[test]
+    fn partial_writes_and_slices() {
+        let mut q = TxQueue::default();
+        q.push_message(
+            OpCode::Binary,
+            Bytes::from(vec![9u8; 2000]),
+            usize::MAX,
+            None,
+        );
+        q.push_message(OpCode::Binary, Bytes::from_static(b"xy"), usize::MAX, None);
+        assert_eq!(q.len(), 4 + 2000 + 4);
+        let mut slices = [IoSlice::new(&[]); 8];
+        assert_eq!(q.slices(&mut slices), 3);
+        q.advance(5);
+        assert_eq!(q.len(), 2003);
+        let mut slices = [IoSlice::new(&[]); 1];
+        assert_eq!(q.slices(&mut slices), 1);
+        assert_eq!(slices[0].len(), 1999);
+        q.advance(2001);
+        assert_eq!(drain(&mut q), b"xy");
+        q.advance(100);
+        assert!(q.is_empty());
+    }
+}

@@ -1,0 +1,148 @@
+//! Deadlines without a clock: the close timeout and the keepalive.
+//!
+//! The connection never reads the time. Input and commands only *note*
+//! what happened (bytes arrived, our Close was queued); the next
+//! [`Connection::handle_timeout`] call, which carries `now`, turns those
+//! notes into instants. So the driver calls `handle_timeout(now)` after
+//! every batch of input and commands, and again when the instant from
+//! [`Connection::poll_timeout`] is reached.
+
+use std::time::Instant;
+
+use super::{Connection, Shutdown, State};
+use crate::close::{CloseCode, CloseFrame};
+use crate::error::ProtocolError;
+use crate::frame::OpCode;
+
+#[derive(Debug, Default)]
+pub(super) struct Timers {
+    /// The `now` of the last `handle_timeout` call.
+    last_now: Option<Instant>,
+    /// Bytes arrived since the last `handle_timeout`.
+    activity: bool,
+    /// When traffic from the peer was last noted.
+    last_activity: Option<Instant>,
+    /// When our keepalive Ping went out, while it awaits an answer.
+    ping_sent: Option<Instant>,
+    /// Our Close was queued since the last `handle_timeout`.
+    close_unarmed: bool,
+    /// When we stop waiting for the peer (its Close, or for a client, its
+    /// end of stream after the closing handshake).
+    close_deadline: Option<Instant>,
+    /// Set once the connection is over: no more deadlines.
+    stopped: bool,
+}
+
+impl Timers {
+    pub(super) fn activity(&mut self) {
+        self.activity = true;
+    }
+
+    pub(super) fn close_sent(&mut self) {
+        self.close_unarmed = true;
+    }
+
+    pub(super) fn stop(&mut self) {
+        self.stopped = true;
+    }
+}
+
+impl Connection {
+    /// When [`handle_timeout`](Self::handle_timeout) should be called next,
+    /// if ever.
+    ///
+    /// An instant in the past (the `now` of the last call) means "call it
+    /// again right away": something happened since that needs the time.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let t = &self.timers;
+        if t.stopped || self.shutdown != Shutdown::NotYet {
+            return None;
+        }
+        if t.close_unarmed {
+            return t.last_now;
+        }
+        let mut next = t.close_deadline;
+        let interval = self
+            .config
+            .ping_interval
+            .filter(|_| self.state == State::Open);
+        if let Some(interval) = interval {
+            let keepalive = match t.ping_sent {
+                Some(sent) => Some(sent + self.config.pong_timeout),
+                None => t.last_activity.map(|at| at + interval),
+            };
+            next = match (next, keepalive) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        next
+    }
+
+    /// Tells the connection the time: notes when traffic and our Close
+    /// happened, and fires what is due.
+    ///
+    /// - **Close timeout**: [`Config::close_timeout`](crate::Config::close_timeout)
+    ///   after our Close, if the peer's Close has not arrived, the connection
+    ///   is closed with 1006 (no Close received) and the write half is to be
+    ///   shut down. A client that completed the closing handshake waits as
+    ///   long for the server's end of stream, then shuts down itself
+    ///   (RFC 6455 §7.1.1: "In abnormal cases (such as not having received a
+    ///   TCP Close from the server after a reasonable amount of time) a
+    ///   client MAY initiate the TCP Close.").
+    /// - **Keepalive**, with [`Config::ping_interval`](crate::Config::ping_interval):
+    ///   after that much silence from the peer, an empty Ping is sent; if
+    ///   the peer then stays silent for
+    ///   [`Config::pong_timeout`](crate::Config::pong_timeout), the connection
+    ///   fails with [`ProtocolError::KeepaliveTimeout`] (close code 1011).
+    ///   Any traffic from the peer counts, not only the Pong.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let t = &mut self.timers;
+        t.last_now = Some(now);
+        if t.stopped {
+            return;
+        }
+        if t.activity || t.last_activity.is_none() {
+            t.activity = false;
+            t.last_activity = Some(now);
+            t.ping_sent = None;
+        }
+        if t.close_unarmed {
+            t.close_unarmed = false;
+            t.close_deadline = Some(now + self.config.close_timeout);
+        }
+        if t.close_deadline.is_some_and(|deadline| now >= deadline) {
+            t.close_deadline = None;
+            if self.state != State::Closed {
+                self.finish(CloseFrame::new(CloseCode::ABNORMAL));
+            }
+            self.owed_pong = None;
+            if self.shutdown == Shutdown::NotYet {
+                self.shutdown = Shutdown::Owed;
+            }
+            self.timers.stopped = true;
+            return;
+        }
+        let Some(interval) = self.config.ping_interval else {
+            return;
+        };
+        if self.state != State::Open {
+            return;
+        }
+        match t.ping_sent {
+            Some(sent) if now >= sent + self.config.pong_timeout => {
+                self.fail(ProtocolError::KeepaliveTimeout);
+                self.timers.stopped = true;
+            }
+            Some(_) => {}
+            None => {
+                if t.last_activity.is_some_and(|at| now >= at + interval) {
+                    t.ping_sent = Some(now);
+                    let key = self.next_key();
+                    self.tx.push_frame_copied(OpCode::Ping, true, b"", key);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! UTF-8: an incremental, fail-fast validator, and [`Utf8Bytes`], text that
+//! is known to be valid and shares its bytes with the receive buffer.
+//!
+//! RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as UTF-8
+//! but finds that the byte stream is not, in fact, a valid UTF-8 stream,
+//! that endpoint MUST _Fail the WebSocket Connection_."
+//!
+//! The validator is fed a text message piece by piece, in whatever pieces the
+//! bytes arrive (fragments, or parts of one frame not yet complete), and
+//! fails as soon as the bytes seen so far cannot start any valid UTF-8
+//! string. A code point split across pieces is held back (at most three
+//! bytes) and completed by the next piece.
+
+use std::fmt;
+use std::ops::Deref;
+
+use bytes::Bytes;
+
+use crate::error::ProtocolError;
+
+/// Pieces up to this long are first checked with `is_ascii`, which is
+/// cheaper than `from_utf8` for short input.
+const SHORT_ASCII: usize = 64;
+
+/// Incremental validator for one text message (or close reason).
+///
+/// Built on [`std::str::from_utf8`]: its [`Utf8Error::error_len`]
+/// (`None` = the input ends inside a code point that may still turn out
+/// valid) is exactly the fail-fast distinction needed here, and the standard
+/// library's validator has an ASCII fast path.
+///
+/// [`Utf8Error::error_len`]: std::str::Utf8Error::error_len
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Utf8Validator {
+    /// The start of a code point cut by the end of the last piece.
+    pending: [u8; 4],
+    /// How many bytes of `pending` are in use (0–3).
+    pending_len: u8,
+}
+
+impl Utf8Validator {
+    /// A validator at the start of a message.
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    /// Validates the next piece of the message.
+    ///
+    /// Fails with [`ProtocolError::InvalidUtf8`] as soon as the bytes seen
+    /// so far are not a prefix of valid UTF-8.
+    #[inline]
+    pub(crate) fn feed(&mut self, mut piece: &[u8]) -> Result<(), ProtocolError> {
+        if self.pending_len > 0 {
+            // Complete the cut code point one byte at a time: at most three.
+            while let Some((&byte, rest)) = piece.split_first() {
+                let n = usize::from(self.pending_len);
+                self.pending[n] = byte;
+                self.pending_len += 1;
+                piece = rest;
+                match std::str::from_utf8(&self.pending[..=n]) {
+                    Ok(_) => {
+                        self.pending_len = 0;
+                        break;
+                    }
+                    Err(e) if e.error_len().is_some() => return Err(ProtocolError::InvalidUtf8),
+                    Err(_) => {}
+                }
+            }
+            if self.pending_len > 0 {
+                return Ok(());
+            }
+        }
+        // Short ASCII pieces (most small text messages) skip the set-up of
+        // the general validator.
+        if piece.len() <= SHORT_ASCII && piece.is_ascii() {
+            return Ok(());
+        }
+        match std::str::from_utf8(piece) {
+            Ok(_) => Ok(()),
+            Err(e) if e.error_len().is_some() => Err(ProtocolError::InvalidUtf8),
+            Err(e) => {
+                // A valid prefix of a code point (1–3 bytes) ends the piece.
+                let tail = &piece[e.valid_up_to()..];
+                self.pending[..tail.len()].copy_from_slice(tail);
+                self.pending_len = tail.len() as u8;
+                Ok(())
+            }
+        }
+    }
+
+    /// The message ended: a code point still cut is invalid.
+    #[inline]
+    pub(crate) fn finish(&mut self) -> Result<(), ProtocolError> {
+        let complete = self.pending_len == 0;
+        self.pending_len = 0;
+        if complete {
+            Ok(())
+        } else {
+            Err(ProtocolError::InvalidUtf8)
+        }
+    }
+}
+
+/// Text known to be valid UTF-8, sharing its bytes (no copy) with wherever
+/// they came from: the receive buffer for received messages.
+///
+/// It dereferences to `str`. The crate forbids `unsafe` outside masking, so
+/// that dereference re-checks the bytes with [`std::str::from_utf8`] (linear,
+/// vectorised for ASCII, and it cannot fail); [`Utf8Bytes::len`] and
+/// comparisons work on the bytes and cost nothing.
+#[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Utf8Bytes(Bytes);
+
+impl Utf8Bytes {
+    /// Wraps a static string, without copying.
+    pub const fn from_static(text: &'static str) -> Self {
+        Utf8Bytes(Bytes::from_static(text.as_bytes()))
+    }
+
+    /// Wraps bytes after checking that they are UTF-8.
+    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
+        std::str::from_utf8(&bytes)?;
+        Ok(Utf8Bytes(bytes))
+    }
+
+    /// Wraps bytes the caller has validated already (crate-internal).
+    pub(crate) fn from_validated(bytes: Bytes) -> Self {
+        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        Utf8Bytes(bytes)
+    }
+
+    /// The text.
+    #[inline]
+    pub fn as_str(&self) -> &str {
+        // Every constructor validated the bytes: this cannot fail.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The text as bytes, without a check.
+    #[inline]
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Length in bytes.
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether the text is empty.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The underlying bytes, for sending on or storing without a copy.
+    #[inline]
+    pub fn into_bytes(self) -> Bytes {
+        self.0
+    }
+}
+
+impl Deref for Utf8Bytes {
+    type Target = str;
+
+    #[inline]
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<str> for Utf8Bytes {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl AsRef<[u8]> for Utf8Bytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl fmt::Display for Utf8Bytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self.as_str(), f)
+    }
+}
+
+impl From<String> for Utf8Bytes {
+    /// Takes the string's buffer without copying.
+    fn from(text: String) -> Self {
+        Utf8Bytes(Bytes::from(text))
+    }
+}
+
+impl From<&str> for Utf8Bytes {
+    /// Copies the text (one allocation); use [`Utf8Bytes::from_static`] or a
+    /// `String` to avoid the copy.
+    fn from(text: &str) -> Self {
+        Utf8Bytes(Bytes::copy_from_slice(text.as_bytes()))
+    }
+}
+
+impl From<Utf8Bytes> for Bytes {
+    fn from(text: Utf8Bytes) -> Bytes {
+        text.0
+    }
+}
+
+impl TryFrom<Bytes> for Utf8Bytes {
+    type Error = std::str::Utf8Error;
+
+    fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
+        Utf8Bytes::try_from_bytes(bytes)
+    }
+}
+
+impl PartialEq<str> for Utf8Bytes {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Utf8Bytes {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+impl PartialEq<String> for Utf8Bytes {
+    fn eq(&self, other: &String) -> bool {
+        self.0 == other.as_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `input` cut at every pair of points; returns whether all
+    /// agreed and were valid.
+    fn valid_in_all_cuts(input: &[u8]) -> bool {
+        let whole = std::str::from_utf8(input).is_ok();
+        for a in 0..=input.len() {
+            for b in a..=input.len() {
+                let mut v = Utf8Validator::new();
+                let got = v
+                    .feed(&input[..a])
+                    .and_then(|()| v.feed(&input[a..b]))
+                    .and_then(|()| v.feed(&input[b..]))
+                    .and_then(|()| v.finish())
+                    .is_ok();
+                assert_eq!(got, whole, "{input:x?} cut at {a},{b}");
+            }
+        }
+        whole
+    }
+
+    #[test]
+    fn agrees_with_std_at_every_cut() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"Hello-\xc2\xb5@\xc3\x9f\xc3\xb6\xc3\xa4\xc3\xbc\xc3\xa0\xc3\xa1-UTF-8!!",
+            "κόσμε".as_bytes(),
+            b"\xf0\x90\x80\x80",
+            b"\xf4\x8f\xbf\xbf",
+            b"\xf4\x90\x80\x80",
+            b"\xed\xa0\x80",
+            b"\xed\x9f\xbf",
+            b"\xc0\xaf",
+            b"\xe0\x80\xaf",
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80edited",
+            b"\xff",
+            b"\xce",
+            b"a\xe2\x82",
+            b"\x80",
+        ];
+        for case in cases {
+            valid_in_all_cuts(case);
+        }
+    }
+
+    #[test]
+    fn fails_as_soon_as_the_proof_arrives() {
+        // Autobahn 6.4.1: the third piece can never be valid, whatever follows.
+        let mut v = Utf8Validator::new();
+        v.feed("κόσμε".as_bytes()).unwrap();
+        v.feed(b"\xf4").unwrap();
+        assert_eq!(v.feed(b"\x90"), Err(ProtocolError::InvalidUtf8));
+        // A cut but still possible code point is not an error until the end.
+        let mut v = Utf8Validator::new();
+        v.feed(b"\xf0\x90").unwrap();
+        v.feed(b"\x80").unwrap();
+        assert_eq!(v.finish(), Err(ProtocolError::InvalidUtf8));
+    }
+
+    #[test]
+    fn utf8_bytes_derefs_and_compares() {
+        let text = Utf8Bytes::from("héllo".to_string());
+        assert_eq!(&*text, "héllo");
+        assert_eq!(text, "héllo");
+        assert_eq!(text.len(), 6);
+        assert!(Utf8Bytes::try_from_bytes(Bytes::from_static(b"\xff")).is_err());
+        assert_eq!(format!("{text:?}"), "\"héllo\"");
+    }
+}

@@ -1,0 +1,192 @@
+//! Heap allocations per message in steady state, counted by a global
+//! allocator (per thread, so tests running in parallel do not disturb each
+//! other).
+//!
+//! Measured (and asserted): once buffers are warm, receiving a message that
+//! fits the buffer allocates nothing; sending allocates nothing: a borrowed
+//! `&str`/`&[u8]`, a static or shared `Bytes`, small or 64 KiB, either role,
+//! costs zero, and a caller's `String` is the one allocation of its send.
+//! An idle connection holds no heap memory at all.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+
+use bytes::Bytes;
+use common::*;
+use wsproto::{Config, Connection, Event, Role, Transmit, Utf8Bytes};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
+}
+
+fn note(allocs: usize, bytes: isize) {
+    let _ = ALLOCS.try_with(|c| c.set(c.get() + allocs));
+    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + bytes));
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note(1, layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        note(0, -(layout.size() as isize));
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note(1, layout.size() as isize);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note(1, new_size as isize - layout.size() as isize);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations made by `f` on this thread.
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+/// Heap bytes still held after `f` returns what it built.
+fn held_bytes<T>(f: impl FnOnce() -> T) -> (T, isize) {
+    let before = LIVE_BYTES.with(Cell::get);
+    let value = f();
+    (value, LIVE_BYTES.with(Cell::get) - before)
+}
+
+fn write_out(conn: &mut Connection) {
+    while let Some(t) = conn.poll_transmit() {
+        drop(t);
+    }
+}
+
+const N: usize = 1000;
+
+#[test]
+fn receiving_small_messages_allocates_nothing() {
+    let mut server = conn(Role::Server, Config::default());
+    let frame = cf(true, 1, b"sixteen byte msg");
+    let mut one = || {
+        server.receive_data(&frame).unwrap();
+        let Some(Event::Text(text)) = server.poll_event() else {
+            panic!()
+        };
+        assert_eq!(text.len(), 16);
+    };
+    for _ in 0..100 {
+        one();
+    }
+    assert_eq!(allocations(|| (0..N).for_each(|_| one())), 0);
+
+    // Many frames per read.
+    let batch: Vec<u8> = (0..64).flat_map(|_| frame.clone()).collect();
+    let mut many = || {
+        server.receive_data(&batch).unwrap();
+        while let Some(event) = server.poll_event() {
+            assert!(matches!(event, Event::Text(_)));
+        }
+    };
+    for _ in 0..10 {
+        many();
+    }
+    assert_eq!(allocations(|| (0..N / 10).for_each(|_| many())), 0);
+}
+
+#[test]
+fn receiving_large_messages_in_pieces_allocates_nothing() {
+    let mut client = conn(Role::Client, Config::default());
+    let frame = sf(true, 2, &vec![7u8; 64 << 10]);
+    let mut one = || {
+        for piece in frame.chunks(16 << 10) {
+            client.receive_data(piece).unwrap();
+        }
+        let Some(Event::Binary(data)) = client.poll_event() else {
+            panic!()
+        };
+        assert_eq!(data.len(), 64 << 10);
+    };
+    for _ in 0..10 {
+        one();
+    }
+    assert_eq!(allocations(|| (0..100).for_each(|_| one())), 0);
+}
+
+#[test]
+fn sending_allocates_only_the_callers_payload() {
+    for role in [Role::Server, Role::Client] {
+        let mut c = conn(role, Config::default());
+        let small = Bytes::from_static(b"sixteen byte msg");
+        let large = Bytes::from(vec![1u8; 64 << 10]);
+        let sends = |c: &mut Connection| {
+            c.send_binary(small.clone()).unwrap();
+            c.send_binary(&b"borrowed bytes"[..]).unwrap();
+            c.send_text("borrowed text").unwrap();
+            c.send_text(Utf8Bytes::from_static("sixteen byte msg"))
+                .unwrap();
+            c.send_ping(b"p").unwrap();
+            // A shared large payload: a server passes it through, a client
+            // copies and masks it into its (reused) send buffer.
+            c.send_binary(large.clone()).unwrap();
+            write_out(c);
+        };
+        for _ in 0..10 {
+            sends(&mut c);
+        }
+        assert_eq!(
+            allocations(|| (0..N).for_each(|_| sends(&mut c))),
+            0,
+            "{role:?}"
+        );
+        // An owned String: its own allocation is the only one (it is small,
+        // so it is copied and dropped, never turned into `Bytes`).
+        let per_send = allocations(|| {
+            for i in 0..N {
+                c.send_text(format!("message {i:07}")).unwrap();
+                write_out(&mut c);
+            }
+        });
+        assert_eq!(per_send, N, "{role:?}");
+    }
+}
+
+#[test]
+fn writing_out_with_rand_masks_allocates_nothing() {
+    // The default mask source (rand's thread-local generator).
+    let mut c = Connection::new(Role::Client, Config::default());
+    let mut one = || {
+        c.send_binary(Bytes::from_static(b"abc")).unwrap();
+        while let Some(Transmit::Data(bytes)) = c.poll_transmit() {
+            assert_eq!(bytes.len(), 9);
+        }
+    };
+    for _ in 0..10 {
+        one();
+    }
+    assert_eq!(allocations(|| (0..N).for_each(|_| one())), 0);
+}
+
+#[test]
+fn memory_held_by_a_connection() {
+    let (mut server, idle) = held_bytes(|| Connection::new(Role::Server, Config::default()));
+    assert_eq!(idle, 0, "an idle connection holds no heap memory");
+    let frame = cf(true, 2, &vec![0u8; 64 << 10]);
+    let ((), after) = held_bytes(|| {
+        server.receive_data(&frame).unwrap();
+        drop(server.poll_event());
+        server.send_text("ack").unwrap();
+        write_out(&mut server);
+    });
+    println!("heap held: idle {idle} B, after one 64 KiB message {after} B");
+    assert!(after <= 80 << 10, "{after}");
+}

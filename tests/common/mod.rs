@@ -1,0 +1,169 @@
+//! Helpers shared by the connection tests.
+#![allow(dead_code, unreachable_pub)]
+
+use wsproto::frame::{FrameHeader, OpCode, apply_mask};
+use wsproto::{
+    CloseFrame, Config, Connection, Event, ProtocolError, Role, State, Status, Transmit,
+};
+
+/// The masking key of RFC 6455 §5.7.
+pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+
+/// A connection whose client masks with the RFC §5.7 key.
+pub fn conn(role: Role, config: Config) -> Connection {
+    let mut conn = Connection::new(role, config);
+    conn.set_mask_source(|| KEY);
+    conn
+}
+
+/// Everything a connection produced from some input.
+#[derive(Debug, PartialEq)]
+pub struct Outcome {
+    pub events: Vec<Event>,
+    pub output: Vec<u8>,
+    pub shutdown: bool,
+    pub error: Option<ProtocolError>,
+    pub state: State,
+    pub close: Option<CloseFrame>,
+}
+
+/// Drains the output of `conn`: bytes, and whether a shutdown came.
+pub fn drain_output(conn: &mut Connection) -> (Vec<u8>, bool) {
+    let mut out = Vec::new();
+    let mut shutdown = false;
+    while let Some(t) = conn.poll_transmit() {
+        match t {
+            Transmit::Data(bytes) => {
+                assert!(!shutdown, "data after shutdown");
+                out.extend_from_slice(&bytes)
+            }
+            Transmit::Shutdown => shutdown = true,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    (out, shutdown)
+}
+
+pub fn drain_events(conn: &mut Connection) -> Vec<Event> {
+    std::iter::from_fn(|| conn.poll_event()).collect()
+}
+
+/// Feeds `input` to a fresh connection in chunks of `chunk` bytes (the whole
+/// input at once for `usize::MAX`), checking that the first error is returned
+/// again by every later call.
+pub fn run_chunked(role: Role, config: &Config, input: &[u8], chunk: usize) -> Outcome {
+    let mut c = conn(role, config.clone());
+    let mut first_error = None;
+    let mut events = Vec::new();
+    for piece in input.chunks(chunk.max(1)) {
+        let result = c.receive_data(piece);
+        events.extend(drain_events(&mut c));
+        match (&first_error, result) {
+            (None, Err(e)) => first_error = Some(e),
+            (Some(first), result) => assert_eq!(result.as_ref(), Err(first), "sticky error"),
+            (None, Ok(())) => {}
+        }
+    }
+    let (output, shutdown) = drain_output(&mut c);
+    assert_eq!(c.error(), first_error.as_ref());
+    Outcome {
+        events,
+        output,
+        shutdown,
+        error: first_error,
+        state: c.state(),
+        close: c.close_frame().cloned(),
+    }
+}
+
+/// Feeds `input` whole and then one byte at a time; both must agree.
+pub fn run(role: Role, config: &Config, input: &[u8]) -> Outcome {
+    let whole = run_chunked(role, config, input, usize::MAX);
+    let bytewise = run_chunked(role, config, input, 1);
+    assert_eq!(whole, bytewise, "whole vs one byte at a time");
+    whole
+}
+
+/// A frame as sent on the wire, for building inputs.
+pub fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.push(if fin { 0x80 } else { 0 } | opcode);
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    match payload.len() {
+        n @ 0..=125 => out.push(m | n as u8),
+        n @ 126..=0xFFFF => {
+            out.push(m | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(m | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let mut body = payload.to_vec();
+    if let Some(key) = mask {
+        out.extend_from_slice(&key);
+        apply_mask(&mut body, key);
+    }
+    out.extend_from_slice(&body);
+    out
+}
+
+/// A frame from a client (masked with [`KEY`]).
+pub fn cf(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(fin, opcode, Some(KEY), payload)
+}
+
+/// A frame from a server (unmasked).
+pub fn sf(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame(fin, opcode, None, payload)
+}
+
+/// A frame decoded from output: (fin, opcode, masked, unmasked payload).
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct Wire {
+    pub fin: bool,
+    pub opcode: OpCode,
+    pub masked: bool,
+    pub payload: Vec<u8>,
+}
+
+/// Splits output bytes into frames (the output must hold whole frames).
+pub fn frames(mut bytes: &[u8]) -> Vec<Wire> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let Status::Complete((h, used)) = FrameHeader::decode(bytes).unwrap() else {
+            panic!("truncated output")
+        };
+        let len = h.payload_len as usize;
+        let mut payload = bytes[used..used + len].to_vec();
+        if let Some(key) = h.mask {
+            apply_mask(&mut payload, key);
+        }
+        out.push(Wire {
+            fin: h.fin,
+            opcode: h.opcode,
+            masked: h.mask.is_some(),
+            payload,
+        });
+        bytes = &bytes[used + len..];
+    }
+    out
+}
+
+/// The close code of a Close frame on the wire.
+pub fn close_code(wire: &Wire) -> u16 {
+    assert_eq!(wire.opcode, OpCode::Close);
+    u16::from_be_bytes([wire.payload[0], wire.payload[1]])
+}
+
+/// Moves everything `from` has to send into `to`; returns whether `from`
+/// shut down its write half (which `to` then sees as end of stream).
+pub fn pump(from: &mut Connection, to: &mut Connection) -> bool {
+    let (bytes, shutdown) = drain_output(from);
+    let _ = to.receive_data(&bytes);
+    if shutdown {
+        to.receive_eof();
+    }
+    shutdown
+}

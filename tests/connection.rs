@@ -1,0 +1,592 @@
+//! Transcripts of the connection, grouped by RFC 6455 section. Every
+//! transcript is fed whole and one byte at a time (`common::run`), and the
+//! events, output, error and final state must not differ.
+
+mod common;
+
+use bytes::Bytes;
+use common::*;
+use wsproto::frame::OpCode;
+use wsproto::{
+    CloseCode, CloseFrame, Config, Connection, Event, ProtocolError, Role, State, UsageError,
+    Utf8Bytes,
+};
+
+fn text(s: &str) -> Event {
+    Event::Text(Utf8Bytes::from(s))
+}
+
+fn binary(b: &[u8]) -> Event {
+    Event::Binary(Bytes::copy_from_slice(b))
+}
+
+/// The connection failed with `error`, and its only output is a Close with
+/// the error's code followed by the shutdown.
+fn assert_failed(out: &Outcome, error: ProtocolError) {
+    assert_eq!(out.error.as_ref(), Some(&error), "{out:?}");
+    let sent = frames(&out.output);
+    let last = sent.last().expect("a close frame");
+    assert_eq!(close_code(last), error.close_code());
+    assert!(out.shutdown && out.state == State::Closed);
+    assert_eq!(
+        out.close.as_ref().unwrap().code.as_u16(),
+        error.close_code()
+    );
+}
+
+/// §5.1 and §5.3: who masks.
+mod masking {
+    use super::*;
+
+    #[test]
+    fn server_fails_on_unmasked_frame() {
+        let out = run(Role::Server, &Config::default(), &sf(true, 1, b"hi"));
+        assert_failed(&out, ProtocolError::UnmaskedFrame);
+        // The server's Close is not masked.
+        assert!(!frames(&out.output)[0].masked);
+    }
+
+    #[test]
+    fn client_fails_on_masked_frame() {
+        let out = run(Role::Client, &Config::default(), &cf(true, 1, b"hi"));
+        assert_failed(&out, ProtocolError::MaskedFrame);
+        // The client's Close is masked with the injected key.
+        let sent = &out.output;
+        assert_eq!(sent[1] & 0x80, 0x80);
+        assert_eq!(&sent[2..6], KEY);
+    }
+
+    #[test]
+    fn client_uses_a_fresh_key_per_frame() {
+        let mut c = Connection::new(Role::Client, Config::default());
+        for _ in 0..8 {
+            c.send_binary(Bytes::from_static(b"x")).unwrap();
+        }
+        let (out, _) = drain_output(&mut c);
+        let keys: std::collections::HashSet<&[u8]> = out.chunks(7).map(|f| &f[2..6]).collect();
+        assert!(keys.len() > 1, "default keys come from rand");
+    }
+}
+
+/// §5.2: base framing.
+mod framing {
+    use super::*;
+
+    #[test]
+    fn rsv_bits_without_extension() {
+        for rsv in [0x40, 0x20, 0x10] {
+            let mut input = cf(true, 1, b"x");
+            input[0] |= rsv;
+            let out = run(Role::Server, &Config::default(), &input);
+            assert_failed(&out, ProtocolError::ReservedBits);
+        }
+    }
+
+    #[test]
+    fn reserved_opcodes() {
+        for op in [3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF] {
+            let out = run(Role::Server, &Config::default(), &cf(true, op, b""));
+            assert_failed(&out, ProtocolError::ReservedOpcode(op));
+        }
+    }
+
+    #[test]
+    fn messages_before_a_violation_are_delivered() {
+        let mut input = cf(true, 1, b"first");
+        input.extend(cf(true, 3, b""));
+        input.extend(cf(true, 1, b"never"));
+        let out = run(Role::Server, &Config::default(), &input);
+        assert_eq!(out.events, [text("first")]);
+        assert_failed(&out, ProtocolError::ReservedOpcode(3));
+    }
+
+    #[test]
+    fn sticky_error_and_no_more_processing() {
+        let mut s = conn(Role::Server, Config::default());
+        let err = s.receive_data(&sf(true, 1, b"x")).unwrap_err();
+        assert_eq!(s.receive_data(&cf(true, 1, b"ok")), Err(err.clone()));
+        assert_eq!(drain_events(&mut s), []);
+        assert_eq!(s.send_text("late"), Err(UsageError::Closed));
+        assert_eq!(s.error(), Some(&err));
+    }
+}
+
+/// §5.4: fragmentation.
+mod fragmentation {
+    use super::*;
+
+    #[test]
+    fn reassembles_with_control_frames_in_between() {
+        let mut input = cf(false, 1, b"Hel");
+        input.extend(cf(true, 9, b"ping"));
+        input.extend(cf(false, 0, b""));
+        input.extend(cf(true, 0xA, b"pong"));
+        input.extend(cf(true, 0, b"lo"));
+        let out = run(Role::Server, &Config::default(), &input);
+        assert_eq!(
+            out.events,
+            [
+                Event::Ping(Bytes::from_static(b"ping")),
+                Event::Pong(Bytes::from_static(b"pong")),
+                text("Hello"),
+            ]
+        );
+        // The auto-pong went out at once, unmasked, same payload.
+        assert_eq!(out.output, sf(true, 0xA, b"ping"));
+        assert_eq!(out.state, State::Open);
+    }
+
+    #[test]
+    fn code_point_split_across_fragments() {
+        let euro = "€".as_bytes();
+        let mut input = cf(false, 1, &euro[..1]);
+        input.extend(cf(false, 0, &euro[1..2]));
+        input.extend(cf(true, 0, &euro[2..]));
+        let out = run(Role::Server, &Config::default(), &input);
+        assert_eq!(out.events, [text("€")]);
+    }
+
+    #[test]
+    fn orphan_continuation() {
+        let out = run(Role::Server, &Config::default(), &cf(true, 0, b"x"));
+        assert_failed(&out, ProtocolError::OrphanContinuation);
+    }
+
+    #[test]
+    fn new_message_inside_a_fragmented_one() {
+        let mut input = cf(false, 2, b"a");
+        input.extend(cf(true, 1, b"b"));
+        let out = run(Role::Server, &Config::default(), &input);
+        assert_failed(&out, ProtocolError::ExpectedContinuation);
+    }
+
+    #[test]
+    fn sender_fragments_at_the_configured_size() {
+        let mut config = Config::default();
+        config.fragment_size = Some(2);
+        let mut s = conn(Role::Server, config);
+        s.send_text("Hello").unwrap();
+        let (out, _) = drain_output(&mut s);
+        let mut expected = sf(false, 1, b"He");
+        expected.extend(sf(false, 0, b"ll"));
+        expected.extend(sf(true, 0, b"o"));
+        assert_eq!(out, expected);
+    }
+}
+
+/// §5.5: control frames.
+mod control {
+    use super::*;
+
+    #[test]
+    fn ping_is_answered_and_reported() {
+        let out = run(Role::Server, &Config::default(), &cf(true, 9, &[7; 125]));
+        assert_eq!(out.events, [Event::Ping(Bytes::from(vec![7; 125]))]);
+        assert_eq!(out.output, sf(true, 0xA, &[7; 125]));
+        // A client masks its pong.
+        let out = run(Role::Client, &Config::default(), &sf(true, 9, b"Hello"));
+        assert_eq!(
+            out.output,
+            [
+                0x8a, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58
+            ]
+        );
+    }
+
+    #[test]
+    fn oversized_and_fragmented_control_frames() {
+        let out = run(Role::Server, &Config::default(), &cf(true, 9, &[0; 126]));
+        assert_failed(&out, ProtocolError::ControlFrameTooLong);
+        let out = run(Role::Server, &Config::default(), &cf(false, 9, b""));
+        assert_failed(&out, ProtocolError::FragmentedControlFrame);
+    }
+
+    #[test]
+    fn unsolicited_pong_is_reported() {
+        let out = run(Role::Client, &Config::default(), &sf(true, 0xA, b"hb"));
+        assert_eq!(out.events, [Event::Pong(Bytes::from_static(b"hb"))]);
+        assert!(out.output.is_empty() && out.error.is_none());
+    }
+
+    #[test]
+    fn control_payload_limits_are_caller_errors() {
+        let mut c = conn(Role::Client, Config::default());
+        assert_eq!(
+            c.send_ping([0; 126]),
+            Err(UsageError::ControlPayloadTooLong(126))
+        );
+        assert_eq!(
+            c.send_pong([0; 200]),
+            Err(UsageError::ControlPayloadTooLong(200))
+        );
+        c.send_ping([1; 125]).unwrap();
+        assert_eq!(c.state(), State::Open);
+    }
+}
+
+/// §5.5.1 and §7: closing.
+mod closing {
+    use super::*;
+
+    fn close_payload(code: u16, reason: &[u8]) -> Vec<u8> {
+        let mut p = code.to_be_bytes().to_vec();
+        p.extend_from_slice(reason);
+        p
+    }
+
+    #[test]
+    fn valid_codes_are_echoed() {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1014, 3000, 3999, 4000,
+            4999,
+        ] {
+            let out = run(
+                Role::Server,
+                &Config::default(),
+                &cf(true, 8, &close_payload(code, b"bye")),
+            );
+            let frame = CloseFrame {
+                code: CloseCode::new(code),
+                reason: Utf8Bytes::from("bye"),
+            };
+            assert_eq!(out.events, [Event::Close(frame.clone())]);
+            // Echo: the same code, no reason.
+            assert_eq!(out.output, sf(true, 8, &code.to_be_bytes()));
+            assert!(out.shutdown, "the server closes TCP first");
+            assert_eq!((out.state, out.close), (State::Closed, Some(frame)));
+        }
+    }
+
+    #[test]
+    fn invalid_codes_are_1002() {
+        for code in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
+            let out = run(
+                Role::Server,
+                &Config::default(),
+                &cf(true, 8, &close_payload(code, b"")),
+            );
+            assert_failed(&out, ProtocolError::InvalidCloseCode(code));
+            assert_eq!(out.events, []);
+        }
+    }
+
+    #[test]
+    fn one_byte_payload_is_1002() {
+        let out = run(Role::Server, &Config::default(), &cf(true, 8, &[3]));
+        assert_failed(&out, ProtocolError::CloseTooShort);
+    }
+
+    #[test]
+    fn non_utf8_reason_is_1007() {
+        let payload = close_payload(
+            1000,
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80",
+        );
+        let out = run(Role::Server, &Config::default(), &cf(true, 8, &payload));
+        assert_failed(&out, ProtocolError::InvalidUtf8);
+    }
+
+    #[test]
+    fn empty_close_reads_1005_and_is_answered_1000() {
+        let out = run(Role::Client, &Config::default(), &sf(true, 8, b""));
+        assert_eq!(
+            out.events,
+            [Event::Close(CloseFrame::new(CloseCode::NO_STATUS))]
+        );
+        assert_eq!(out.output, cf(true, 8, &1000u16.to_be_bytes()));
+        // A client waits for the server to close TCP first.
+        assert!(!out.shutdown);
+        assert_eq!(out.state, State::Closed);
+    }
+
+    #[test]
+    fn input_after_close_is_discarded() {
+        let mut input = cf(true, 8, &close_payload(1000, b""));
+        input.extend(cf(true, 9, b"late ping"));
+        input.extend(cf(true, 1, b"late text"));
+        input.extend([0xFF; 7]);
+        let out = run(Role::Server, &Config::default(), &input);
+        assert_eq!(out.events.len(), 1);
+        assert_eq!(out.output, sf(true, 8, &1000u16.to_be_bytes()));
+        assert!(out.error.is_none());
+    }
+
+    #[test]
+    fn no_sends_after_our_close() {
+        let mut c = conn(Role::Client, Config::default());
+        c.close(CloseCode::GOING_AWAY, "bye").unwrap();
+        assert_eq!(c.state(), State::Closing);
+        assert_eq!(c.send_text("x"), Err(UsageError::Closed));
+        assert_eq!(c.send_binary(&b"x"[..]), Err(UsageError::Closed));
+        assert_eq!(c.send_ping(b""), Err(UsageError::Closed));
+        assert_eq!(c.close(1000, ""), Err(UsageError::Closed));
+        let (out, shutdown) = drain_output(&mut c);
+        assert_eq!(out, cf(true, 8, &close_payload(1001, b"bye")));
+        assert!(!shutdown);
+        // Messages still arrive while closing, then the echo ends it.
+        c.receive_data(&sf(true, 1, b"in flight")).unwrap();
+        c.receive_data(&sf(true, 8, &close_payload(1001, b"")))
+            .unwrap();
+        assert_eq!(drain_events(&mut c)[0], text("in flight"));
+        assert_eq!(c.state(), State::Closed);
+        assert_eq!(c.close_frame().unwrap().code, CloseCode::GOING_AWAY);
+        // The client waits for the server's end of stream, then shuts down.
+        assert_eq!(drain_output(&mut c), (vec![], false));
+        c.receive_eof();
+        assert_eq!(drain_output(&mut c), (vec![], true));
+        assert!(c.is_finished());
+    }
+
+    #[test]
+    fn close_arguments_are_caller_errors() {
+        let mut c = conn(Role::Server, Config::default());
+        assert_eq!(c.close(1005, ""), Err(UsageError::InvalidCloseCode(1005)));
+        assert_eq!(c.close(999, ""), Err(UsageError::InvalidCloseCode(999)));
+        let long = "é".repeat(62);
+        assert_eq!(
+            c.close(1000, &long),
+            Err(UsageError::CloseReasonTooLong(124))
+        );
+        assert_eq!(c.state(), State::Open);
+        c.close(4000, &long[..122]).unwrap();
+    }
+
+    #[test]
+    fn peer_vanishing_is_1006() {
+        let mut s = conn(Role::Server, Config::default());
+        s.receive_data(&cf(false, 1, b"half")).unwrap();
+        s.receive_eof();
+        assert_eq!(s.state(), State::Closed);
+        assert_eq!(s.close_frame().unwrap().code, CloseCode::ABNORMAL);
+        assert_eq!(drain_output(&mut s), (vec![], true));
+        assert!(s.error().is_none());
+    }
+}
+
+/// §8.1: UTF-8, fail-fast.
+mod utf8 {
+    use super::*;
+
+    #[test]
+    fn fails_inside_an_incomplete_frame() {
+        // Autobahn 6.4.1: the frame declares 21 bytes, but the proof of
+        // invalidity (f4 90) comes after 12; the rest never arrives.
+        let payload =
+            b"\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xf4\x90\x80\x80\x65\x64\x69\x74\x65\x64";
+        let whole = cf(true, 1, payload);
+        let header = 6;
+        let cut = &whole[..header + 13];
+        let out = run(Role::Server, &Config::default(), cut);
+        assert_failed(&out, ProtocolError::InvalidUtf8);
+        // One byte less and nothing is proven yet.
+        let out = run(Role::Server, &Config::default(), &whole[..header + 12]);
+        assert_eq!((out.error, out.state), (None, State::Open));
+    }
+
+    #[test]
+    fn fails_in_a_later_fragment_before_it_completes() {
+        let mut input = cf(false, 1, "κόσμε".as_bytes());
+        let second = cf(true, 0, b"ok\xffmore bytes to come");
+        input.extend(&second[..6 + 3]);
+        let out = run(Role::Server, &Config::default(), &input);
+        assert_failed(&out, ProtocolError::InvalidUtf8);
+    }
+
+    #[test]
+    fn truncated_code_point_at_the_end() {
+        let out = run(
+            Role::Client,
+            &Config::default(),
+            &sf(true, 1, b"ok\xe2\x82"),
+        );
+        assert_failed(&out, ProtocolError::InvalidUtf8);
+        assert_eq!(out.events, []);
+    }
+
+    #[test]
+    fn binary_is_not_validated() {
+        let out = run(Role::Client, &Config::default(), &sf(true, 2, b"\xff\xfe"));
+        assert_eq!(out.events, [binary(b"\xff\xfe")]);
+    }
+}
+
+/// §10.4: limits, checked from the header before payload is buffered.
+mod limits {
+    use super::*;
+
+    fn small() -> Config {
+        let mut config = Config::default();
+        config.max_frame_size = 100;
+        config.max_message_size = 150;
+        config.max_fragments = 4;
+        config
+    }
+
+    #[test]
+    fn frame_size() {
+        // Only the header is sent: the 64-bit length alone fails it.
+        let mut header = vec![0x82, 0xFF];
+        header.extend(16_777_217u64.to_be_bytes());
+        header.extend(KEY);
+        let out = run(Role::Server, &Config::default(), &header);
+        assert_failed(
+            &out,
+            ProtocolError::FrameTooBig {
+                size: 16_777_217,
+                limit: 16 << 20,
+            },
+        );
+        let out = run(Role::Server, &small(), &cf(true, 2, &[0; 101])[..8]);
+        assert_failed(
+            &out,
+            ProtocolError::FrameTooBig {
+                size: 101,
+                limit: 100,
+            },
+        );
+        let out = run(Role::Server, &small(), &cf(true, 2, &[0; 100]));
+        assert_eq!(out.events, [binary(&[0; 100])]);
+    }
+
+    #[test]
+    fn message_size() {
+        let mut input = cf(false, 2, &[1; 100]);
+        input.extend(&cf(true, 0, &[2; 51])[..8]);
+        let out = run(Role::Server, &small(), &input);
+        assert_failed(
+            &out,
+            ProtocolError::MessageTooBig {
+                size: 151,
+                limit: 150,
+            },
+        );
+    }
+
+    #[test]
+    fn fragment_count() {
+        let mut input = cf(false, 1, b"a");
+        for _ in 0..3 {
+            input.extend(cf(false, 0, b""));
+        }
+        input.extend(cf(true, 0, b""));
+        let out = run(Role::Server, &small(), &input);
+        assert_failed(&out, ProtocolError::TooManyFragments { limit: 4 });
+        // Four are fine.
+        let mut input = cf(false, 1, b"a");
+        for _ in 0..2 {
+            input.extend(cf(false, 0, b""));
+        }
+        input.extend(cf(true, 0, b"b"));
+        let out = run(Role::Server, &small(), &input);
+        assert_eq!(out.events, [text("ab")]);
+    }
+
+    #[test]
+    fn write_buffer_cap_refuses_sends() {
+        let mut config = Config::default();
+        config.max_write_buffer = 1000;
+        let mut s = conn(Role::Server, config);
+        s.send_binary(vec![0; 900]).unwrap();
+        s.send_binary(vec![0; 900]).unwrap(); // 904 queued: still under the cap
+        assert_eq!(
+            s.send_binary(vec![0; 10]),
+            Err(UsageError::WriteBufferFull {
+                buffered: 1808,
+                cap: 1000
+            })
+        );
+        assert_eq!(
+            s.send_ping(b""),
+            Err(UsageError::WriteBufferFull {
+                buffered: 1808,
+                cap: 1000
+            })
+        );
+        // Writing some out makes room again.
+        s.advance_transmit(1000);
+        s.send_text("again").unwrap();
+    }
+
+    #[test]
+    fn ping_flood_against_a_peer_that_never_reads() {
+        let mut config = Config::default();
+        config.max_write_buffer = 1000;
+        let mut s = conn(Role::Server, config);
+        s.send_binary(vec![0; 2000]).unwrap();
+        for i in 0..10_000u32 {
+            s.receive_data(&cf(true, 9, &i.to_be_bytes())).unwrap();
+            let _ = drain_events(&mut s);
+        }
+        // Only the newest owed pong is kept.
+        assert_eq!(s.buffered_amount(), 2004);
+        let (out, _) = drain_output(&mut s);
+        let sent = frames(&out);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[1].opcode, OpCode::Pong);
+        assert_eq!(sent[1].payload, 9999u32.to_be_bytes());
+    }
+}
+
+/// Reading straight into the connection's buffer, and vectored writes.
+mod zero_copy_io {
+    use super::*;
+    use std::io::IoSlice;
+
+    #[test]
+    fn receive_buffer_and_commit() {
+        let mut s = conn(Role::Server, Config::default());
+        let input = cf(true, 2, &[5; 300]);
+        for piece in input.chunks(7) {
+            let buf = s.receive_buffer(64);
+            buf[..piece.len()].copy_from_slice(piece);
+            s.receive_commit(piece.len()).unwrap();
+        }
+        assert_eq!(drain_events(&mut s), [binary(&[5; 300])]);
+    }
+
+    #[test]
+    fn single_frame_payloads_are_not_copied() {
+        let mut s = conn(Role::Server, Config::default());
+        let buf = s.receive_buffer(64);
+        let input = cf(true, 2, b"0123456789");
+        buf[..input.len()].copy_from_slice(&input);
+        let start = buf.as_ptr() as usize;
+        s.receive_commit(input.len()).unwrap();
+        let Some(Event::Binary(b)) = s.poll_event() else {
+            panic!()
+        };
+        assert_eq!(b.as_ptr() as usize, start + 6, "unmasked in place");
+    }
+
+    #[test]
+    fn vectored_writes_with_partial_progress() {
+        let mut s = conn(Role::Server, Config::default());
+        let big = Bytes::from(vec![3u8; 5000]);
+        s.send_binary(big.clone()).unwrap();
+        s.send_text("tail").unwrap();
+        let mut written = Vec::new();
+        loop {
+            let mut slots = [IoSlice::new(&[]); 4];
+            let n = s.transmit_slices(&mut slots);
+            if n == 0 {
+                break;
+            }
+            // A writer that takes at most 777 bytes per call.
+            let mut budget = 777;
+            let mut took = 0;
+            for slot in &slots[..n] {
+                let k = slot.len().min(budget);
+                written.extend_from_slice(&slot[..k]);
+                budget -= k;
+                took += k;
+            }
+            s.advance_transmit(took);
+        }
+        let mut expected = sf(true, 2, &big);
+        expected.extend(sf(true, 1, b"tail"));
+        assert_eq!(written, expected);
+        assert_eq!(s.poll_transmit(), None);
+    }
+}

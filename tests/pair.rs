@@ -1,0 +1,340 @@
+//! Two endpoints in memory, a client and a server pumping bytes into each
+//! other: closing handshakes, deadlines with synthetic instants, and a
+//! property test over message sequences, fragmentation and chunking.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use proptest::prelude::*;
+use wsproto::{
+    CloseCode, Config, Connection, Event, ProtocolError, Role, State, Transmit, Utf8Bytes,
+};
+
+fn pair(config: Config) -> (Connection, Connection) {
+    (
+        conn(Role::Client, config.clone()),
+        conn(Role::Server, config),
+    )
+}
+
+/// Pumps both ways until neither has anything to say.
+fn settle(client: &mut Connection, server: &mut Connection) {
+    for _ in 0..16 {
+        let a = client.buffered_amount() + server.buffered_amount();
+        pump(client, server);
+        pump(server, client);
+        if a == 0 && client.buffered_amount() + server.buffered_amount() == 0 {
+            break;
+        }
+    }
+}
+
+#[test]
+fn client_initiated_close() {
+    let (mut c, mut s) = pair(Config::default());
+    c.send_text("hi").unwrap();
+    c.close(CloseCode::NORMAL, "done").unwrap();
+    assert!(!pump(&mut c, &mut s));
+    assert_eq!(
+        drain_events(&mut s),
+        [
+            Event::Text(Utf8Bytes::from("hi")),
+            Event::Close(wsproto::CloseFrame {
+                code: CloseCode::NORMAL,
+                reason: Utf8Bytes::from("done")
+            })
+        ]
+    );
+    assert_eq!(s.state(), State::Closed);
+    // The server echoes and closes TCP first.
+    assert!(pump(&mut s, &mut c));
+    assert!(s.is_finished());
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.close_frame().unwrap().code, CloseCode::NORMAL);
+    // The client saw the server's end of stream: it shuts down too.
+    assert_eq!(c.poll_transmit(), Some(Transmit::Shutdown));
+    assert!(c.is_finished());
+}
+
+#[test]
+fn server_initiated_close() {
+    let (mut c, mut s) = pair(Config::default());
+    s.close(4001, "going").unwrap();
+    pump(&mut s, &mut c);
+    assert_eq!(c.state(), State::Closed);
+    assert!(!pump(&mut c, &mut s), "the client does not close TCP first");
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.close_frame().unwrap().code.as_u16(), 4001);
+    assert!(pump(&mut s, &mut c));
+    assert!(c.is_finished() || c.poll_transmit() == Some(Transmit::Shutdown));
+}
+
+#[test]
+fn simultaneous_close() {
+    // RFC 6455 §5.5.1: "If a client and server both send a Close message at
+    // the same time, both endpoints will have sent and received a Close
+    // message".
+    let (mut c, mut s) = pair(Config::default());
+    c.close(3001, "").unwrap();
+    s.close(3002, "").unwrap();
+    pump(&mut c, &mut s);
+    pump(&mut s, &mut c);
+    // Each sees the other's code (RFC 6455 §7.1.5 NOTE), and no second Close
+    // went out.
+    assert_eq!(c.close_frame().unwrap().code.as_u16(), 3002);
+    assert_eq!(s.close_frame().unwrap().code.as_u16(), 3001);
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(s.state(), State::Closed);
+}
+
+#[test]
+fn failure_reaches_the_peer() {
+    let (mut c, mut s) = pair(Config::default());
+    // A client that (wrongly) sends invalid UTF-8 as text.
+    let err = s
+        .receive_data(&cf(true, 1, b"\xff"))
+        .expect_err("invalid UTF-8");
+    assert_eq!(err.close_code(), 1007);
+    assert!(pump(&mut s, &mut c));
+    let events = drain_events(&mut c);
+    let Event::Close(frame) = &events[0] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD);
+    assert!(!frame.reason.is_empty(), "the reason says what failed");
+}
+
+#[test]
+fn close_timeout() {
+    let mut config = Config::default();
+    config.close_timeout = Duration::from_secs(5);
+    let mut c = conn(Role::Client, config);
+    let t0 = Instant::now();
+    c.handle_timeout(t0);
+    assert_eq!(c.poll_timeout(), None, "no keepalive configured");
+    c.close(1000, "").unwrap();
+    // Something happened since the last call: call again now.
+    assert_eq!(c.poll_timeout(), Some(t0));
+    let t1 = t0 + Duration::from_secs(1);
+    c.handle_timeout(t1);
+    assert_eq!(c.poll_timeout(), Some(t1 + Duration::from_secs(5)));
+    c.handle_timeout(t1 + Duration::from_secs(4));
+    assert_eq!(c.state(), State::Closing);
+    c.handle_timeout(t1 + Duration::from_secs(5));
+    assert_eq!(c.state(), State::Closed);
+    assert_eq!(c.close_frame().unwrap().code, CloseCode::ABNORMAL);
+    let (out, shutdown) = drain_output(&mut c);
+    assert_eq!(frames(&out).len(), 1);
+    assert!(shutdown && c.is_finished());
+    assert_eq!(c.poll_timeout(), None);
+}
+
+#[test]
+fn client_stops_waiting_for_the_servers_eof() {
+    let mut c = conn(Role::Client, Config::default());
+    let t0 = Instant::now();
+    c.handle_timeout(t0);
+    c.receive_data(&sf(true, 8, &1000u16.to_be_bytes()))
+        .unwrap();
+    c.handle_timeout(t0);
+    assert_eq!(c.state(), State::Closed);
+    let (_, shutdown) = drain_output(&mut c);
+    assert!(!shutdown);
+    let deadline = c.poll_timeout().unwrap();
+    assert_eq!(deadline, t0 + Duration::from_secs(10));
+    c.handle_timeout(deadline);
+    assert_eq!(drain_output(&mut c), (vec![], true));
+}
+
+#[test]
+fn keepalive_pings_after_silence_and_fails_after_pong_timeout() {
+    let mut config = Config::default();
+    config.ping_interval = Some(Duration::from_secs(30));
+    config.pong_timeout = Duration::from_secs(10);
+    let mut s = conn(Role::Server, config);
+    let t0 = Instant::now();
+    s.handle_timeout(t0);
+    assert_eq!(s.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+    // Traffic at t0 + 20 pushes the ping back.
+    s.receive_data(&cf(true, 1, b"hello")).unwrap();
+    let t20 = t0 + Duration::from_secs(20);
+    s.handle_timeout(t20);
+    assert_eq!(s.poll_timeout(), Some(t20 + Duration::from_secs(30)));
+    s.handle_timeout(t0 + Duration::from_secs(49));
+    assert_eq!(s.buffered_amount(), 0);
+    // 30 s of silence: an empty ping.
+    let t50 = t0 + Duration::from_secs(50);
+    s.handle_timeout(t50);
+    assert_eq!(drain_output(&mut s).0, sf(true, 9, b""));
+    assert_eq!(s.poll_timeout(), Some(t50 + Duration::from_secs(10)));
+    // The pong comes: the cycle restarts from its arrival.
+    s.receive_data(&cf(true, 0xA, b"")).unwrap();
+    let t55 = t0 + Duration::from_secs(55);
+    s.handle_timeout(t55);
+    assert_eq!(s.poll_timeout(), Some(t55 + Duration::from_secs(30)));
+    // Ping again, and this time silence.
+    let t85 = t55 + Duration::from_secs(30);
+    s.handle_timeout(t85);
+    assert_eq!(frames(&drain_output(&mut s).0).len(), 1);
+    s.handle_timeout(t85 + Duration::from_secs(9));
+    assert_eq!(s.state(), State::Open);
+    s.handle_timeout(t85 + Duration::from_secs(10));
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.error(), Some(&ProtocolError::KeepaliveTimeout));
+    let (out, shutdown) = drain_output(&mut s);
+    assert_eq!(close_code(&frames(&out)[0]), 1011);
+    assert!(shutdown);
+    assert_eq!(
+        s.receive_data(b"x"),
+        Err(ProtocolError::KeepaliveTimeout),
+        "sticky"
+    );
+}
+
+#[test]
+fn keepalive_between_two_endpoints() {
+    let mut config = Config::default();
+    config.ping_interval = Some(Duration::from_secs(1));
+    let (mut c, mut s) = pair(config);
+    let mut now = Instant::now();
+    for _ in 0..100 {
+        c.handle_timeout(now);
+        s.handle_timeout(now);
+        settle(&mut c, &mut s);
+        now += Duration::from_millis(700);
+    }
+    // Both stay open: each side's pings are answered.
+    assert_eq!((c.state(), s.state()), (State::Open, State::Open));
+    let pongs = drain_events(&mut c)
+        .into_iter()
+        .filter(|e| matches!(e, Event::Pong(_)))
+        .count();
+    assert!(pongs > 0);
+}
+
+/// A message in the property test.
+#[derive(Debug, Clone)]
+enum Msg {
+    Text(String),
+    Binary(Vec<u8>),
+    Ping(Vec<u8>),
+}
+
+fn msg() -> impl Strategy<Value = Msg> {
+    prop_oneof![
+        ".{0,300}".prop_map(Msg::Text),
+        proptest::collection::vec(any::<u8>(), 0..3000).prop_map(Msg::Binary),
+        proptest::collection::vec(any::<u8>(), 0..=125).prop_map(Msg::Ping),
+    ]
+}
+
+/// Sends `msgs` from `from` to `to`, delivering the bytes in chunks whose
+/// sizes cycle through `chunks`; returns the events `to` saw.
+fn deliver(
+    from: &mut Connection,
+    to: &mut Connection,
+    msgs: &[Msg],
+    chunks: &[usize],
+) -> Vec<Event> {
+    for m in msgs {
+        match m {
+            Msg::Text(t) => from.send_text(t.clone()).unwrap(),
+            Msg::Binary(b) => from.send_binary(b.clone()).unwrap(),
+            Msg::Ping(p) => from.send_ping(p).unwrap(),
+        }
+    }
+    let (bytes, _) = drain_output(from);
+    let mut events = Vec::new();
+    let mut at = 0;
+    for &chunk in chunks.iter().cycle() {
+        if at >= bytes.len() {
+            break;
+        }
+        let end = (at + chunk).min(bytes.len());
+        to.receive_data(&bytes[at..end]).unwrap();
+        events.extend(drain_events(to));
+        at = end;
+    }
+    events
+}
+
+fn expected(msgs: &[Msg]) -> Vec<Event> {
+    msgs.iter()
+        .map(|m| match m {
+            Msg::Text(t) => Event::Text(Utf8Bytes::from(t.as_str())),
+            Msg::Binary(b) => Event::Binary(Bytes::copy_from_slice(b)),
+            Msg::Ping(p) => Event::Ping(Bytes::copy_from_slice(p)),
+        })
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn any_messages_any_fragmentation_any_chunking(
+        msgs in proptest::collection::vec(msg(), 0..12),
+        fragment in proptest::option::of(1usize..2000),
+        chunks in proptest::collection::vec(1usize..700, 1..8),
+    ) {
+        let mut config = Config::default();
+        config.fragment_size = fragment;
+        let (mut c, mut s) = pair(config);
+        // Client to server (masked), then server to client.
+        let got = deliver(&mut c, &mut s, &msgs, &chunks);
+        prop_assert_eq!(got, expected(&msgs));
+        let got = deliver(&mut s, &mut c, &msgs, &chunks);
+        // The client also sees the pongs its pings earned, same payloads.
+        let (pongs, got): (Vec<Event>, Vec<Event>) =
+            got.into_iter().partition(|e| matches!(e, Event::Pong(_)));
+        prop_assert_eq!(got, expected(&msgs));
+        let pings: Vec<Event> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                Msg::Ping(p) => Some(Event::Pong(Bytes::copy_from_slice(p))),
+                _ => None,
+            })
+            .collect();
+        prop_assert_eq!(pongs, pings);
+        prop_assert_eq!(c.state(), State::Open);
+        prop_assert_eq!(s.state(), State::Open);
+    }
+}
+
+#[test]
+fn connection_is_send() {
+    // Adapters move a connection into a thread or share it behind a lock.
+    fn assert_send<T: Send>() {}
+    assert_send::<Connection>();
+    assert_send::<Event>();
+}
+
+#[test]
+fn peer_vanishing_while_we_close_is_1006() {
+    let (mut c, mut s) = pair(Config::default());
+    s.close(1001, "restart").unwrap();
+    pump(&mut s, &mut c);
+    // The client's echo never arrives: the connection drops.
+    s.receive_eof();
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.close_frame().unwrap().code, CloseCode::ABNORMAL);
+    let (out, shutdown) = drain_output(&mut s);
+    assert!(out.is_empty() && shutdown);
+}
+
+#[test]
+fn large_owned_payloads_round_trip_in_both_roles() {
+    let (mut c, mut s) = pair(Config::default());
+    let big = vec![0xA5u8; 1 << 20];
+    c.send_binary(big.clone()).unwrap();
+    s.send_text("é".repeat(1 << 18)).unwrap();
+    settle(&mut c, &mut s);
+    assert_eq!(drain_events(&mut s), [Event::Binary(Bytes::from(big))]);
+    let Event::Text(text) = &drain_events(&mut c)[0] else {
+        panic!()
+    };
+    assert_eq!(text.len(), 1 << 19);
+}
