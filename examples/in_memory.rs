@@ -1,15 +1,17 @@
-//! A client and a server in one process, no sockets: the opening handshake
-//! and a masked text frame, driven by hand through the sans-IO core.
+//! A client and a server in one process, no sockets: the opening handshake,
+//! then two `Connection`s exchanging messages, a ping and the closing
+//! handshake, all by hand through the sans-IO core. Every byte that crosses
+//! the "wire" is printed.
 //!
 //! Run with `cargo run --example in_memory`.
 
-use wsproto::Status;
-use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
+use std::time::Instant;
 use wsproto::handshake::{Accept, ClientRequest, RequestParser};
+use wsproto::{Config, Connection, Event, Role, Status, Transmit};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Client: the upgrade request for a URL, with a fresh random key.
-    let (request, mut client) = ClientRequest::from_url("ws://localhost:9001/chat")?
+    let (request, mut handshake) = ClientRequest::from_url("ws://localhost:9001/chat")?
         .protocol("chat")
         .build()?;
     print!("client -> server\n{}", String::from_utf8_lossy(&request));
@@ -24,11 +26,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let upgrade = upgrade.ok_or("request head never completed")?;
-    println!(
-        "server sees path {:?}, offered {:?}",
-        upgrade.path(),
-        upgrade.protocols()
-    );
     let accepted = upgrade.accept(Accept::new().protocol("chat"))?;
     print!(
         "server -> client\n{}",
@@ -36,32 +33,60 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // Client: check the 101 response, including Sec-WebSocket-Accept.
-    let Status::Complete((established, _)) = client.parse_response(accepted.response())? else {
+    let Status::Complete((established, _)) = handshake.parse_response(accepted.response())? else {
         return Err("response head incomplete".into());
     };
-    println!("client agreed on subprotocol {:?}", established.protocol());
+    println!("agreed on subprotocol {:?}\n", established.protocol());
 
-    // A client frame is masked (RFC 6455 §5.3); the server unmasks in place.
-    let key = rand::random::<[u8; 4]>();
-    let mut header = FrameHeader::new(OpCode::Text, 5);
-    header.mask = Some(key);
-    let mut wire = [0; MAX_HEADER_LEN];
-    let used = header.encode(&mut wire);
-    let mut frame = wire[..used].to_vec();
-    let mut payload = *b"Hello";
-    apply_mask(&mut payload, key);
-    frame.extend_from_slice(&payload);
-    println!("client -> server frame {frame:02x?}");
+    // After the handshake: one Connection per end.
+    let mut client = Connection::new(Role::Client, Config::default());
+    let mut server = Connection::new(Role::Server, Config::default());
 
-    let Status::Complete((received, used)) = FrameHeader::decode(&frame)? else {
-        return Err("frame incomplete".into());
-    };
-    let body = &mut frame[used..];
-    apply_mask(body, received.mask.ok_or("client frames are masked")?);
-    println!(
-        "server decoded {:?} {:?}",
-        received.opcode,
-        std::str::from_utf8(body)?
-    );
+    client.send_text("Hello")?;
+    client.send_ping(b"are you there?")?;
+    pump("client -> server", &mut client, &mut server)?;
+    while let Some(event) = server.poll_event() {
+        println!("server got {event:?}");
+        if let Event::Text(text) = event {
+            server.send_text(text)?; // echo; the Pong is already queued
+        }
+    }
+    pump("server -> client", &mut server, &mut client)?;
+    while let Some(event) = client.poll_event() {
+        println!("client got {event:?}");
+    }
+
+    // Closing handshake: the client closes, the server echoes and shuts
+    // down TCP first (RFC 6455 §7.1.1).
+    client.close(1000u16, "bye")?;
+    pump("client -> server", &mut client, &mut server)?;
+    pump("server -> client", &mut server, &mut client)?;
+    client.receive_eof(); // the server's TCP close
+    client.handle_timeout(Instant::now());
+    pump("client -> server", &mut client, &mut server)?;
+    println!("client closed with {:?}", client.close_frame());
+    println!("server closed with {:?}", server.close_frame());
+    assert!(client.is_finished() && server.is_finished());
+    Ok(())
+}
+
+/// Moves everything `from` wants to send into `to`, printing the bytes.
+fn pump(
+    label: &str,
+    from: &mut Connection,
+    to: &mut Connection,
+) -> Result<(), wsproto::ProtocolError> {
+    from.handle_timeout(Instant::now());
+    while let Some(transmit) = from.poll_transmit() {
+        match transmit {
+            Transmit::Data(bytes) => {
+                println!("{label} {:02x?}", &bytes[..]);
+                to.receive_data(&bytes)?;
+            }
+            Transmit::Shutdown => println!("{label} (shutdown of the write half)"),
+            _ => {}
+        }
+    }
+    to.handle_timeout(Instant::now());
     Ok(())
 }
