@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Print criterion medians as a Markdown table: one row per benchmark input,
 one column per implementation, throughput in GB/s (10^9 bytes per second)
-when the benchmark declares bytes, else nanoseconds per iteration.
+when the benchmark declares bytes, nanoseconds per element when it declares
+elements, else nanoseconds per iteration.
 
 Usage: scripts/bench_table.py GROUP_PREFIX [target/criterion]
 """
@@ -21,6 +22,8 @@ for bench in sorted(root.glob("**/new/benchmark.json")):
     throughput = meta.get("throughput") or {}
     if "Bytes" in throughput:
         value = f'{throughput["Bytes"] / median_ns:.1f}'
+    elif "Elements" in throughput:
+        value = f'{median_ns / throughput["Elements"]:.2f} ns'
     else:
         value = f"{median_ns:.2f} ns"
     row = f'{meta["group_id"]} {meta.get("value_str") or ""}'.strip()
