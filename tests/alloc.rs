@@ -190,3 +190,60 @@ fn memory_held_by_a_connection() {
     println!("heap held: idle {idle} B, after one 64 KiB message {after} B");
     assert!(after <= 80 << 10, "{after}");
 }
+
+/// A small message that arrived in the same read as the end of a big frame
+/// must not keep the big receive buffer alive once the big one is dropped.
+#[test]
+fn a_kept_small_message_does_not_pin_a_large_receive_buffer() {
+    let ((kept, server), held) = held_bytes(|| {
+        let mut server = conn(Role::Server, Config::default());
+        let mut wire = cf(true, 2, &vec![7u8; 8 << 20]);
+        wire.extend_from_slice(&cf(true, 1, b"hi"));
+        for piece in wire.chunks(64 << 10) {
+            server.receive_data(piece).unwrap();
+        }
+        let events = drain_events(&mut server);
+        assert_eq!(events.len(), 2);
+        let kept = events.into_iter().nth(1).unwrap(); // the 8 MiB message is dropped
+        assert_eq!(kept, Event::Text(Utf8Bytes::from_static("hi")));
+        (kept, server)
+    });
+    assert!(
+        held < 64 << 10,
+        "a 2-byte message and an idle connection hold {held} bytes"
+    );
+    drop((kept, server));
+}
+
+/// The Close reason stays with the connection until it is dropped: it must
+/// not be a view into a large receive buffer.
+#[test]
+fn a_close_reason_does_not_pin_the_receive_buffer() {
+    let (server, held) = held_bytes(|| {
+        let mut server = conn(Role::Server, Config::default());
+        let mut wire = cf(true, 2, &vec![7u8; 8 << 20]);
+        wire.extend_from_slice(&cf(true, 8, b"\x03\xe8x"));
+        server.receive_data(&wire).unwrap();
+        drop(drain_events(&mut server));
+        write_out(&mut server);
+        assert_eq!(server.close_frame().unwrap().reason.as_str(), "x");
+        server
+    });
+    assert!(held < 64 << 10, "a closed connection holds {held} bytes");
+    drop(server);
+}
+
+/// A driver that keeps reading into the connection after it failed (to
+/// wait for the peer's end of stream) must not grow its buffer.
+#[test]
+fn reading_after_a_failure_does_not_grow_the_buffer() {
+    let mut server = conn(Role::Server, Config::default());
+    server.receive_data(&sf(true, 1, b"")).unwrap_err(); // unmasked: 1002
+    let (_, held) = held_bytes(|| {
+        for _ in 0..100 {
+            server.receive_buffer(64 << 10);
+            assert!(server.receive_commit(64 << 10).is_err());
+        }
+    });
+    assert!(held <= 64 << 10, "{held} bytes held after 100 reads");
+}

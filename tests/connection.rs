@@ -590,3 +590,27 @@ mod zero_copy_io {
         assert_eq!(s.poll_transmit(), None);
     }
 }
+
+mod deadlines_at_the_limits {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// `Duration::MAX` is a natural way to say "never": it must not
+    /// overflow `Instant` arithmetic.
+    #[test]
+    fn duration_max_timeouts_never_fire_and_never_panic() {
+        let mut config = Config::default();
+        config.close_timeout = Duration::MAX;
+        config.ping_interval = Some(Duration::MAX);
+        config.pong_timeout = Duration::MAX;
+        let mut client = conn(Role::Client, config);
+        let start = Instant::now();
+        client.handle_timeout(start);
+        assert_eq!(client.poll_timeout(), None);
+        client.close(1000u16, "").unwrap();
+        client.handle_timeout(start + Duration::from_secs(1));
+        client.handle_timeout(start + Duration::from_secs(1 << 40));
+        assert_eq!(client.poll_timeout(), None);
+        assert_eq!(client.state(), wsproto::State::Closing);
+    }
+}

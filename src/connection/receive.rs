@@ -14,6 +14,10 @@ use crate::utf8::Utf8Bytes;
 /// A receive buffer that empties with more capacity than this is released.
 const RX_KEEP: usize = 256 << 10;
 
+/// A payload under 1/`PIN_RATIO` of a receive buffer larger than [`RX_KEEP`]
+/// is copied out rather than shared, so that it cannot pin the buffer.
+const PIN_RATIO: usize = 8;
+
 /// The frame whose payload is arriving. Its header has been consumed from
 /// the receive buffer, so the payload starts at the front of it.
 #[derive(Debug, Clone, Copy)]
@@ -68,11 +72,13 @@ impl Connection {
     /// [`receive_buffer`](Self::receive_buffer), like
     /// [`receive_data`](Self::receive_data) would.
     pub fn receive_commit(&mut self, n: usize) -> Result<(), ProtocolError> {
-        let start = self.rx_lent.take();
-        if let Some(error) = &self.error {
-            return Err(error.clone());
+        if let Some(error) = self.error.clone() {
+            // The lent space goes too, or a driver that keeps reading after
+            // a failure would grow the buffer by a read's worth each time.
+            self.discard_lent();
+            return Err(error);
         }
-        let Some(start) = start else {
+        let Some(start) = self.rx_lent.take() else {
             return Ok(());
         };
         let end = self.rx.len().min(start.saturating_add(n));
@@ -155,10 +161,29 @@ impl Connection {
                 return Ok(());
             }
             self.frame = None;
-            let payload = self.rx.split_to(frame.len);
+            let payload = self.split_payload(&frame);
             self.on_frame(frame, payload)?;
         }
         Ok(())
+    }
+
+    /// Takes the finished frame's payload off the front of the receive buffer.
+    ///
+    /// Usually without copying: the payload shares the buffer's allocation.
+    /// But a small payload kept by the application would then keep a large
+    /// buffer alive (up to twice the maximum frame size, after a big frame),
+    /// so a payload much smaller than a large buffer is copied out, and so
+    /// is a Close payload, which the connection keeps until it is dropped.
+    fn split_payload(&mut self, frame: &InFrame) -> BytesMut {
+        let capacity = self.rx.capacity();
+        let small_in_large = capacity > RX_KEEP && frame.len.saturating_mul(PIN_RATIO) < capacity;
+        if small_in_large || frame.opcode == OpCode::Close {
+            let copy = BytesMut::from(&self.rx[..frame.len]);
+            self.rx.advance(frame.len);
+            copy
+        } else {
+            self.rx.split_to(frame.len)
+        }
     }
 
     /// Checks what the header alone can prove wrong, before any payload is

@@ -53,6 +53,9 @@ impl Connection {
     ///
     /// An instant in the past (the `now` of the last call) means "call it
     /// again right away": something happened since that needs the time.
+    /// Before the first `handle_timeout` the connection has never been told
+    /// the time and answers `None`: call `handle_timeout(now)` once right
+    /// after creating the connection, as the driving loop does.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = &self.timers;
@@ -69,8 +72,8 @@ impl Connection {
             .filter(|_| self.state == State::Open);
         if let Some(interval) = interval {
             let keepalive = match t.ping_sent {
-                Some(sent) => Some(sent + self.config.pong_timeout),
-                None => t.last_activity.map(|at| at + interval),
+                Some(sent) => sent.checked_add(self.config.pong_timeout),
+                None => t.last_activity.and_then(|at| at.checked_add(interval)),
             };
             next = match (next, keepalive) {
                 (Some(a), Some(b)) => Some(a.min(b)),
@@ -110,7 +113,8 @@ impl Connection {
         }
         if t.close_unarmed {
             t.close_unarmed = false;
-            t.close_deadline = Some(now + self.config.close_timeout);
+            // A timeout too large to add (`Duration::MAX`) means "never".
+            t.close_deadline = now.checked_add(self.config.close_timeout);
         }
         if t.close_deadline.is_some_and(|deadline| now >= deadline) {
             t.close_deadline = None;
@@ -131,13 +135,13 @@ impl Connection {
             return;
         }
         match t.ping_sent {
-            Some(sent) if now >= sent + self.config.pong_timeout => {
+            Some(sent) if reached(now, sent, self.config.pong_timeout) => {
                 self.fail(ProtocolError::KeepaliveTimeout);
                 self.timers.stopped = true;
             }
             Some(_) => {}
             None => {
-                if t.last_activity.is_some_and(|at| now >= at + interval) {
+                if t.last_activity.is_some_and(|at| reached(now, at, interval)) {
                     t.ping_sent = Some(now);
                     let key = self.next_key();
                     self.tx.push_frame_copied(OpCode::Ping, true, b"", key);
@@ -145,4 +149,12 @@ impl Connection {
             }
         }
     }
+}
+
+/// Whether `now` is at least `duration` after `start`; a sum too large to
+/// represent is never reached.
+fn reached(now: Instant, start: Instant, duration: std::time::Duration) -> bool {
+    start
+        .checked_add(duration)
+        .is_some_and(|deadline| now >= deadline)
 }
