@@ -1036,3 +1036,24 @@ proptest! {
         prop_assert_eq!(upgrade.protocols(), &names[..]);
     }
 }
+
+/// Bytes that cannot start an HTTP request (a TLS ClientHello sent to a
+/// plain-text port, binary garbage) are refused with 400 at the first byte
+/// that proves it, not after the 16 KiB head cap.
+#[test]
+fn non_http_bytes_get_400_at_once() {
+    let client_hello = [
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let mut parser = RequestParser::default();
+    let error = parser.parse(&client_hello).unwrap_err();
+    assert_eq!(error.http_status(), 400);
+    assert!(error.response().starts_with(b"HTTP/1.1 400 "));
+    assert_eq!(parser.bytes_scanned(), 1);
+
+    let mut parser = RequestParser::default();
+    let error = parser
+        .parse(b"GET / HTTP/1.1 and then some\r\n")
+        .unwrap_err();
+    assert_eq!(error.http_status(), 400);
+}

@@ -3,7 +3,7 @@
 
 use super::accept::{accept_key, generate_key, key_from_nonce};
 use super::error::{HandshakeUsageError, HttpResponse, ResponseError};
-use super::head::{HeadError, HeadScanner};
+use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
 use super::response::{check_header, check_not_reserved, write_header};
 use super::server::httparse_reason;
@@ -148,7 +148,7 @@ impl ClientRequest {
                 .into_iter()
                 .map(|e| e.name().to_owned())
                 .collect(),
-            scanner: HeadScanner::new(self.limits),
+            scanner: HeadScanner::new(self.limits, StartLine::Response),
             limits: self.limits,
         };
         Ok((out, handshake))
@@ -250,6 +250,7 @@ impl ClientHandshake {
                     HeadError::LineTooLong => ResponseError::LineTooLong {
                         limit: self.limits.max_line_length,
                     },
+                    HeadError::BadStartLine(why) => ResponseError::Malformed(why),
                 });
             }
         };

@@ -16,6 +16,19 @@ pub(crate) enum HeadError {
     TooManyHeaders,
     /// A line longer than `max_line_length` (line ending excluded).
     LineTooLong,
+    /// The start line cannot begin a head of the expected kind.
+    BadStartLine(&'static str),
+}
+
+/// Which start line the head begins with, checked as it arrives so that
+/// bytes that are not HTTP (a TLS ClientHello on a plain port, random
+/// garbage) are refused at once instead of after the size cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StartLine {
+    /// `method SP request-target SP HTTP-version`.
+    Request,
+    /// `HTTP-version SP status-code SP reason-phrase`.
+    Response,
 }
 
 /// Incremental search for the blank line that ends an HTTP head.
@@ -25,6 +38,9 @@ pub(crate) enum HeadError {
 #[derive(Debug, Clone)]
 pub(crate) struct HeadScanner {
     limits: HandshakeLimits,
+    kind: StartLine,
+    /// The request method (the start line up to its first space) is over.
+    method_done: bool,
     /// Bytes of the caller's buffer already examined.
     pos: usize,
     /// Offset where the current line starts.
@@ -38,9 +54,11 @@ pub(crate) struct HeadScanner {
 }
 
 impl HeadScanner {
-    pub(crate) fn new(limits: HandshakeLimits) -> Self {
+    pub(crate) fn new(limits: HandshakeLimits, kind: StartLine) -> Self {
         HeadScanner {
             limits,
+            kind,
+            method_done: false,
             pos: 0,
             line_start: 0,
             started: false,
@@ -63,7 +81,7 @@ impl HeadScanner {
     pub(crate) fn reset(&mut self) {
         *self = HeadScanner {
             scanned: self.scanned,
-            ..HeadScanner::new(self.limits)
+            ..HeadScanner::new(self.limits, self.kind)
         };
     }
 
@@ -89,6 +107,9 @@ impl HeadScanner {
                 if i + 1 - self.line_start > max_line.saturating_add(1) {
                     return Err(HeadError::LineTooLong);
                 }
+                if !self.started {
+                    self.check_start_byte(i - self.line_start, byte)?;
+                }
                 continue;
             }
             let mut end = i;
@@ -107,6 +128,7 @@ impl HeadScanner {
                 continue;
             }
             if !self.started {
+                check_start_line(self.kind, &buf[end - len..end])?;
                 self.started = true;
             } else {
                 self.fields += 1;
@@ -117,6 +139,79 @@ impl HeadScanner {
         }
         Ok(None)
     }
+
+    /// Checks byte `at` of the start line as it arrives: a request begins
+    /// with a method token (RFC 9110 §9.1: `method = token`), a response
+    /// with `HTTP/`. Leading empty lines were skipped already.
+    ///
+    /// A CR passes here (an empty line may precede the start line, RFC 9112
+    /// §2.2); one inside the line fails the whole-line check.
+    fn check_start_byte(&mut self, at: usize, byte: u8) -> Result<(), HeadError> {
+        if byte == b'\r' {
+            return Ok(());
+        }
+        match self.kind {
+            StartLine::Request => {
+                if byte == b' ' {
+                    self.method_done = true;
+                } else if !self.method_done && !is_tchar(byte) {
+                    return Err(HeadError::BadStartLine(
+                        "request line does not start with a method",
+                    ));
+                }
+            }
+            StartLine::Response => {
+                if at < 5 && byte != b"HTTP/"[at] {
+                    return Err(HeadError::BadStartLine(
+                        "status line does not start with HTTP/",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks a complete start line (without its line ending) once.
+fn check_start_line(kind: StartLine, line: &[u8]) -> Result<(), HeadError> {
+    let mut parts = line.split(|&b| b == b' ');
+    let (first, second) = (parts.next().unwrap_or_default(), parts.next());
+    let well_formed = match kind {
+        StartLine::Request => {
+            let version = parts.next();
+            !first.is_empty()
+                && first.iter().all(|&b| is_tchar(b))
+                && second.is_some_and(|target| {
+                    !target.is_empty() && target.iter().all(|&b| b > b' ' && b != 0x7f)
+                })
+                && version.is_some_and(is_http_version)
+                && parts.next().is_none()
+        }
+        StartLine::Response => {
+            is_http_version(first)
+                && second.is_some_and(|code| code.len() == 3 && code.iter().all(u8::is_ascii_digit))
+        }
+    };
+    if well_formed {
+        Ok(())
+    } else {
+        Err(HeadError::BadStartLine(match kind {
+            StartLine::Request => "malformed request line",
+            StartLine::Response => "malformed status line",
+        }))
+    }
+}
+
+/// `HTTP/d.d`.
+fn is_http_version(v: &[u8]) -> bool {
+    matches!(v, [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+        if major.is_ascii_digit() && minor.is_ascii_digit())
+}
+
+/// RFC 9110 §5.6.2: `tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
+/// "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -134,10 +229,10 @@ mod tests {
     #[test]
     fn finds_end_whole_and_bytewise() {
         let head = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
-        let mut s = HeadScanner::new(HandshakeLimits::default());
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
         assert_eq!(s.scan(head), Ok(Some(27)));
         assert_eq!(s.fields(), 1);
-        let mut s = HeadScanner::new(HandshakeLimits::default());
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
         for n in 0..27 {
             assert_eq!(s.scan(&head[..n]), Ok(None));
         }
@@ -147,30 +242,83 @@ mod tests {
 
     #[test]
     fn bare_lf_and_leading_blank_lines() {
-        let mut s = HeadScanner::new(HandshakeLimits::default());
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
         assert_eq!(s.scan(b"\r\n\nGET / HTTP/1.1\nA: b\n\n"), Ok(Some(24)));
         assert_eq!(s.fields(), 1);
     }
 
     #[test]
     fn caps() {
-        let mut s = HeadScanner::new(limits(10, 8, 100));
+        let mut s = HeadScanner::new(limits(10, 8, 100), StartLine::Request);
         assert_eq!(s.scan(b"GET / HTTP/1.1"), Err(HeadError::TooLarge));
-        let mut s = HeadScanner::new(limits(100, 8, 4));
-        assert_eq!(s.scan(b"abcd\r"), Ok(None));
-        assert_eq!(s.scan(b"abcd\r\n"), Ok(None));
-        let mut s = HeadScanner::new(limits(100, 8, 4));
-        assert_eq!(s.scan(b"abcde\r"), Err(HeadError::LineTooLong));
-        let mut s = HeadScanner::new(limits(100, 1, 100));
-        assert_eq!(s.scan(b"G\r\na\r\nb\r\n"), Err(HeadError::TooManyHeaders));
-        let mut s = HeadScanner::new(limits(100, 1, 100));
-        assert_eq!(s.scan(b"G\r\na\r\n\r\n"), Ok(Some(8)));
+        let mut s = HeadScanner::new(limits(100, 8, 14), StartLine::Request);
+        assert_eq!(s.scan(b"GET / HTTP/1.1\r"), Ok(None));
+        assert_eq!(s.scan(b"GET / HTTP/1.1\r\n"), Ok(None));
+        let mut s = HeadScanner::new(limits(100, 8, 14), StartLine::Request);
+        assert_eq!(s.scan(b"GET /x HTTP/1.1\r"), Err(HeadError::LineTooLong));
+        let mut s = HeadScanner::new(limits(100, 1, 100), StartLine::Request);
+        assert_eq!(
+            s.scan(b"G / HTTP/1.1\r\na\r\nb\r\n"),
+            Err(HeadError::TooManyHeaders)
+        );
+        let mut s = HeadScanner::new(limits(100, 1, 100), StartLine::Request);
+        assert_eq!(s.scan(b"G / HTTP/1.1\r\na\r\n\r\n"), Ok(Some(19)));
     }
 
     #[test]
     fn shorter_buffer_restarts() {
-        let mut s = HeadScanner::new(HandshakeLimits::default());
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
         assert_eq!(s.scan(b"GET / HTTP/1.1\r\n"), Ok(None));
-        assert_eq!(s.scan(b"G\r\n\r\n"), Ok(Some(5)));
+        assert_eq!(s.scan(b"G / HTTP/1.0\n\n"), Ok(Some(14)));
+    }
+
+    #[test]
+    fn non_http_bytes_are_refused_at_once() {
+        // The first bytes of a TLS ClientHello.
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
+        assert!(matches!(
+            s.scan(b"\x16\x03\x01\x02\x00"),
+            Err(HeadError::BadStartLine(_))
+        ));
+        assert_eq!(s.scanned(), 1);
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
+        assert!(matches!(
+            s.scan(b"GE\x00T / HTTP/1.1"),
+            Err(HeadError::BadStartLine(_))
+        ));
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Response);
+        assert!(matches!(s.scan(b"HTTX"), Err(HeadError::BadStartLine(_))));
+        assert_eq!(s.scanned(), 4);
+    }
+
+    #[test]
+    fn start_lines_are_checked_whole_when_complete() {
+        for line in [
+            &b"GET /\r\n"[..],
+            b"GET / HTTP/1.1 x\r\n",
+            b"GET  / HTTP/1.1\r\n",
+            b"GET / HTTP/11\r\n",
+        ] {
+            let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Request);
+            assert!(
+                matches!(s.scan(line), Err(HeadError::BadStartLine(_))),
+                "{line:?}"
+            );
+        }
+        for line in [
+            &b"HTTP/1.1 10\r\n"[..],
+            b"HTTP/1.1\r\n",
+            b"HTTP/1.1 abc OK\r\n",
+        ] {
+            let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Response);
+            assert!(
+                matches!(s.scan(line), Err(HeadError::BadStartLine(_))),
+                "{line:?}"
+            );
+        }
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Response);
+        assert_eq!(s.scan(b"HTTP/1.1 101 Switching Protocols\r\n"), Ok(None));
+        let mut s = HeadScanner::new(HandshakeLimits::default(), StartLine::Response);
+        assert_eq!(s.scan(b"HTTP/1.1 200 \r\n"), Ok(None));
     }
 }

@@ -3,7 +3,7 @@
 
 use super::accept::{accept_key, is_valid_key};
 use super::error::{HandshakeError, HandshakeUsageError};
-use super::head::{HeadError, HeadScanner};
+use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
 use super::response::{
     check_header, check_not_reserved, http_response, write_header, write_status_line,
@@ -53,7 +53,7 @@ impl RequestParser {
     /// A parser that enforces `limits` (usually `config.handshake`).
     pub fn new(limits: HandshakeLimits) -> Self {
         RequestParser {
-            scanner: HeadScanner::new(limits),
+            scanner: HeadScanner::new(limits, StartLine::Request),
             limits,
         }
     }
@@ -98,6 +98,7 @@ impl RequestParser {
             HeadError::LineTooLong => HandshakeError::LineTooLong {
                 limit: self.limits.max_line_length,
             },
+            HeadError::BadStartLine(why) => HandshakeError::Malformed(why),
         }
     }
 }
