@@ -53,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
         if control & 0x40 != 0 {
             drain(&mut conn);
         }
-        assert!(conn.buffered_amount() <= bound, "{}", conn.buffered_amount());
+        assert!(
+            conn.buffered_amount() <= bound,
+            "{}",
+            conn.buffered_amount()
+        );
     }
     conn.receive_eof();
     drain(&mut conn);

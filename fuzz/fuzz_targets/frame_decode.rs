@@ -21,12 +21,17 @@ fuzz_target!(|data: &[u8]| {
                 (got, want) => panic!("prefix {cut}: {got:?} vs whole {want:?}"),
             }
         }
-        let Ok(Status::Complete((header, used))) = whole else { break };
+        let Ok(Status::Complete((header, used))) = whole else {
+            break;
+        };
         assert!(used <= MAX_HEADER_LEN);
         let mut out = [0; MAX_HEADER_LEN];
         let n = header.encode(&mut out);
         assert_eq!(n, header.encoded_len());
-        assert_eq!(FrameHeader::decode(&out[..n]), Ok(Status::Complete((header, n))));
+        assert_eq!(
+            FrameHeader::decode(&out[..n]),
+            Ok(Status::Complete((header, n)))
+        );
         start += used;
         let available = (rest.len() - start) as u64;
         let len = header.payload_len.min(available) as usize;
