@@ -51,7 +51,8 @@ pub enum Event {
     /// unsolicited").
     Pong(Bytes),
     /// The peer's Close frame (code 1005 when it carried none). Our answer is
-    /// already queued; nothing more will be received.
+    /// queued by the time this event is handed out; nothing more will be
+    /// received.
     Close(CloseFrame),
 }
 
@@ -84,6 +85,17 @@ pub enum State {
     /// The closing handshake completed, the connection failed, or the peer
     /// vanished. [`Connection::close_frame`] says why.
     Closed,
+}
+
+/// Input that ends the connection, held back while events that arrived
+/// before it wait to be handed out, so that the application can still
+/// answer them (see [`Connection::poll_event`]).
+#[derive(Debug, Clone)]
+enum Ending {
+    /// The peer's Close frame.
+    Close(CloseFrame),
+    /// A protocol violation.
+    Fail(ProtocolError),
 }
 
 /// The shutdown of the write half, owed once the connection is over.
@@ -127,7 +139,8 @@ enum Shutdown {
 ///    and when our Close went out (close timeout). Call it after every batch
 ///    of input and commands; it is cheap.
 /// 2. Drain `poll_event` until `None`. Do this even when `receive_data`
-///    returned an error: messages completed before the violation are there.
+///    returned an error: messages completed before the violation are there,
+///    and can still be answered (see [`poll_event`](Self::poll_event)).
 /// 3. Issue commands.
 /// 4. Drain `poll_transmit` and write the bytes; on [`Transmit::Shutdown`]
 ///    shut the write half down. (Or write with
@@ -197,6 +210,9 @@ pub struct Connection {
     owed_pong: Option<Bytes>,
     close_sent: bool,
     close_received: bool,
+    /// The peer's Close or a violation, waiting for the events before it
+    /// to be handed out.
+    ending: Option<Ending>,
     /// Why the connection closed, once it has.
     outcome: Option<CloseFrame>,
     error: Option<ProtocolError>,
@@ -236,6 +252,7 @@ impl Connection {
             owed_pong: None,
             close_sent: false,
             close_received: false,
+            ending: None,
             outcome: None,
             error: None,
             shutdown: Shutdown::NotYet,
@@ -287,8 +304,22 @@ impl Connection {
     // ----- output ---------------------------------------------------------
 
     /// The next thing the peer sent, oldest first.
+    ///
+    /// When the peer's Close or a protocol violation arrives behind
+    /// messages that are still waiting here, the connection holds its
+    /// reaction back until those messages have been handed out: the Close
+    /// (echo or failure code) is queued by the call that goes past them,
+    /// the one that returns [`Event::Close`] or, after a violation, `None`.
+    /// So the application can still answer them, as it could had they
+    /// arrived in separate reads (RFC 6455 §5.5.1: "An endpoint MAY delay
+    /// sending a Close frame until its current message is sent"). Input
+    /// stops at once either way. [`poll_transmit`](Self::poll_transmit) and
+    /// [`receive_eof`](Self::receive_eof) do not wait.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.events.is_empty() {
+            self.settle();
+        }
         self.events.pop_front()
     }
 
@@ -299,6 +330,7 @@ impl Connection {
     /// [`Config::max_write_buffer`]: the driver holds them.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.settle();
         if let Some(bytes) = self.tx.pop() {
             self.flush_owed_pong();
             return Some(Transmit::Data(bytes));
@@ -484,6 +516,29 @@ impl Connection {
         self.timers.close_sent();
     }
 
+    /// Input has ended with the peer's Close or a violation: stop
+    /// processing input now, and react once the events before it are
+    /// handed out (at once when there are none).
+    fn end_input(&mut self, ending: Ending) {
+        if let Ending::Fail(error) = &ending {
+            self.error = Some(error.clone());
+        }
+        self.ending = Some(ending);
+        self.stop_input();
+        if self.events.is_empty() {
+            self.settle();
+        }
+    }
+
+    /// Reacts to an input that ended the connection, if one waits.
+    fn settle(&mut self) {
+        match self.ending.take() {
+            None => {}
+            Some(Ending::Close(frame)) => self.on_close_received(frame),
+            Some(Ending::Fail(error)) => self.fail(error),
+        }
+    }
+
     /// The peer's Close arrived (RFC 6455 §5.5.1).
     fn on_close_received(&mut self, frame: CloseFrame) {
         self.close_received = true;
@@ -514,7 +569,7 @@ impl Connection {
     /// Fails the connection (RFC 6455 §7.1.7): queue a Close with the
     /// error's code unless one went out already, stop processing input, and
     /// make the error sticky.
-    fn fail(&mut self, error: ProtocolError) -> ProtocolError {
+    fn fail(&mut self, error: ProtocolError) {
         let code = CloseCode::new(error.close_code());
         if !self.close_sent {
             // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with
@@ -528,12 +583,11 @@ impl Connection {
             self.queue_close(code, &text.as_bytes()[..end]);
         }
         self.owed_pong = None;
-        self.error = Some(error.clone());
+        self.error = Some(error);
         self.finish(CloseFrame::new(code));
         // RFC 6455 §7.1.7: "the client MUST _Close the WebSocket
         // Connection_ ... the server MUST _Close the WebSocket Connection_".
         self.shutdown = Shutdown::Owed;
-        error
     }
 
     /// Enters [`State::Closed`] with `outcome` and drops all input state:
@@ -542,6 +596,11 @@ impl Connection {
     fn finish(&mut self, outcome: CloseFrame) {
         self.state = State::Closed;
         self.outcome.get_or_insert(outcome);
+        self.stop_input();
+    }
+
+    /// Drops all input state; input from now on is ignored.
+    fn stop_input(&mut self) {
         self.frame = None;
         self.assembler.reset();
         self.rx = BytesMut::new();

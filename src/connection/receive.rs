@@ -3,7 +3,7 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::{Connection, Event, Shutdown, State};
+use super::{Connection, Ending, Event, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, OpCode, apply_mask_at};
@@ -40,14 +40,16 @@ impl Connection {
     /// arriving is unmasked and, for text, validated as it comes.
     ///
     /// A protocol violation fails the connection (RFC 6455 §7.1.7): the
-    /// Close with the matching code is already queued, the error is
-    /// returned now and on every later call, and input is ignored from then
-    /// on. Input after the closing handshake is discarded.
+    /// error is returned now and on every later call, input is ignored from
+    /// then on, and the Close with the matching code is queued (once the
+    /// messages that arrived before the violation have been handed out by
+    /// [`poll_event`](Self::poll_event), so that they can still be
+    /// answered). Input after the peer's Close is discarded.
     pub fn receive_data(&mut self, data: &[u8]) -> Result<(), ProtocolError> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
-        if data.is_empty() || self.state == State::Closed {
+        if data.is_empty() || !self.takes_input() {
             return Ok(());
         }
         self.discard_lent();
@@ -83,7 +85,7 @@ impl Connection {
         };
         let end = self.rx.len().min(start.saturating_add(n));
         self.rx.truncate(end);
-        if self.state == State::Closed {
+        if !self.takes_input() {
             self.rx.clear();
             return Ok(());
         }
@@ -99,6 +101,7 @@ impl Connection {
     /// §7.1.5: code 1006). Either way the write half is to be shut down
     /// next ([`Transmit::Shutdown`](super::Transmit::Shutdown)).
     pub fn receive_eof(&mut self) {
+        self.settle();
         self.discard_lent();
         if self.state != State::Closed {
             self.finish(CloseFrame::new(CloseCode::ABNORMAL));
@@ -108,6 +111,12 @@ impl Connection {
             self.shutdown = Shutdown::Owed;
         }
         self.timers.stop();
+    }
+
+    /// Whether input is still processed: not after the peer's Close or a
+    /// violation, even while the reaction to it waits.
+    fn takes_input(&self) -> bool {
+        self.state != State::Closed && self.ending.is_none()
     }
 
     /// Drops a region lent by `receive_buffer` and never committed.
@@ -122,7 +131,8 @@ impl Connection {
     fn process(&mut self) -> Result<(), ProtocolError> {
         let result = self.process_frames();
         if let Err(error) = result {
-            return Err(self.fail(error));
+            self.end_input(Ending::Fail(error.clone()));
+            return Err(error);
         }
         if self.rx.is_empty() && self.rx.capacity() > RX_KEEP {
             self.rx = BytesMut::new();
@@ -131,7 +141,7 @@ impl Connection {
     }
 
     fn process_frames(&mut self) -> Result<(), ProtocolError> {
-        while self.state != State::Closed {
+        while self.takes_input() {
             let mut frame = match self.frame {
                 Some(frame) => frame,
                 None => {
@@ -245,7 +255,7 @@ impl Connection {
             OpCode::Pong => self.events.push_back(Event::Pong(payload.freeze())),
             OpCode::Close => {
                 let close = CloseFrame::parse(payload.freeze())?;
-                self.on_close_received(close);
+                self.end_input(Ending::Close(close));
             }
         }
         Ok(())
