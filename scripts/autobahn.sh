@@ -62,7 +62,7 @@ KOSOKU=$VENV/bin/kosoku
 
 echo "=== build the testees (release)"
 cargo build --release --example autobahn_server --example autobahn_client
-BIN=target/release/examples
+BIN=${CARGO_TARGET_DIR:-target}/release/examples
 
 status=0
 start=$SECONDS
