@@ -2,6 +2,8 @@
 //! a connection (normal, vanished peer, protocol error), Pings answered,
 //! early frames after the handshake, plain HTTP on the same port.
 
+#![cfg(feature = "blocking")]
+
 mod blocking_support;
 
 use std::io::{Read, Write};

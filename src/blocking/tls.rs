@@ -31,7 +31,10 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use super::error::{Error, HandshakeFailure, is_timeout};
+
 use super::stream::{MaybeTlsStream, ReadHalf, SplitStream, Stream, WriteHalf};
+/// The rustls this module is built on, for its configuration types.
+pub use rustls;
 
 /// The crypto provider: rustls with `ring`.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
