@@ -168,8 +168,18 @@ impl<S: SplitStream> WebSocket<S> {
     ///
     /// Over TCP (and Unix sockets) each half gets its own handle of the
     /// socket (`try_clone`, which can fail); over TLS the socket is split
-    /// the same way and only the TLS state is shared. See the
-    /// [module docs](self::WebSocketReader) for the locking.
+    /// the same way and only the TLS state is shared.
+    ///
+    /// The connection state is shared under a lock that is never held
+    /// during a system call: the reader blocks in `read(2)` on its own
+    /// buffer and feeds the connection afterwards, and bytes are written by
+    /// whoever holds a separate write lock. The reader's Pongs are written
+    /// by the reader when the write lock is free, and otherwise by the
+    /// writer that holds it (it checks for them before letting go), so a
+    /// writer blocked on a peer that does not read never stops the reader.
+    /// The reader waits at most half the close timeout in one `read(2)`,
+    /// so a Close sent by the writer times out within 1.5 × the close
+    /// timeout.
     pub fn split(self) -> Result<(WebSocketReader<S>, WebSocketWriter<S>), Error> {
         let (reader, writer) = self.stream.split_stream()?;
         let shared = Arc::new(Shared {
@@ -200,10 +210,9 @@ impl<S: SplitStream> WebSocket<S> {
 /// The reading half of a split [`WebSocket`]: receives messages and
 /// answers Pings and the peer's Close (through the shared write half).
 ///
-/// Locking and guarantees are described on [`WebSocket::split`] and in the
-/// source's module docs: the connection's lock is never held while
-/// blocking in `read(2)`, so the writer is never held up by a waiting
-/// reader.
+/// Locking and guarantees are described on [`WebSocket::split`]: the
+/// connection's lock is never held while blocking in `read(2)`, so the
+/// writer is never held up by a waiting reader.
 pub struct WebSocketReader<S: SplitStream> {
     stream: S::Reader,
     shared: Arc<Shared<S::Writer>>,

@@ -77,6 +77,19 @@ pub(crate) fn nonzero(timeout: Option<Duration>) -> Option<Duration> {
     timeout.map(|t| t.max(Duration::from_millis(1)))
 }
 
+/// A boxed stream, e.g. `Box<dyn Stream + Send>` to mix kinds of streams.
+impl<S: Stream + ?Sized> Stream for Box<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_write_timeout(timeout)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        (**self).shutdown_write()
+    }
+}
+
 impl Stream for TcpStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         TcpStream::set_read_timeout(self, nonzero(timeout))

@@ -393,3 +393,42 @@ impl<S: Stream> WebSocket<S> {
         ended(&self.conn, self.saw_eof)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_size_grows_while_reads_fill_it_and_shrinks_back() {
+        let mut size = MIN_READ;
+        for _ in 0..10 {
+            size = next_read_size(size, size);
+        }
+        assert_eq!(size, MAX_READ);
+        size = next_read_size(size, size / 2);
+        assert_eq!(size, MAX_READ);
+        for _ in 0..10 {
+            size = next_read_size(size, 10);
+        }
+        assert_eq!(size, MIN_READ);
+    }
+
+    #[test]
+    fn read_timeout_is_reset_only_when_needed() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let mut t = ReadTimeout::Unknown;
+        // Unknown: always set, even to "block".
+        assert_eq!(t.update(None, now), Some(None));
+        assert_eq!(t.update(None, now), None);
+        assert_eq!(t.update(Some(now + secs(20)), now), Some(Some(secs(20))));
+        // A deadline that moved a little keeps the timeout.
+        assert_eq!(
+            t.update(Some(now + secs(20)), now + Duration::from_millis(5)),
+            None
+        );
+        // One much earlier needs a new one; so does "no deadline".
+        assert_eq!(t.update(Some(now + secs(5)), now), Some(Some(secs(5))));
+        assert_eq!(t.update(None, now), Some(None));
+    }
+}
