@@ -10,6 +10,10 @@
 //! - [`Connection`]: the state machine of one connection, either role:
 //!   messages, control frames, closing, limits and deadlines (§5–§8).
 //!
+//! - [`blocking`] (feature `blocking`, on by default): thin adapters over
+//!   `std::io` / `std::net` — `connect`, `accept`, a `WebSocket` with
+//!   split halves, timeouts, TLS (feature `tls`) and a reconnecting client.
+//!
 //! Decoders return [`Status::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
 //! (the peer's, with the close code to send) and [`UsageError`] (the
@@ -32,6 +36,8 @@
 #![deny(missing_docs, unreachable_pub)]
 #![warn(rust_2018_idioms)]
 
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod close;
 mod config;
 mod connection;

@@ -1,0 +1,174 @@
+//! The one error type of the blocking adapters.
+//!
+//! It keeps the core's split by fault — the peer broke the protocol
+//! ([`ProtocolError`], with the close code we sent), a handshake failed
+//! (with the HTTP status), the caller misused the API ([`UsageError`]) — and
+//! adds what only real I/O can bring: `std::io::Error`, timeouts, a peer that
+//! vanished, and the ordinary end of a connection.
+
+use std::io;
+
+use thiserror::Error;
+
+use crate::handshake::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
+use crate::{CloseCode, ProtocolError, UsageError};
+
+/// Everything that can end or refuse a blocking WebSocket operation.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The closing handshake completed (or the connection had already
+    /// ended): there is nothing more to read or send. Like tungstenite's
+    /// `ConnectionClosed`, this is the normal way a read loop ends.
+    #[error("the WebSocket connection is closed")]
+    ConnectionClosed,
+    /// The peer vanished: end of stream without a Close frame (RFC 6455
+    /// §7.1.5: close code 1006).
+    #[error("the peer closed the connection without a Close frame (1006)")]
+    ConnectionLost,
+    /// We sent a Close and the peer did not answer within
+    /// [`Config::close_timeout`](crate::Config::close_timeout) (1006).
+    #[error("no Close frame from the peer within the close timeout (1006)")]
+    CloseTimeout,
+    /// The peer broke the protocol; a Close with
+    /// [`ProtocolError::close_code`] was sent and the connection is over.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The opening handshake failed; see [`HandshakeFailure`].
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] HandshakeFailure),
+    /// The caller asked for something the protocol does not allow now
+    /// (sending after Close, an oversized Ping, …). Nothing changed.
+    #[error("usage error: {0}")]
+    Usage(#[from] UsageError),
+    /// An invalid URL, header, subprotocol or status given to the adapter.
+    #[error("invalid request: {0}")]
+    InvalidRequest(#[from] HandshakeUsageError),
+    /// A `wss://` URL without the `tls` feature.
+    #[error("wss:// URLs need the `tls` feature of wsproto")]
+    TlsUnavailable,
+    /// A TLS failure (bad certificate, handshake refused, …).
+    #[cfg(feature = "tls")]
+    #[error("TLS error: {0}")]
+    Tls(#[from] rustls::Error),
+    /// The transport failed (connection reset, refused, timed out…).
+    #[error("I/O error: {0}")]
+    Io(io::Error),
+}
+
+/// Why an opening handshake failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HandshakeFailure {
+    /// Server side: the client's request was invalid. The matching error
+    /// response ([`HandshakeError::response`]) was written to the client.
+    #[error("{0}")]
+    Request(HandshakeError),
+    /// Server side: the application's decision answered with an HTTP
+    /// response instead of the upgrade (a refusal, or a plain HTTP page);
+    /// it was written to the client.
+    #[error("answered with HTTP status {status} instead of upgrading")]
+    Answered {
+        /// The status that was sent.
+        status: u16,
+    },
+    /// Client side: the server's response was not a valid `101`
+    /// (a refusal keeps its status, headers and body).
+    #[error("{0}")]
+    Response(ResponseError),
+    /// The peer did not complete the handshake within the handshake
+    /// timeout; the stream was dropped.
+    #[error("the opening handshake did not complete in time")]
+    Timeout,
+    /// The peer closed the stream before completing the handshake.
+    #[error("end of stream during the opening handshake")]
+    Eof,
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        #[cfg(feature = "tls")]
+        let e = match split_tls(e) {
+            Ok(tls) => return Error::Tls(tls),
+            Err(e) => e,
+        };
+        Error::Io(e)
+    }
+}
+
+/// rustls reports record-layer errors as `InvalidData` around its own
+/// error; this takes it out so TLS failures are told apart from I/O ones.
+#[cfg(feature = "tls")]
+fn split_tls(e: io::Error) -> Result<rustls::Error, io::Error> {
+    if !e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) {
+        return Err(e);
+    }
+    let kind = e.kind();
+    match e.into_inner() {
+        Some(inner) => inner
+            .downcast::<rustls::Error>()
+            .map(|tls| *tls)
+            .map_err(|other| io::Error::new(kind, other)),
+        None => Err(io::Error::from(kind)),
+    }
+}
+
+impl Error {
+    /// The close code that describes how the connection ended, when it
+    /// ended with one: the code we sent for a protocol error, 1006 for a
+    /// vanished peer or a close timeout, 1000 after a normal close.
+    pub fn close_code(&self) -> Option<CloseCode> {
+        match self {
+            Error::ConnectionClosed => Some(CloseCode::NORMAL),
+            Error::ConnectionLost | Error::CloseTimeout => Some(CloseCode::ABNORMAL),
+            Error::Protocol(e) => Some(CloseCode::new(e.close_code())),
+            _ => None,
+        }
+    }
+
+    /// The HTTP status of a failed handshake: the one a server sent to the
+    /// client, or the one a client received instead of `101`.
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Error::Handshake(HandshakeFailure::Request(e)) => Some(e.http_status()),
+            Error::Handshake(HandshakeFailure::Answered { status }) => Some(*status),
+            Error::Handshake(HandshakeFailure::Response(ResponseError::NotSwitching(r))) => {
+                Some(r.status())
+            }
+            _ => None,
+        }
+    }
+
+    /// Client side: the server's response when it refused the upgrade
+    /// (status, headers, the body bytes that had arrived).
+    pub fn response(&self) -> Option<&HttpResponse> {
+        match self {
+            Error::Handshake(HandshakeFailure::Response(ResponseError::NotSwitching(r))) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether this is the normal end of a connection
+    /// ([`Error::ConnectionClosed`]).
+    pub fn is_closed(&self) -> bool {
+        matches!(self, Error::ConnectionClosed)
+    }
+
+    /// Whether the connection is over after this error (as opposed to a
+    /// refused call or a timeout the caller set, after which it can go on).
+    pub fn is_fatal(&self) -> bool {
+        match self {
+            Error::Usage(_) | Error::InvalidRequest(_) => false,
+            Error::Io(e) => !is_timeout(e),
+            _ => true,
+        }
+    }
+}
+
+/// Whether an I/O error is a read or write timeout firing.
+pub(crate) fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}

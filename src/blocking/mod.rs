@@ -1,0 +1,78 @@
+//! Blocking adapters over `std::io` and `std::net` (feature `blocking`, on
+//! by default): the thin code that drives the sans-IO [`Connection`](crate::Connection)
+//! over a socket. Every protocol decision stays in the core.
+//!
+//! - Clients: [`connect`] a `ws://` URL (`wss://` with the `tls` feature),
+//!   or configure with [`ClientBuilder`] (subprotocols, `Origin`, headers,
+//!   timeouts); [`client_handshake`] runs over a stream you connected.
+//! - Servers: [`accept`] a stream, or [`accept_with`] a decision that sees
+//!   the request (path, headers, `Origin`, subprotocols) and accepts it,
+//!   refuses it, or answers plain HTTP on the same port; [`ServerBuilder`]
+//!   holds the settings.
+//! - [`WebSocket`]: [`read`](WebSocket::read) messages (Pings and the
+//!   peer's Close are answered on the way), [`send`](WebSocket::send),
+//!   [`close`](WebSocket::close); [`split`](WebSocket::split) it into a
+//!   reader and a writer for two threads.
+//! - [`ReconnectingClient`]: reconnect with exponential backoff and jitter,
+//!   a hook on every (re)connect, heartbeat while connected.
+//!
+//! The core's deadlines (close timeout, keepalive) become read timeouts on
+//! the socket; the opening handshake has its own timeout (10 s by
+//! default). Buffers start at a few KiB and grow with need; frame headers
+//! and payloads go out in one vectored write without copying the payload.
+//!
+//! ```
+//! use std::net::TcpListener;
+//! use wsproto::blocking::{accept, connect, Message};
+//!
+//! // A server that echoes one client.
+//! let listener = TcpListener::bind("127.0.0.1:0")?;
+//! let addr = listener.local_addr()?;
+//! std::thread::spawn(move || -> Result<(), wsproto::blocking::Error> {
+//!     let mut ws = accept(listener.accept()?.0)?;
+//!     loop {
+//!         match ws.read()? {
+//!             message if message.is_data() => ws.send(message)?,
+//!             _ => {}
+//!         }
+//!     }
+//! });
+//!
+//! let (mut ws, _) = connect(&format!("ws://{addr}/"))?;
+//! ws.send("hello")?;
+//! assert_eq!(ws.read()?, Message::text("hello"));
+//! ws.close(1000, "done")?;
+//! loop {
+//!     match ws.read() {
+//!         Ok(_) => {}
+//!         Err(e) if e.is_closed() => break,
+//!         Err(e) => return Err(e.into()),
+//!     }
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod client;
+mod error;
+mod handshake_io;
+mod message;
+mod reconnect;
+mod server;
+mod split;
+mod stream;
+#[cfg(feature = "tls")]
+pub mod tls;
+mod websocket;
+
+#[cfg(feature = "tls")]
+pub use crate::blocking::tls::{TlsReader, TlsStream, TlsWriter};
+pub use client::{ClientBuilder, DEFAULT_TIMEOUT, client_handshake, connect};
+pub use error::{Error, HandshakeFailure};
+pub use message::Message;
+pub use reconnect::{Backoff, ReconnectingClient};
+pub use server::{Decision, Request, ServerBuilder, accept, accept_with};
+pub use split::{WebSocketReader, WebSocketWriter};
+pub use stream::{
+    MaybeTlsReader, MaybeTlsStream, MaybeTlsWriter, ReadHalf, SplitStream, Stream, WriteHalf,
+};
+pub use websocket::WebSocket;

@@ -1,0 +1,354 @@
+//! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
+
+use std::time::Duration;
+
+use super::client::DEFAULT_TIMEOUT;
+use super::error::{Error, HandshakeFailure};
+use super::handshake_io::HeadReader;
+use super::stream::Stream;
+use super::websocket::WebSocket;
+use crate::handshake::{
+    Accept, HandshakeError, HttpRequest, OriginPolicy, RequestParser, UpgradeRequest,
+    http_response, reason_phrase,
+};
+use crate::{Config, Connection, Role, Status};
+
+/// Accepts a WebSocket on a stream whose client is about to send its
+/// handshake: default [`Config`], any `Origin`, no subprotocol, 10 s
+/// handshake timeout. An invalid request is answered with the matching
+/// HTTP error before the error is returned.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use wsproto::blocking::accept;
+///
+/// let listener = TcpListener::bind("127.0.0.1:9001")?;
+/// for stream in listener.incoming() {
+///     std::thread::spawn(move || -> Result<(), wsproto::blocking::Error> {
+///         let mut ws = accept(stream?)?;
+///         loop {
+///             let message = ws.read()?;
+///             if message.is_data() {
+///                 ws.send(message)?;
+///             }
+///         }
+///     });
+/// }
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub fn accept<S: Stream>(stream: S) -> Result<WebSocket<S>, Error> {
+    ServerBuilder::new().accept(stream)
+}
+
+/// Accepts or refuses after `decide` has seen the request: see
+/// [`ServerBuilder::accept_with`].
+pub fn accept_with<S, F>(stream: S, decide: F) -> Result<WebSocket<S>, Error>
+where
+    S: Stream,
+    F: FnOnce(Request<'_>) -> Decision,
+{
+    ServerBuilder::new().accept_with(stream, decide)
+}
+
+/// The request a server's decision looks at.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Request<'a> {
+    /// A valid WebSocket upgrade request (path, query, headers, `Origin`,
+    /// offered subprotocols).
+    Upgrade(&'a UpgradeRequest),
+    /// An ordinary HTTP request on the same port (a page, a health
+    /// check). Answer it with [`Decision::respond`]; accepting it sends
+    /// `426 Upgrade Required`.
+    Http(&'a HttpRequest),
+}
+
+impl<'a> Request<'a> {
+    /// The HTTP request under either kind.
+    pub fn http(&self) -> &'a HttpRequest {
+        match self {
+            Request::Upgrade(up) => up.http(),
+            Request::Http(http) => http,
+        }
+    }
+
+    /// The upgrade request, when it is one.
+    pub fn upgrade(&self) -> Option<&'a UpgradeRequest> {
+        match self {
+            Request::Upgrade(up) => Some(up),
+            Request::Http(_) => None,
+        }
+    }
+
+    /// The path, still percent-encoded.
+    pub fn path(&self) -> &'a str {
+        self.http().path()
+    }
+
+    /// The query after `?`, still percent-encoded.
+    pub fn query(&self) -> Option<&'a str> {
+        self.http().query()
+    }
+
+    /// The first header called `name` (any case), if UTF-8.
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        self.http().header(name)
+    }
+}
+
+/// What a server does with a request, returned by the `decide` callback
+/// of [`accept_with`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Upgrade, with a subprotocol, extensions and extra headers if any.
+    Accept(Accept),
+    /// Answer with this HTTP response instead and close: a refusal (401,
+    /// 403, 404…), or a page for a plain HTTP request.
+    Respond {
+        /// The status code (at least 200).
+        status: u16,
+        /// Extra headers; `Content-Length` is added.
+        headers: Vec<(String, String)>,
+        /// The body.
+        body: Vec<u8>,
+    },
+}
+
+impl Decision {
+    /// Upgrade with nothing negotiated.
+    pub fn accept() -> Decision {
+        Decision::Accept(Accept::new())
+    }
+
+    /// Upgrade and choose `protocol`, which the client must have offered.
+    pub fn accept_protocol(protocol: impl Into<String>) -> Decision {
+        Decision::Accept(Accept::new().protocol(protocol))
+    }
+
+    /// Refuse with `status` and its reason phrase as a text body.
+    pub fn reject(status: u16) -> Decision {
+        Decision::respond(
+            status,
+            &[("Content-Type", "text/plain; charset=utf-8")],
+            format!("{status} {}\n", reason_phrase(status)),
+        )
+    }
+
+    /// Answer with a complete HTTP response.
+    pub fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Decision {
+        Decision::Respond {
+            status,
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.into(),
+        }
+    }
+}
+
+impl From<Accept> for Decision {
+    fn from(accept: Accept) -> Decision {
+        Decision::Accept(accept)
+    }
+}
+
+/// Server settings shared by every accepted connection: the [`Config`],
+/// the handshake timeout, and an optional [`OriginPolicy`] checked before
+/// the decision.
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use wsproto::blocking::{Decision, ServerBuilder};
+/// use wsproto::handshake::OriginPolicy;
+///
+/// let server = ServerBuilder::new()
+///     .origin_policy(OriginPolicy::new().same_origin(true));
+/// let listener = TcpListener::bind("127.0.0.1:8080")?;
+/// let (stream, _) = listener.accept()?;
+/// let ws = server.accept_with(stream, |request| match request.path() {
+///     "/ws" => Decision::accept(),
+///     "/" => Decision::respond(200, &[("Content-Type", "text/html")], "<h1>hi</h1>"),
+///     _ => Decision::reject(404),
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ServerBuilder {
+    config: Config,
+    handshake_timeout: Duration,
+    origin: Option<OriginPolicy>,
+}
+
+impl Default for ServerBuilder {
+    fn default() -> Self {
+        ServerBuilder::new()
+    }
+}
+
+impl ServerBuilder {
+    /// Default [`Config`], 10 s handshake timeout, any `Origin`.
+    pub fn new() -> Self {
+        ServerBuilder {
+            config: Config::default(),
+            handshake_timeout: DEFAULT_TIMEOUT,
+            origin: None,
+        }
+    }
+
+    /// The connection's limits, timeouts and keepalive (and the
+    /// handshake's head limits).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Bound on the whole opening handshake; a client that stalls is
+    /// dropped (default 10 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Refuse upgrade requests whose `Origin` the policy refuses (403),
+    /// before the decision is asked.
+    pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
+        self.origin = Some(policy);
+        self
+    }
+
+    /// Accepts every valid upgrade request; see [`accept`].
+    pub fn accept<S: Stream>(&self, stream: S) -> Result<WebSocket<S>, Error> {
+        self.accept_with(stream, |_| Decision::accept())
+    }
+
+    /// Reads the request, lets `decide` look at it, and upgrades or
+    /// answers accordingly.
+    ///
+    /// - An invalid upgrade request is answered with its HTTP error (400,
+    ///   405, 426, 431, 403 for the origin policy) without asking `decide`;
+    ///   the result is [`HandshakeFailure::Request`].
+    /// - A plain HTTP request is shown to `decide` as [`Request::Http`];
+    ///   [`Decision::respond`] answers it, and the result is
+    ///   [`HandshakeFailure::Answered`] with the status sent.
+    /// - A refusal is written to the client, then the write half is shut
+    ///   down, before the stream is dropped.
+    /// - Bytes the client sent after its head (early frames) are kept and
+    ///   processed by the connection.
+    pub fn accept_with<S, F>(&self, mut stream: S, decide: F) -> Result<WebSocket<S>, Error>
+    where
+        S: Stream,
+        F: FnOnce(Request<'_>) -> Decision,
+    {
+        let mut head = HeadReader::start(&mut stream, self.handshake_timeout)?;
+        let mut parser = RequestParser::new(self.config.handshake);
+        let (upgrade, used) = loop {
+            head.read_more(&mut stream)?;
+            match parser.parse(&head.buf) {
+                Ok(Status::Partial) => {}
+                Ok(Status::Complete(done)) => break done,
+                Err(HandshakeError::NotWebSocket(http)) => {
+                    return Err(match decide(Request::Http(&http)) {
+                        Decision::Respond {
+                            status,
+                            headers,
+                            body,
+                        } => respond(&mut stream, &head, status, &headers, &body),
+                        Decision::Accept(_) => {
+                            refuse(&mut stream, &head, HandshakeError::NotWebSocket(http))
+                        }
+                    });
+                }
+                Err(error) => return Err(refuse(&mut stream, &head, error)),
+            }
+        };
+        if let Some(policy) = &self.origin {
+            if let Err(error) = policy.check(&upgrade) {
+                return Err(refuse(&mut stream, &head, error));
+            }
+        }
+        match decide(Request::Upgrade(&upgrade)) {
+            Decision::Accept(accept) => {
+                let accepted = match upgrade.accept(accept) {
+                    Ok(accepted) => accepted,
+                    Err(usage) => {
+                        // The decision asked for something the handshake
+                        // cannot send: our fault, so 500.
+                        let _ = respond(&mut stream, &head, 500, &[], b"");
+                        return Err(usage.into());
+                    }
+                };
+                head.write(&mut stream, accepted.response())?;
+                HeadReader::done(&mut stream)?;
+                let conn = Connection::new(Role::Server, self.config.clone());
+                let protocol = accepted.protocol().map(str::to_owned);
+                let mut ws = WebSocket::from_connection(stream, conn, protocol);
+                // RFC 6455 lets a client send frames right after its head.
+                let _ = ws.conn.receive_data(&head.buf[used..]);
+                Ok(ws)
+            }
+            Decision::Respond {
+                status,
+                headers,
+                body,
+            } => {
+                let headers: Vec<(&str, &str)> = headers
+                    .iter()
+                    .map(|(n, v)| (n.as_str(), v.as_str()))
+                    .collect();
+                match upgrade.reject(status, &headers, &body) {
+                    Ok(bytes) => {
+                        send_and_close(&mut stream, &head, &bytes);
+                        Err(HandshakeFailure::Answered { status }.into())
+                    }
+                    Err(usage) => {
+                        let _ = respond(&mut stream, &head, 500, &[], b"");
+                        Err(usage.into())
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Writes a response, then shuts the write half down so the client sees
+/// the end of it. Errors do not matter: the connection is being dropped.
+fn send_and_close<S: Stream>(stream: &mut S, head: &HeadReader, bytes: &[u8]) {
+    if head.write(stream, bytes).is_ok() {
+        let _ = stream.shutdown_write();
+    }
+}
+
+/// Answers an invalid request with its ready-made error response.
+fn refuse<S: Stream>(stream: &mut S, head: &HeadReader, error: HandshakeError) -> Error {
+    send_and_close(stream, head, &error.response());
+    HandshakeFailure::Request(error).into()
+}
+
+/// Answers with the decision's response (500 when it cannot be sent as
+/// given).
+fn respond<S: Stream>(
+    stream: &mut S,
+    head: &HeadReader,
+    status: u16,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Error {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    match http_response(status, &headers, body) {
+        Ok(bytes) => {
+            send_and_close(stream, head, &bytes);
+            HandshakeFailure::Answered { status }.into()
+        }
+        Err(usage) => {
+            if let Ok(bytes) = http_response(500, &[], b"") {
+                send_and_close(stream, head, &bytes);
+            }
+            usage.into()
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! TLS with rustls (feature `tls`): `wss://` for clients, and TLS for
+//! servers.
+//!
+//! - Clients: [`connect`](super::connect) handles `wss://` with the Mozilla
+//!   roots from `webpki-roots`; pass your own [`rustls::ClientConfig`]
+//!   (custom roots, client certificates) with
+//!   [`ClientBuilder::tls_config`](super::ClientBuilder::tls_config).
+//! - Servers: [`accept_tls`] runs the TLS handshake on an accepted socket
+//!   (bounded by a timeout) and returns a stream for
+//!   [`accept`](super::accept); [`server_config`] builds a
+//!   [`rustls::ServerConfig`] from a certificate chain and key. A
+//!   [`rustls::StreamOwned`] made by hand works with `accept` too.
+//!
+//! The `ring` provider is used explicitly (it builds with a plain C
+//! compiler, unlike `aws-lc-rs`), so enabling another rustls provider
+//! elsewhere in the build does not make the choice ambiguous.
+//!
+//! A TLS stream splits like a socket ([`WebSocket::split`](super::WebSocket::split)):
+//! each half gets its own handle of the socket, and the rustls state is
+//! shared under a lock held while records are decrypted or encrypted,
+//! never during socket I/O. TLS-level messages produced while reading
+//! (rare after the handshake: a KeyUpdate answer, an alert) go out with
+//! the writer's next write.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+
+use super::error::{Error, HandshakeFailure, is_timeout};
+
+use super::stream::{MaybeTlsStream, ReadHalf, SplitStream, Stream, WriteHalf};
+/// The rustls this module is built on, for its configuration types.
+pub use rustls;
+
+/// The crypto provider: rustls with `ring`.
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client configuration trusting the Mozilla root certificates shipped
+/// by `webpki-roots`; built once and shared. Used by `wss://` URLs unless
+/// the builder was given another.
+pub fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
+    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(config.clone());
+    }
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = client_config_with_roots(roots)?;
+    Ok(CONFIG.get_or_init(|| config).clone())
+}
+
+/// A client configuration trusting only `roots` (e.g. a private CA or a
+/// self-signed test certificate).
+pub fn client_config_with_roots(roots: rustls::RootCertStore) -> Result<Arc<ClientConfig>, Error> {
+    let config = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A server configuration from a certificate chain (leaf first) and its
+/// private key, without client authentication.
+pub fn server_config(
+    cert_chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<Arc<ServerConfig>, Error> {
+    let config = ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(cert_chain, key)?;
+    Ok(Arc::new(config))
+}
+
+/// Runs the server side of the TLS handshake on an accepted socket, giving
+/// up after `timeout` (a peer that stalls is dropped), and returns the
+/// stream to pass to [`accept`](super::accept) or
+/// [`accept_with`](super::accept_with).
+pub fn accept_tls<S: Stream>(
+    sock: S,
+    config: Arc<ServerConfig>,
+    timeout: Duration,
+) -> Result<MaybeTlsStream<S>, Error> {
+    let conn = ServerConnection::new(config)?;
+    let stream = TlsStream::handshake(Connection::Server(conn), sock, timeout)?;
+    Ok(MaybeTlsStream::Tls(Box::new(stream)))
+}
+
+/// Runs the client side of the TLS handshake for `host` (a DNS name or an
+/// IP address) over a connected socket.
+pub fn connect_tls<S: Stream>(
+    sock: S,
+    host: &str,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<MaybeTlsStream<S>, Error> {
+    let name = ServerName::try_from(host.to_owned()).map_err(|_| {
+        Error::InvalidRequest(crate::handshake::HandshakeUsageError::InvalidUrl(
+            "host is not a valid TLS server name",
+        ))
+    })?;
+    let conn = ClientConnection::new(config, name)?;
+    let stream = TlsStream::handshake(Connection::Client(conn), sock, timeout)?;
+    Ok(MaybeTlsStream::Tls(Box::new(stream)))
+}
+
+/// A rustls connection over a socket: either role, readable and writable
+/// as plaintext. Inside [`MaybeTlsStream::Tls`].
+pub struct TlsStream<S> {
+    conn: Connection,
+    sock: S,
+}
+
+impl<S> fmt::Debug for TlsStream<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsStream")
+            .field("handshaking", &self.conn.is_handshaking())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> TlsStream<S> {
+    /// The socket.
+    pub fn get_ref(&self) -> &S {
+        &self.sock
+    }
+
+    /// The rustls connection (negotiated ALPN protocol, peer certificates…).
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl<S: Stream> TlsStream<S> {
+    /// Completes the TLS handshake within `timeout`.
+    fn handshake(conn: Connection, mut sock: S, timeout: Duration) -> Result<Self, Error> {
+        let deadline = Instant::now() + timeout;
+        sock.set_write_timeout(Some(timeout))?;
+        let mut stream = TlsStream { conn, sock };
+        while stream.conn.is_handshaking() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(HandshakeFailure::Timeout.into());
+            }
+            stream.sock.set_read_timeout(Some(left))?;
+            match stream.conn.complete_io(&mut stream.sock) {
+                Ok((0, 0)) if stream.conn.is_handshaking() => {
+                    return Err(HandshakeFailure::Eof.into());
+                }
+                Ok(_) => {}
+                Err(e) if is_timeout(&e) => return Err(HandshakeFailure::Timeout.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        stream.sock.set_read_timeout(None)?;
+        stream.sock.set_write_timeout(None)?;
+        Ok(stream)
+    }
+
+    /// Writes out what rustls has queued.
+    fn complete_writes(&mut self) -> io::Result<()> {
+        while self.conn.wants_write() {
+            self.conn.complete_io(&mut self.sock)?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Read + Write> Read for TlsStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.conn.wants_write() {
+            self.conn.complete_io(&mut self.sock)?;
+        }
+        loop {
+            match self.conn.reader().read(buf) {
+                Ok(n) => return Ok(n),
+                // End of stream without close_notify: an end of stream all
+                // the same for the WebSocket above (which sees no Close).
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                Err(_) => {}
+            }
+            let (read, _) = self.conn.complete_io(&mut self.sock)?;
+            if read == 0 && !self.conn.wants_read() {
+                return self.conn.reader().read(buf).or(Ok(0));
+            }
+        }
+    }
+}
+
+impl<S: Read + Write> Write for TlsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.conn.writer().write(buf)?;
+        while self.conn.wants_write() {
+            self.conn.complete_io(&mut self.sock)?;
+        }
+        Ok(n)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        let n = self.conn.writer().write_vectored(bufs)?;
+        while self.conn.wants_write() {
+            self.conn.complete_io(&mut self.sock)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.conn.writer().flush()?;
+        while self.conn.wants_write() {
+            self.conn.complete_io(&mut self.sock)?;
+        }
+        self.sock.flush()
+    }
+}
+
+impl<S: Stream> Stream for TlsStream<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.complete_writes()?;
+        self.sock.shutdown_write()
+    }
+}
+
+/// The halves of a split [`TlsStream`] over `S`.
+type TlsHalves<S> = (
+    TlsReader<<S as SplitStream>::Reader>,
+    TlsWriter<<S as SplitStream>::Writer>,
+);
+
+impl<S: SplitStream> TlsStream<S> {
+    /// Splits the socket and shares the TLS state (see the module docs).
+    pub(super) fn split(self) -> io::Result<TlsHalves<S>> {
+        let (r, w) = self.sock.split_stream()?;
+        let tls = Arc::new(Mutex::new(self.conn));
+        Ok((
+            TlsReader {
+                tls: tls.clone(),
+                sock: r,
+                raw: Vec::new(),
+                start: 0,
+                end: 0,
+                eof: false,
+            },
+            TlsWriter {
+                tls,
+                sock: w,
+                out: Vec::new(),
+            },
+        ))
+    }
+}
+
+/// A rustls stream made by hand works with [`accept`](super::accept).
+impl<S: Stream> Stream for rustls::StreamOwned<ServerConnection, S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()?;
+        self.sock.shutdown_write()
+    }
+}
+
+/// A rustls client stream made by hand works with
+/// [`client_handshake`](super::client_handshake).
+impl<S: Stream> Stream for rustls::StreamOwned<ClientConnection, S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()?;
+        self.sock.shutdown_write()
+    }
+}
+
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ciphertext read per system call by a split TLS reader: one maximal
+/// TLS record and its overhead.
+const RAW_READ: usize = 16 << 10 | 512;
+
+/// The read half of a split TLS stream.
+pub struct TlsReader<R> {
+    tls: Arc<Mutex<Connection>>,
+    sock: R,
+    raw: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+}
+
+impl<R> fmt::Debug for TlsReader<R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsReader").finish_non_exhaustive()
+    }
+}
+
+impl<R: Read> Read for TlsReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            {
+                let mut tls = lock(&self.tls);
+                loop {
+                    // Plaintext first, so rustls' plaintext buffer never
+                    // fills up.
+                    match tls.reader().read(buf) {
+                        Ok(n) => return Ok(n),
+                        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(0),
+                        Err(e) if e.kind() != io::ErrorKind::WouldBlock => return Err(e),
+                        Err(_) => {}
+                    }
+                    if self.start == self.end {
+                        break;
+                    }
+                    let mut pending = &self.raw[self.start..self.end];
+                    self.start += tls.read_tls(&mut pending)?;
+                    tls.process_new_packets()
+                        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+                }
+                if self.eof {
+                    return Ok(0);
+                }
+            }
+            // Nothing to decrypt: wait for ciphertext without the lock.
+            if self.raw.len() < RAW_READ {
+                self.raw.resize(RAW_READ, 0);
+            }
+            let n = self.sock.read(&mut self.raw)?;
+            self.start = 0;
+            self.end = n;
+            if n == 0 {
+                self.eof = true;
+                let mut tls = lock(&self.tls);
+                tls.read_tls(&mut io::empty())?;
+                tls.process_new_packets()
+                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            }
+        }
+    }
+}
+
+impl<R: ReadHalf> ReadHalf for TlsReader<R> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_read_timeout(timeout)
+    }
+}
+
+/// The write half of a split TLS stream.
+pub struct TlsWriter<W> {
+    tls: Arc<Mutex<Connection>>,
+    sock: W,
+    out: Vec<u8>,
+}
+
+impl<W> fmt::Debug for TlsWriter<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsWriter").finish_non_exhaustive()
+    }
+}
+
+impl<W: Write> TlsWriter<W> {
+    /// Encrypts under the lock with `f`, then writes the records without it.
+    fn with_tls<T>(&mut self, f: impl FnOnce(&mut Connection) -> io::Result<T>) -> io::Result<T> {
+        let value = {
+            let mut tls = lock(&self.tls);
+            let value = f(&mut tls)?;
+            while tls.wants_write() {
+                tls.write_tls(&mut self.out)?;
+            }
+            value
+        };
+        let result = self.sock.write_all(&self.out);
+        self.out.clear();
+        result.map(|()| value)
+    }
+}
+
+impl<W: Write> Write for TlsWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.with_tls(|tls| tls.writer().write(buf))
+    }
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.with_tls(|tls| tls.writer().write_vectored(bufs))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.with_tls(|_| Ok(()))?;
+        self.sock.flush()
+    }
+}
+
+impl<W: WriteHalf> WriteHalf for TlsWriter<W> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        self.with_tls(|tls| {
+            tls.send_close_notify();
+            Ok(())
+        })?;
+        self.sock.shutdown_write()
+    }
+}

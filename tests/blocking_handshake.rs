@@ -1,0 +1,258 @@
+//! The opening handshake over real sockets: subprotocols, refusals seen by
+//! the client (status, headers, body), invalid requests, Origin policy,
+//! handshake timeouts against a peer that stalls.
+
+#![cfg(feature = "blocking")]
+
+mod blocking_support;
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use blocking_support::*;
+use wsproto::blocking::{
+    ClientBuilder, Decision, Error, HandshakeFailure, Message, ServerBuilder, accept, accept_with,
+    connect,
+};
+use wsproto::handshake::{Accept, OriginPolicy};
+
+#[test]
+fn subprotocol_and_headers_are_negotiated() {
+    let (addr, server) = serve_one(|tcp| {
+        let mut ws = accept_with(tcp, |request| {
+            let up = request.upgrade().expect("an upgrade");
+            assert_eq!(up.protocols(), ["v2.chat", "v1.chat"]);
+            assert_eq!(request.header("authorization"), Some("Bearer t0k3n"));
+            assert_eq!(request.path(), "/room");
+            assert_eq!(request.query(), Some("id=7"));
+            Accept::new()
+                .protocol("v1.chat")
+                .header("Set-Cookie", "session=1")
+                .into()
+        })
+        .unwrap();
+        assert_eq!(ws.protocol(), Some("v1.chat"));
+        echo(&mut ws)
+    });
+    let (mut ws, response) = ClientBuilder::new(format!("ws://{addr}/room?id=7"))
+        .protocol("v2.chat")
+        .protocol("v1.chat")
+        .header("Authorization", "Bearer t0k3n")
+        .connect()
+        .unwrap();
+    assert_eq!(response.protocol(), Some("v1.chat"));
+    assert_eq!(ws.protocol(), Some("v1.chat"));
+    assert_eq!(response.headers().get_str("set-cookie"), Some("session=1"));
+    ws.send("hi").unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("hi"));
+    ws.close(1000, "").unwrap();
+    assert!(drain(&mut ws).1.is_closed());
+    assert!(server.join().unwrap().0.is_closed());
+}
+
+#[test]
+fn a_refusal_reaches_the_client_with_status_headers_and_body() {
+    let (addr, server) = serve_one(|tcp| {
+        accept_with(tcp, |request| {
+            assert_eq!(request.header("authorization"), None);
+            Decision::respond(
+                401,
+                &[
+                    ("WWW-Authenticate", "Bearer"),
+                    ("Content-Type", "text/plain"),
+                ],
+                "token required\n",
+            )
+        })
+        .map(|_| ())
+    });
+    let error = connect(&url(addr)).map(|_| ()).unwrap_err();
+    assert_eq!(error.http_status(), Some(401));
+    let response = error.response().expect("the refusal");
+    assert_eq!(
+        response.headers().get_str("www-authenticate"),
+        Some("Bearer")
+    );
+    assert_eq!(response.body(), b"token required\n");
+    let server_error = server.join().unwrap().unwrap_err();
+    assert!(matches!(
+        server_error,
+        Error::Handshake(HandshakeFailure::Answered { status: 401 })
+    ));
+}
+
+#[test]
+fn reject_writes_a_reason_body() {
+    let (addr, server) = serve_one(|tcp| accept_with(tcp, |_| Decision::reject(404)).map(|_| ()));
+    let error = connect(&url(addr)).map(|_| ()).unwrap_err();
+    assert_eq!(error.http_status(), Some(404));
+    assert_eq!(error.response().unwrap().body(), b"404 Not Found\n");
+    assert_eq!(server.join().unwrap().unwrap_err().http_status(), Some(404));
+}
+
+#[test]
+fn origin_policy_refuses_with_403() {
+    let (addr, server) = serve_one(|tcp| {
+        let policy = OriginPolicy::new().allow("https://app.example").unwrap();
+        ServerBuilder::new()
+            .origin_policy(policy)
+            .accept_with(tcp, |_| panic!("the decision is not asked"))
+            .map(|_| ())
+    });
+    let error = ClientBuilder::new(url(addr))
+        .origin("https://evil.example")
+        .connect()
+        .map(|_| ())
+        .unwrap_err();
+    assert_eq!(error.http_status(), Some(403));
+    assert!(matches!(
+        server.join().unwrap().unwrap_err(),
+        Error::Handshake(HandshakeFailure::Request(_))
+    ));
+}
+
+#[test]
+fn an_invalid_request_is_answered_with_400() {
+    let (addr, server) = serve_one(|tcp| accept(tcp).map(|_| ()));
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut wire = Vec::new();
+    tcp.read_to_end(&mut wire).unwrap();
+    assert!(
+        wire.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
+        "{wire:?}"
+    );
+    assert_eq!(server.join().unwrap().unwrap_err().http_status(), Some(400));
+}
+
+#[test]
+fn a_wrong_accept_key_fails_the_client() {
+    let (addr, server) = serve_one(|mut tcp| {
+        let mut buf = [0; 1024];
+        let _ = tcp.read(&mut buf).unwrap();
+        tcp.write_all(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+              Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+        )
+        .unwrap();
+        tcp
+    });
+    let error = connect(&url(addr)).map(|_| ()).unwrap_err();
+    assert!(
+        matches!(error, Error::Handshake(HandshakeFailure::Response(_))),
+        "{error:?}"
+    );
+    drop(server.join().unwrap());
+}
+
+const STALL: Duration = Duration::from_millis(200);
+
+/// Asserts the elapsed time of a timeout: not early, and not much later
+/// (generous, for a loaded 2-core machine).
+fn assert_timed(started: Instant, timeout: Duration) {
+    let elapsed = started.elapsed();
+    assert!(elapsed >= timeout, "fired early: {elapsed:?}");
+    assert!(elapsed < timeout * 10, "fired late: {elapsed:?}");
+}
+
+#[test]
+fn the_server_drops_a_client_that_stalls_in_its_handshake() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Half a head, then silence; the connection stays open.
+    let mut client = TcpStream::connect(addr).unwrap();
+    client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let (tcp, _) = listener.accept().unwrap();
+    let started = Instant::now();
+    let error = ServerBuilder::new()
+        .handshake_timeout(STALL)
+        .accept(tcp)
+        .map(|_| ())
+        .unwrap_err();
+    assert_timed(started, STALL);
+    assert!(
+        matches!(error, Error::Handshake(HandshakeFailure::Timeout)),
+        "{error:?}"
+    );
+    // The stream was dropped: the client sees its end.
+    let mut rest = Vec::new();
+    client.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
+#[test]
+fn the_client_gives_up_on_a_server_that_never_answers() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (hold, held) = mpsc::channel();
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        // Keep the connection open, silent, until the client is done.
+        let _: () = held.recv().unwrap();
+        drop(tcp);
+    });
+    let started = Instant::now();
+    let error = ClientBuilder::new(url(addr))
+        .handshake_timeout(STALL)
+        .connect()
+        .map(|_| ())
+        .unwrap_err();
+    assert_timed(started, STALL);
+    assert!(
+        matches!(error, Error::Handshake(HandshakeFailure::Timeout)),
+        "{error:?}"
+    );
+    hold.send(()).unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn connection_refused_is_an_io_error() {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let error = connect(&url(addr)).map(|_| ()).unwrap_err();
+    assert!(matches!(error, Error::Io(_)), "{error:?}");
+}
+
+#[test]
+fn invalid_urls_are_refused_before_connecting() {
+    for bad in ["http://x/", "ws://", "ws://h/#frag"] {
+        let error = connect(bad).map(|_| ()).unwrap_err();
+        assert!(
+            matches!(error, Error::InvalidRequest(_)),
+            "{bad}: {error:?}"
+        );
+    }
+}
+
+#[cfg(not(feature = "tls"))]
+#[test]
+fn wss_needs_the_tls_feature() {
+    let error = connect("wss://127.0.0.1:1/").map(|_| ()).unwrap_err();
+    assert!(matches!(error, Error::TlsUnavailable), "{error:?}");
+}
+
+#[test]
+fn client_handshake_runs_over_a_callers_stream() {
+    let (addr, server) = serve_one(|tcp| {
+        let mut ws = accept(tcp).unwrap();
+        echo(&mut ws)
+    });
+    let tcp = TcpStream::connect(addr).unwrap();
+    let request = wsproto::handshake::ClientRequest::new(addr.to_string(), "/");
+    let (mut ws, _) = wsproto::blocking::client_handshake(tcp, request).unwrap();
+    ws.send("over my stream").unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("over my stream"));
+    ws.close(1000, "").unwrap();
+    assert!(drain(&mut ws).1.is_closed());
+    assert!(server.join().unwrap().0.is_closed());
+}
