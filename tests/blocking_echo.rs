@@ -226,3 +226,24 @@ fn a_plain_request_that_the_decision_accepts_gets_426() {
     assert!(wire.starts_with(b"HTTP/1.1 426 Upgrade Required\r\n"));
     assert_eq!(server.join().unwrap().unwrap_err().http_status(), Some(426));
 }
+
+/// Messages that arrive in the same read as the peer's Close are still
+/// answered, in order, before the Close echo (found by the example tests:
+/// the blocking read wrote between events, and writing released the Close
+/// before the application had seen the messages).
+#[test]
+fn messages_before_a_close_in_the_same_read_are_answered() {
+    let (addr, server) = serve_one(|stream| echo(&mut accept(stream).unwrap()));
+    let (mut client, _) = connect(&url(addr)).unwrap();
+    client.queue("one").unwrap();
+    client.queue("two").unwrap();
+    client.queue(Message::close(1000, "")).unwrap();
+    client.flush().unwrap(); // one write: all three frames in one segment
+    let (seen, end) = drain(&mut client);
+    assert_eq!(seen[..2], [Message::text("one"), Message::text("two")]);
+    assert!(matches!(&seen[2], Message::Close(frame) if frame.code == CloseCode::NORMAL));
+    assert!(end.is_closed(), "{end:?}");
+    let (server_end, echoed) = server.join().unwrap();
+    assert_eq!(echoed, 2);
+    assert!(server_end.is_closed(), "{server_end:?}");
+}

@@ -313,8 +313,12 @@ impl Connection {
     /// So the application can still answer them, as it could had they
     /// arrived in separate reads (RFC 6455 §5.5.1: "An endpoint MAY delay
     /// sending a Close frame until its current message is sent"). Input
-    /// stops at once either way. [`poll_transmit`](Self::poll_transmit) and
-    /// [`receive_eof`](Self::receive_eof) do not wait.
+    /// stops at once either way. Only this call releases the reaction:
+    /// [`poll_transmit`](Self::poll_transmit) hands out what is queued and
+    /// does not move past unread events, so a driver that writes between
+    /// events (as a blocking `read` does) never cuts off the replies.
+    /// [`receive_eof`](Self::receive_eof) does not wait: nothing can be
+    /// answered once the transport is gone.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         if self.events.is_empty() {
@@ -330,7 +334,6 @@ impl Connection {
     /// [`Config::max_write_buffer`]: the driver holds them.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.settle();
         if let Some(bytes) = self.tx.pop() {
             self.flush_owed_pong();
             return Some(Transmit::Data(bytes));
