@@ -9,6 +9,8 @@
 //! after [`DEADLINE`], which ends any client blocked on it: no test can
 //! hang. Waiting is done by polling with deadlines, never by sleeping.
 
+#![cfg(feature = "blocking")]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
