@@ -31,8 +31,8 @@ use wsproto::handshake::OriginPolicy;
 /// The page, kept in its own file.
 const PAGE: &str = include_str!("chat.html");
 
-/// Everyone connected: id → (name, writer).
-type Room = Arc<Mutex<HashMap<u64, (String, WebSocketWriter<TcpStream>)>>>;
+/// The chat room, shared by the connections' threads.
+type Room = Arc<Mutex<Members>>;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
@@ -94,15 +94,16 @@ fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Res
     };
 
     let (mut reader, writer) = ws.split()?;
-    {
-        // Greeted under the lock: a broadcast either missed the newcomer or
-        // reaches it after the greeting, and whoever sees the greeting is in
-        // the room.
+    // Greeting, joining and choosing who hears of it happen under one
+    // lock, so every member sees a consistent story: a newcomer hears of
+    // those who joined after it, never of those who were there before.
+    let hearers = {
         let mut members = room.lock().unwrap();
         writer.send(format!("* you are {name}"))?;
         members.insert(id, (name.clone(), writer));
-    }
-    broadcast(room, id, &format!("* {name} joined"));
+        others(&members, id)
+    };
+    send_all(room, hearers, &format!("* {name} joined"));
 
     let result = loop {
         match reader.read() {
@@ -112,22 +113,36 @@ fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Res
             Err(e) => break Err(e),
         }
     };
-    room.lock().unwrap().remove(&id);
-    broadcast(room, id, &format!("* {name} left"));
+    let hearers = {
+        let mut members = room.lock().unwrap();
+        members.remove(&id);
+        others(&members, id)
+    };
+    send_all(room, hearers, &format!("* {name} left"));
     result
 }
 
-/// Sends `text` to everyone but `from`. The writers are cloned out of the
-/// lock so that one slow client does not block the others from joining.
+/// Everyone connected: id → (name, writer).
+type Members = HashMap<u64, (String, WebSocketWriter<TcpStream>)>;
+
+/// Sends `text` to everyone but `from`.
 fn broadcast(room: &Room, from: u64, text: &str) {
-    let others: Vec<_> = room
-        .lock()
-        .unwrap()
+    let others = others(&room.lock().unwrap(), from);
+    send_all(room, others, text);
+}
+
+/// The writers of everyone but `from`, cloned so that sending happens
+/// outside the lock and one slow client does not hold up the room.
+fn others(members: &Members, from: u64) -> Vec<(u64, WebSocketWriter<TcpStream>)> {
+    members
         .iter()
         .filter(|(id, _)| **id != from)
         .map(|(id, (_, writer))| (*id, writer.clone()))
-        .collect();
-    for (id, writer) in others {
+        .collect()
+}
+
+fn send_all(room: &Room, to: Vec<(u64, WebSocketWriter<TcpStream>)>, text: &str) {
+    for (id, writer) in to {
         if writer.send(text).is_err() {
             // Gone or not reading: its own thread sees the end too.
             room.lock().unwrap().remove(&id);
