@@ -1,6 +1,7 @@
 // A real browser against the chat_server example: headless Chromium opens
 // the chat page twice, sends a message from one page and sees it in the
-// other, then closes one and sees the leave notice in the other.
+// other, then closes one and sees the leave notice in the other; last, the
+// server is restarted on the same address and the page reconnects by itself.
 //
 // Usage: node chat.test.js PATH/TO/chat_server [SCREENSHOT.png]
 // (scripts/browser_test.sh builds the example and runs this.)
@@ -45,10 +46,11 @@ async function fail(error) {
   process.exit(1);
 }
 
-// Starts chat_server on a free port and resolves with its address.
-function startServer() {
+// Starts chat_server (on a free port unless given an address) and
+// resolves with its address.
+function startServer(addr = "127.0.0.1:0") {
   return new Promise((resolve, reject) => {
-    server = spawn(serverBin, ["127.0.0.1:0"], { stdio: ["ignore", "pipe", "inherit"] });
+    server = spawn(serverBin, [addr], { stdio: ["ignore", "pipe", "inherit"] });
     server.on("error", reject);
     server.on("exit", (code) => reject(new Error(`chat_server exited (${code})`)));
     const lines = readline.createInterface({ input: server.stdout });
@@ -73,11 +75,12 @@ async function openChat(addr, name) {
   return page;
 }
 
-// Waits until the page's message list shows exactly this line.
-function waitForLine(page, line) {
+// Waits until the page's message list shows this line `count` times.
+function waitForLine(page, line, count = 1) {
   return page.waitForFunction(
-    (want) => [...document.querySelectorAll("#log li")].some((li) => li.textContent === want),
-    line,
+    ([want, n]) =>
+      [...document.querySelectorAll("#log li")].filter((li) => li.textContent === want).length >= n,
+    [line, count],
     { timeout: STEP_TIMEOUT },
   );
 }
@@ -128,6 +131,21 @@ async function main() {
 
   const state = await alice.textContent("#state");
   if (state !== "connected") throw new Error(`alice's state is ${JSON.stringify(state)}`);
+
+  // The server goes away: the page shows it and reconnects with backoff
+  // once a server listens on the same address again.
+  const stopped = server;
+  server = null;
+  stopped.removeAllListeners("exit");
+  const exited = new Promise((resolve) => stopped.on("exit", resolve));
+  stopped.kill("SIGKILL");
+  await exited;
+  await alice.waitForSelector('#state[data-state="closed"]', { timeout: STEP_TIMEOUT });
+  log("alice saw the server go away");
+  await startServer(addr);
+  await alice.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
+  await waitForLine(alice, "* you are alice", 2);
+  log("alice reconnected");
 
   await cleanup();
   log("PASSED");
