@@ -1,0 +1,158 @@
+//! Token authentication, the three ways clients pass a token:
+//!
+//! 1. a query parameter: `ws://HOST/?token=T` (what browser apps often do;
+//!    the token ends up in logs, so prefer the others);
+//! 2. in the handshake's headers: `Authorization: Bearer T` (non-browser
+//!    clients), or, from a browser, which cannot set headers, as an
+//!    offered subprotocol: `new WebSocket(url, ["chat", "token.T"])` — the
+//!    server answers with `chat`, never echoing the token;
+//! 3. the first message after the handshake: `AUTH T`.
+//!
+//! Credentials in the handshake are checked before upgrading: a malformed
+//! `Authorization` header gets 401, a wrong token 403. Without credentials
+//! in the handshake the connection is upgraded and the first message must
+//! be `AUTH T`; anything else is closed with 1008 (policy violation).
+//! Once authenticated, the server says how (`authenticated via query`)
+//! and echoes text messages.
+//!
+//! ```text
+//! cargo run --example auth_server -- 127.0.0.1:9002 secret   # defaults
+//! cargo run --example client -- 'ws://127.0.0.1:9002/?token=secret'
+//! cargo run --example reconnecting_client -- ws://127.0.0.1:9002/ secret
+//! ```
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+
+use wsproto::blocking::{Decision, Error, Message, accept_with};
+
+fn main() -> std::io::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or("127.0.0.1:9002".into());
+    let token = args.next().unwrap_or("secret".into());
+    let listener = TcpListener::bind(&addr)?;
+    println!("listening on {}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let token = token.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = serve(stream, &token) {
+                eprintln!("connection: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
+    stream.set_nodelay(true)?;
+    let mut via = None;
+    let accepted = accept_with(stream, |request| {
+        let Some(upgrade) = request.upgrade() else {
+            return Decision::reject(404);
+        };
+        // 1. ?token=
+        if let Some(given) = query_param(request.query(), "token") {
+            return check(same(given, token), &mut via, "query", Decision::accept());
+        }
+        // 2a. Authorization: Bearer
+        if let Some(value) = request.header("authorization") {
+            return match value.strip_prefix("Bearer ") {
+                Some(given) => check(same(given, token), &mut via, "header", Decision::accept()),
+                None => Decision::respond(
+                    401,
+                    &[("WWW-Authenticate", "Bearer")],
+                    "use Authorization: Bearer TOKEN\n",
+                ),
+            };
+        }
+        // 2b. A subprotocol `token.T` beside the real one, `chat`.
+        let protocols = upgrade.protocols();
+        if let Some(given) = protocols.iter().find_map(|p| p.strip_prefix("token.")) {
+            let ok = same(given, token) && protocols.iter().any(|p| p == "chat");
+            return check(
+                ok,
+                &mut via,
+                "subprotocol",
+                Decision::accept_protocol("chat"),
+            );
+        }
+        // 3. No credentials yet: the first message must carry them.
+        Decision::accept()
+    });
+    let mut ws = match accepted {
+        Ok(ws) => ws,
+        // Refused (401/403/404): the response has been sent.
+        Err(e) if e.http_status().is_some() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+
+    if via.is_none() {
+        match ws.read()? {
+            Message::Text(text)
+                if text
+                    .as_str()
+                    .strip_prefix("AUTH ")
+                    .is_some_and(|t| same(t, token)) =>
+            {
+                via = Some("first message");
+            }
+            _ => {
+                // RFC 6455 §7.4.1: 1008, "a message that violates its policy".
+                ws.close(1008, "authentication required")?;
+                return drain(&mut ws);
+            }
+        }
+    }
+    ws.send(format!("authenticated via {}", via.unwrap_or_default()))?;
+    loop {
+        match ws.read() {
+            Ok(message @ Message::Text(_)) => ws.send(message)?,
+            Ok(_) => {}
+            Err(e) if e.is_closed() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Accepts with `decision` and records `how`, or refuses with 403.
+fn check(ok: bool, via: &mut Option<&str>, how: &'static str, decision: Decision) -> Decision {
+    if ok {
+        *via = Some(how);
+        decision
+    } else {
+        Decision::reject(403)
+    }
+}
+
+/// Reads until the closing handshake is over.
+fn drain<S: wsproto::blocking::Stream>(
+    ws: &mut wsproto::blocking::WebSocket<S>,
+) -> Result<(), Error> {
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(e) if e.is_closed() => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Compares tokens in time that does not depend on where they differ.
+fn same(given: &str, token: &str) -> bool {
+    given.len() == token.len()
+        && given
+            .bytes()
+            .zip(token.bytes())
+            .fold(0, |acc, (a, b)| acc | (a ^ b))
+            == 0
+}
+
+fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}

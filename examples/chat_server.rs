@@ -1,0 +1,168 @@
+//! A chat room for browsers: the page at `/` (plain HTTP on the same port)
+//! opens a WebSocket to `/ws`; every message is broadcast to every other
+//! client, with join and leave notices. Only the page's own origin may
+//! connect (browsers send `Origin`; any other origin gets 403).
+//!
+//! ```text
+//! cargo run --example chat_server                  # 127.0.0.1:8080
+//! cargo run --example chat_server -- 127.0.0.1:0   # any free port
+//! ```
+//!
+//! Then open `http://127.0.0.1:8080/` in two tabs (`/?name=alice` picks a
+//! name). The wire format is plain text: `alice: hi`, `* alice joined`,
+//! `* alice left`, and `* you are alice` to the newcomer.
+//!
+//! One thread per connection; each connection is
+//! [`split`](wsproto::blocking::WebSocket::split) so that other threads
+//! can send to it through its writer while its own thread reads.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use wsproto::blocking::{
+    Decision, Error, HandshakeFailure, Message, Request, ServerBuilder, WebSocketWriter,
+};
+use wsproto::handshake::OriginPolicy;
+
+/// The page, kept in its own file.
+const PAGE: &str = include_str!("chat.html");
+
+/// The chat room, shared by the connections' threads.
+type Room = Arc<Mutex<Members>>;
+
+fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
+    let listener = TcpListener::bind(&addr)?;
+    println!("listening on {}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+
+    // Same-origin only: a page served by another site cannot open a
+    // WebSocket here with the user's cookies (cross-site WebSocket
+    // hijacking). Clients that send no Origin (not browsers) are let in.
+    let server =
+        Arc::new(ServerBuilder::new().origin_policy(OriginPolicy::new().same_origin(true)));
+    let room = Room::default();
+    let next_id = Arc::new(AtomicU64::new(1));
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let (server, room) = (server.clone(), room.clone());
+        let id = next_id.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            if let Err(e) = serve(&server, &room, id, stream) {
+                eprintln!("connection {id}: {e}");
+            }
+        });
+    }
+    Ok(())
+}
+
+fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Result<(), Error> {
+    stream.set_nodelay(true)?;
+    // A client that stops reading must not stall the broadcast for long.
+    stream.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let mut name = format!("guest-{id}");
+    let accepted = server.accept_with(stream, |request| match (request, request.path()) {
+        (Request::Upgrade(_), "/ws") => {
+            if let Some(chosen) = query_param(request.query(), "name").filter(|n| valid_name(n)) {
+                name = chosen.to_owned();
+            }
+            Decision::accept()
+        }
+        (Request::Http(_), "/") => Decision::respond(
+            200,
+            &[
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+            ],
+            PAGE,
+        ),
+        // Browsers ask for it; no icon, no 404 in their console.
+        (Request::Http(_), "/favicon.ico") => Decision::respond(204, &[], ""),
+        _ => Decision::reject(404),
+    });
+    let ws = match accepted {
+        Ok(ws) => ws,
+        // The page, a 404 or a refused Origin: answered, nothing more to do.
+        Err(e) if e.http_status().is_some() => return Ok(()),
+        // Browsers open spare connections and close them unused.
+        Err(Error::Handshake(HandshakeFailure::Eof)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+
+    let (mut reader, writer) = ws.split()?;
+    // Greeting, joining and choosing who hears of it happen under one
+    // lock, so every member sees a consistent story: a newcomer hears of
+    // those who joined after it, never of those who were there before.
+    let hearers = {
+        let mut members = room.lock().unwrap();
+        writer.send(format!("* you are {name}"))?;
+        members.insert(id, (name.clone(), writer));
+        others(&members, id)
+    };
+    send_all(room, hearers, &format!("* {name} joined"));
+
+    let result = loop {
+        match reader.read() {
+            Ok(Message::Text(text)) => broadcast(room, id, &format!("{name}: {text}")),
+            Ok(_) => {}
+            Err(e) if e.is_closed() => break Ok(()),
+            Err(e) => break Err(e),
+        }
+    };
+    let hearers = {
+        let mut members = room.lock().unwrap();
+        members.remove(&id);
+        others(&members, id)
+    };
+    send_all(room, hearers, &format!("* {name} left"));
+    result
+}
+
+/// Everyone connected: id → (name, writer).
+type Members = HashMap<u64, (String, WebSocketWriter<TcpStream>)>;
+
+/// Sends `text` to everyone but `from`.
+fn broadcast(room: &Room, from: u64, text: &str) {
+    let others = others(&room.lock().unwrap(), from);
+    send_all(room, others, text);
+}
+
+/// The writers of everyone but `from`, cloned so that sending happens
+/// outside the lock and one slow client does not hold up the room.
+fn others(members: &Members, from: u64) -> Vec<(u64, WebSocketWriter<TcpStream>)> {
+    members
+        .iter()
+        .filter(|(id, _)| **id != from)
+        .map(|(id, (_, writer))| (*id, writer.clone()))
+        .collect()
+}
+
+fn send_all(room: &Room, to: Vec<(u64, WebSocketWriter<TcpStream>)>, text: &str) {
+    for (id, writer) in to {
+        if writer.send(text).is_err() {
+            // Gone or not reading: its own thread sees the end too.
+            room.lock().unwrap().remove(&id);
+        }
+    }
+}
+
+/// The value of `key` in a query string (no percent-decoding: names are
+/// restricted to characters that need none).
+fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
+    query?
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=20).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

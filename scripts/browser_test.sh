@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The real browser test (issue 6): headless Chromium opens the chat_server
+# example's page twice, sends a message from one page and sees it in the
+# other, then closes one and sees the leave notice (tests/browser/).
+#
+# Installs what it needs when missing: Debian's chromium (apt-get) and
+# playwright-core (npm, pinned by tests/browser/package-lock.json).
+# Set SCREENSHOT=path.png to keep a screenshot of the page.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}"
+    sudo=()
+    [ "$(id -u)" -ne 0 ] && sudo=(sudo)
+    "${sudo[@]}" apt-get update
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y "${missing[@]}"
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    (cd tests/browser && npm ci --no-audit --no-fund)
+fi
+
+cargo build --example chat_server
+target_dir=${CARGO_TARGET_DIR:-target}
+server="$(realpath "$target_dir")/debug/examples/chat_server"
+
+cd tests/browser
+timeout 120 node chat.test.js "$server" ${SCREENSHOT:+"$SCREENSHOT"}

@@ -1,0 +1,154 @@
+// A real browser against the chat_server example: headless Chromium opens
+// the chat page twice, sends a message from one page and sees it in the
+// other, then closes one and sees the leave notice in the other; last, the
+// server is restarted on the same address and the page reconnects by itself.
+//
+// Usage: node chat.test.js PATH/TO/chat_server [SCREENSHOT.png]
+// (scripts/browser_test.sh builds the example and runs this.)
+"use strict";
+
+const { spawn } = require("node:child_process");
+const fs = require("node:fs");
+const os = require("node:os");
+const path = require("node:path");
+const readline = require("node:readline");
+const { chromium } = require("playwright-core");
+
+const [serverBin, screenshot] = process.argv.slice(2);
+if (!serverBin) {
+  console.error("usage: node chat.test.js PATH/TO/chat_server [SCREENSHOT.png]");
+  process.exit(2);
+}
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const STEP_TIMEOUT = 15000;
+
+let server = null;
+let context = null;
+let profile = null;
+
+// Everything must be over within a minute, whatever hangs.
+const watchdog = setTimeout(() => fail(new Error("timed out after 60 s")), 60000);
+
+function log(...args) {
+  console.log("browser test:", ...args);
+}
+
+async function cleanup() {
+  clearTimeout(watchdog);
+  if (context) await context.close().catch(() => {});
+  if (server) server.kill("SIGKILL");
+  if (profile) fs.rmSync(profile, { recursive: true, force: true });
+}
+
+async function fail(error) {
+  console.error("browser test FAILED:", error);
+  await cleanup();
+  process.exit(1);
+}
+
+// Starts chat_server (on a free port unless given an address) and
+// resolves with its address.
+function startServer(addr = "127.0.0.1:0") {
+  return new Promise((resolve, reject) => {
+    server = spawn(serverBin, [addr], { stdio: ["ignore", "pipe", "inherit"] });
+    server.on("error", reject);
+    server.on("exit", (code) => reject(new Error(`chat_server exited (${code})`)));
+    const lines = readline.createInterface({ input: server.stdout });
+    lines.on("line", (line) => {
+      const m = /^listening on (\S+)$/.exec(line);
+      if (m) resolve(m[1]);
+    });
+  });
+}
+
+// Opens the chat page as `name` and waits until its WebSocket is open.
+async function openChat(addr, name) {
+  const page = await context.newPage();
+  page.on("pageerror", (e) => fail(new Error(`${name}: page error: ${e.message}`)));
+  page.on("console", (m) => {
+    if (m.type() === "error") log(`${name} console error: ${m.text()}`);
+  });
+  await page.goto(`http://${addr}/?name=${name}`);
+  await page.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
+  await waitForLine(page, `* you are ${name}`);
+  log(`${name} connected`);
+  return page;
+}
+
+// Waits until the page's message list shows this line `count` times.
+function waitForLine(page, line, count = 1) {
+  return page.waitForFunction(
+    ([want, n]) =>
+      [...document.querySelectorAll("#log li")].filter((li) => li.textContent === want).length >= n,
+    [line, count],
+    { timeout: STEP_TIMEOUT },
+  );
+}
+
+async function main() {
+  const addr = await startServer();
+  log(`chat_server listening on ${addr}`);
+
+  profile = fs.mkdtempSync(path.join(os.tmpdir(), "wsproto-chromium-"));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+
+  const alice = await openChat(addr, "alice");
+  const bob = await openChat(addr, "bob");
+  await waitForLine(alice, "* bob joined");
+  log("alice saw bob join");
+
+  await alice.fill("#text", "hello from alice");
+  await alice.press("#text", "Enter");
+  await waitForLine(alice, "me: hello from alice");
+  await waitForLine(bob, "alice: hello from alice");
+  log("bob received alice's message");
+
+  await bob.fill("#text", "hi alice");
+  await bob.click("#send");
+  await waitForLine(alice, "bob: hi alice");
+  log("alice received bob's message");
+
+  if (screenshot) {
+    await alice.screenshot({ path: screenshot });
+    log(`screenshot: ${screenshot}`);
+  }
+
+  await bob.close();
+  await waitForLine(alice, "* bob left");
+  log("alice saw bob leave");
+
+  const state = await alice.textContent("#state");
+  if (state !== "connected") throw new Error(`alice's state is ${JSON.stringify(state)}`);
+
+  // The server goes away: the page shows it and reconnects with backoff
+  // once a server listens on the same address again.
+  const stopped = server;
+  server = null;
+  stopped.removeAllListeners("exit");
+  const exited = new Promise((resolve) => stopped.on("exit", resolve));
+  stopped.kill("SIGKILL");
+  await exited;
+  await alice.waitForSelector('#state[data-state="closed"]', { timeout: STEP_TIMEOUT });
+  log("alice saw the server go away");
+  await startServer(addr);
+  await alice.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
+  await waitForLine(alice, "* you are alice", 2);
+  log("alice reconnected");
+
+  await cleanup();
+  log("PASSED");
+}
+
+main().catch(fail);

@@ -1,0 +1,464 @@
+//! The examples, run as processes and driven by `wsproto::blocking`
+//! clients over 127.0.0.1.
+//!
+//! `cargo test` builds the examples before running tests; the binaries are
+//! found in `target/<profile>/examples/`. (With `cargo test --test
+//! examples` alone, run `cargo build --examples` first.)
+//!
+//! Every child is killed when its guard drops, and a watchdog kills it
+//! after [`DEADLINE`], which ends any client blocked on it: no test can
+//! hang. Waiting is done by polling with deadlines, never by sleeping.
+
+#![cfg(feature = "blocking")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use wsproto::blocking::{
+    ClientBuilder, Error, MaybeTlsStream, Message, Stream, WebSocket, connect,
+};
+
+/// How long any one child may live.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// `target/<profile>/examples/<name>`: the test binary lives in
+/// `target/<profile>/deps/`.
+fn example_path(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir
+        .join("examples")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --examples`",
+        path.display()
+    );
+    path
+}
+
+/// A running example: killed (and reaped) on drop, or by the watchdog
+/// after [`DEADLINE`].
+struct Running {
+    child: Arc<Mutex<Child>>,
+    stdin: Option<ChildStdin>,
+    stdout: Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+    stderr_done: Receiver<()>,
+    _watchdog: Sender<()>,
+}
+
+impl Running {
+    fn spawn(name: &str, args: &[&str]) -> Running {
+        let mut child = Command::new(example_path(name))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take();
+        let out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let (line_tx, stdout) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                if line_tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let (done, stderr_done) = mpsc::channel();
+        thread::spawn(move || {
+            let mut buf = [0; 1024];
+            while let Ok(n @ 1..) = err.read(&mut buf) {
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+            let _ = done.send(());
+        });
+        let child = Arc::new(Mutex::new(child));
+        let (watchdog, stop) = mpsc::channel::<()>();
+        let victim = child.clone();
+        thread::spawn(move || {
+            // Returns early (disconnected) when the guard drops.
+            if let Err(RecvTimeoutError::Timeout) = stop.recv_timeout(DEADLINE) {
+                let _ = victim.lock().unwrap().kill();
+            }
+        });
+        Running {
+            child,
+            stdin,
+            stdout,
+            stderr,
+            stderr_done,
+            _watchdog: watchdog,
+        }
+    }
+
+    /// Spawns a server example on `addr` and returns it with the address
+    /// from its `listening on ADDR` line.
+    fn server(name: &str, args: &[&str]) -> (Running, SocketAddr) {
+        let mut server = Running::spawn(name, args);
+        let line = server.line_starting("listening on ");
+        let addr = line["listening on ".len()..].parse().unwrap();
+        (server, addr)
+    }
+
+    /// The next stdout line that starts with `prefix` (earlier ones are
+    /// skipped); panics at the deadline or when stdout ends.
+    fn line_starting(&mut self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line,
+                Ok(_) => {}
+                Err(e) => panic!(
+                    "no line starting with {prefix:?} ({e}); stderr:\n{}",
+                    self.stderr()
+                ),
+            }
+        }
+    }
+
+    /// Every remaining stdout line, once stdout has ended.
+    fn rest_of_stdout(&mut self) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut lines = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => lines.push(line),
+                Err(RecvTimeoutError::Disconnected) => return lines,
+                Err(RecvTimeoutError::Timeout) => panic!("stdout did not end: {lines:?}"),
+            }
+        }
+    }
+
+    /// Waits for the exit (polling until a deadline) and for the end of
+    /// stderr, so that [`stderr`](Self::stderr) is complete.
+    fn wait(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.lock().unwrap().try_wait().unwrap() {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = self.stderr_done.recv_timeout(left);
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the child did not exit");
+            thread::sleep(Duration::from_millis(10)); // a poll interval, not a synchronisation
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut child = self.child.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
+/// Reads the next text message, skipping control frames.
+fn next_text<S: Stream>(ws: &mut WebSocket<S>) -> String {
+    loop {
+        match ws.read() {
+            Ok(Message::Text(text)) => return text.to_string(),
+            Ok(Message::Binary(_)) => panic!("unexpected binary message"),
+            Ok(_) => {}
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+/// Closes with 1000 and reads to the end of the closing handshake.
+fn close<S: Stream>(mut ws: WebSocket<S>) {
+    ws.close(1000, "bye").unwrap();
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(e) if e.is_closed() => return,
+            Err(e) => panic!("closing: {e}"),
+        }
+    }
+}
+
+/// A plain HTTP GET, returning the whole response.
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+#[test]
+fn echo_server_echoes_text_and_binary() {
+    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    ws.send("héllo").unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("héllo"));
+    ws.send(vec![0u8, 1, 2, 255]).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![0u8, 1, 2, 255]));
+    let big = "x".repeat(1 << 20);
+    ws.send(big.as_str()).unwrap();
+    assert_eq!(ws.read().unwrap().as_text(), Some(big.as_str()));
+    close(ws);
+}
+
+#[test]
+fn client_sends_stdin_lines_and_prints_the_echoes() {
+    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    let url = format!("ws://{addr}/");
+    let mut client = Running::spawn("client", &[&url]);
+    let mut stdin = client.stdin.take().unwrap();
+    // Typed one at a time, each echo seen before the next line, as a person
+    // would. (Lines piped in all at once and closed right away can lose
+    // their last echoes: the blocking adapter lets the server's Close echo
+    // overtake answers to messages that arrived with the Close; reported.)
+    for line in ["one", "two words", "ünïcode ✓"] {
+        writeln!(stdin, "{line}").unwrap();
+        assert_eq!(
+            client.line_starting(""),
+            line,
+            "stderr: {}",
+            client.stderr()
+        );
+    }
+    drop(stdin); // end of input: the client closes with 1000
+    assert_eq!(client.rest_of_stdout(), Vec::<String>::new());
+    let status = client.wait();
+    assert!(status.success(), "{status}; stderr: {}", client.stderr());
+}
+
+#[test]
+fn client_reports_errors_with_a_failure_status() {
+    // Nothing listens there once the server is gone.
+    let (server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    drop(server);
+    let mut client = Running::spawn("client", &[&format!("ws://{addr}/")]);
+    let status = client.wait();
+    assert!(!status.success());
+    assert!(client.stderr().contains("error:"), "{}", client.stderr());
+
+    let mut client = Running::spawn("client", &["http://not-a-websocket/"]);
+    assert!(!client.wait().success());
+}
+
+#[test]
+fn chat_server_serves_the_page_and_refuses_other_origins() {
+    let (_server, addr) = Running::server("chat_server", &["127.0.0.1:0"]);
+    let page = http_get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<title>wsproto chat</title>"));
+    assert!(page.contains("new WebSocket("));
+    assert!(http_get(addr, "/nope").starts_with("HTTP/1.1 404"));
+
+    let url = format!("ws://{addr}/ws");
+    let refused = ClientBuilder::new(&url)
+        .origin("http://evil.example")
+        .connect()
+        .unwrap_err();
+    assert_eq!(refused.http_status(), Some(403), "{refused}");
+
+    // The page's own origin is let in.
+    let (mut ws, _) = ClientBuilder::new(&url)
+        .origin(format!("http://{addr}"))
+        .connect()
+        .unwrap();
+    assert!(next_text(&mut ws).starts_with("* you are guest-"));
+    close(ws);
+}
+
+#[test]
+fn chat_server_broadcasts_to_the_others_with_join_and_leave_notices() {
+    let (_server, addr) = Running::server("chat_server", &["127.0.0.1:0"]);
+    let join = |name: &str| {
+        let (mut ws, _) = connect(&format!("ws://{addr}/ws?name={name}")).unwrap();
+        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        ws
+    };
+    let mut alice = join("alice");
+    let mut bob = join("bob");
+    assert_eq!(next_text(&mut alice), "* bob joined");
+
+    alice.send("hi bob").unwrap();
+    assert_eq!(next_text(&mut bob), "alice: hi bob");
+    bob.send("hi alice").unwrap();
+    assert_eq!(next_text(&mut alice), "bob: hi alice");
+
+    // Nobody gets their own message back: the next thing alice sees is
+    // bob's departure.
+    alice.send("bye").unwrap();
+    assert_eq!(next_text(&mut bob), "alice: bye");
+    close(bob);
+    assert_eq!(next_text(&mut alice), "* bob left");
+    close(alice);
+}
+
+/// Connects to the auth server with `builder` and returns the first
+/// message, or the handshake error.
+fn auth(builder: ClientBuilder) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, String), Error> {
+    let (mut ws, _) = builder.connect()?;
+    let first = next_text(&mut ws);
+    Ok((ws, first))
+}
+
+#[test]
+fn auth_server_checks_the_token_in_the_query_and_the_headers() {
+    let (_server, addr) = Running::server("auth_server", &["127.0.0.1:0", "s3cret"]);
+    let url = format!("ws://{addr}/");
+
+    let (mut ws, first) = auth(ClientBuilder::new(format!("{url}?token=s3cret"))).unwrap();
+    assert_eq!(first, "authenticated via query");
+    ws.send("echo me").unwrap();
+    assert_eq!(next_text(&mut ws), "echo me");
+    close(ws);
+    let refused = auth(ClientBuilder::new(format!("{url}?token=wrong"))).unwrap_err();
+    assert_eq!(refused.http_status(), Some(403));
+
+    let bearer = |value: &str| ClientBuilder::new(&url).header("Authorization", value);
+    let (ws, first) = auth(bearer("Bearer s3cret")).unwrap();
+    assert_eq!(first, "authenticated via header");
+    close(ws);
+    let refused = auth(bearer("Bearer s3creT")).unwrap_err();
+    assert_eq!(refused.http_status(), Some(403));
+    let refused = auth(bearer("Basic czNjcmV0")).unwrap_err();
+    assert_eq!(refused.http_status(), Some(401));
+    let response = refused.response().unwrap();
+    assert_eq!(
+        response.headers().get_str("WWW-Authenticate"),
+        Some("Bearer")
+    );
+
+    let with_protocols = |token: &str| {
+        ClientBuilder::new(&url)
+            .protocol("chat")
+            .protocol(format!("token.{token}"))
+    };
+    let (ws, first) = auth(with_protocols("s3cret")).unwrap();
+    assert_eq!(first, "authenticated via subprotocol");
+    assert_eq!(ws.protocol(), Some("chat"));
+    close(ws);
+    let refused = auth(with_protocols("nope")).unwrap_err();
+    assert_eq!(refused.http_status(), Some(403));
+}
+
+#[test]
+fn auth_server_checks_the_first_message_and_closes_with_1008() {
+    let (_server, addr) = Running::server("auth_server", &["127.0.0.1:0", "s3cret"]);
+    let url = format!("ws://{addr}/");
+
+    let (mut ws, _) = connect(&url).unwrap();
+    ws.send("AUTH s3cret").unwrap();
+    assert_eq!(next_text(&mut ws), "authenticated via first message");
+    close(ws);
+
+    for first in ["AUTH wrong", "hello"] {
+        let (mut ws, _) = connect(&url).unwrap();
+        ws.send(first).unwrap();
+        match ws.read().unwrap() {
+            Message::Close(frame) => assert_eq!(frame.code.as_u16(), 1008),
+            other => panic!("expected a Close, got {other:?}"),
+        }
+        let end = ws.read().unwrap_err();
+        assert!(end.is_closed(), "{end}");
+    }
+}
+
+#[test]
+fn reconnecting_client_reconnects_and_authenticates_again() {
+    let (server, addr) = Running::server("auth_server", &["127.0.0.1:0", "s3cret"]);
+    let url = format!("ws://{addr}/");
+    let mut client = Running::spawn("reconnecting_client", &[&url, "s3cret"]);
+    client.line_starting("authenticated via first message");
+
+    // The server goes away; the client retries (connection refused) until
+    // a server listens on the same address again.
+    drop(server);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let _server = loop {
+        let again = Running::spawn("auth_server", &[&addr.to_string(), "s3cret"]);
+        match again.stdout.recv_timeout(Duration::from_secs(10)) {
+            Ok(line) if line.starts_with("listening on") => break again,
+            // Could not bind yet: try again.
+            _ => assert!(
+                Instant::now() < deadline,
+                "rebinding {addr}: {}",
+                again.stderr()
+            ),
+        }
+    };
+    // Said only after the AUTH message: the hook ran on the new connection.
+    client.line_starting("authenticated via first message");
+}
+
+#[test]
+fn sans_io_example_runs_to_the_end() {
+    let mut run = Running::spawn("sans_io", &[]);
+    let lines = run.rest_of_stdout();
+    assert!(run.wait().success(), "stderr: {}", run.stderr());
+    assert!(
+        lines.iter().any(|l| l == "received: hello, sans-io"),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l == "peer closed: 1000"), "{lines:?}");
+    assert!(lines.last().unwrap().starts_with("finished"), "{lines:?}");
+}
+
+#[test]
+fn in_memory_example_runs() {
+    let mut run = Running::spawn("in_memory", &[]);
+    let _ = run.rest_of_stdout();
+    assert!(run.wait().success(), "stderr: {}", run.stderr());
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_echo_server_and_wss_client() {
+    let mut server = Running::spawn("tls_echo_server", &["127.0.0.1:0"]);
+    let cert = server.line_starting("certificate ")["certificate ".len()..].to_owned();
+    let line = server.line_starting("listening on ");
+    let addr = &line["listening on ".len()..];
+
+    let mut client = Running::spawn("wss_client", &[&format!("wss://{addr}/"), &cert]);
+    assert_eq!(
+        client.rest_of_stdout(),
+        ["hello over TLS"],
+        "{}",
+        client.stderr()
+    );
+    assert!(client.wait().success(), "{}", client.stderr());
+
+    // Without the certificate, the Mozilla roots do not trust it.
+    let mut client = Running::spawn("wss_client", &[&format!("wss://{addr}/")]);
+    assert!(!client.wait().success());
+    assert!(
+        client.stderr().contains("certificate"),
+        "{}",
+        client.stderr()
+    );
+    let _ = std::fs::remove_file(cert);
+}
