@@ -235,9 +235,7 @@ fn client_sends_stdin_lines_and_prints_the_echoes() {
     let mut client = Running::spawn("client", &[&url]);
     let mut stdin = client.stdin.take().unwrap();
     // Typed one at a time, each echo seen before the next line, as a person
-    // would. (Lines piped in all at once and closed right away can lose
-    // their last echoes: the blocking adapter lets the server's Close echo
-    // overtake answers to messages that arrived with the Close; reported.)
+    // would.
     for line in ["one", "two words", "ünïcode ✓"] {
         writeln!(stdin, "{line}").unwrap();
         assert_eq!(
@@ -249,6 +247,22 @@ fn client_sends_stdin_lines_and_prints_the_echoes() {
     }
     drop(stdin); // end of input: the client closes with 1000
     assert_eq!(client.rest_of_stdout(), Vec::<String>::new());
+    let status = client.wait();
+    assert!(status.success(), "{status}; stderr: {}", client.stderr());
+}
+
+/// Lines piped in all at once, input closed right away: the server gets
+/// the messages and the Close together, and must still answer every
+/// message before its Close echo.
+#[test]
+fn client_piped_input_gets_every_echo_before_the_close() {
+    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    let lines: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
+    let mut client = Running::spawn("client", &[&format!("ws://{addr}/")]);
+    let mut stdin = client.stdin.take().unwrap();
+    stdin.write_all(format!("{}\n", lines.join("\n")).as_bytes()).unwrap();
+    drop(stdin);
+    assert_eq!(client.rest_of_stdout(), lines, "stderr: {}", client.stderr());
     let status = client.wait();
     assert!(status.success(), "{status}; stderr: {}", client.stderr());
 }
