@@ -16,8 +16,50 @@
 //!
 //! Decoders return [`Status::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
-//! (the peer's, with the close code to send) and [`UsageError`] (the
+//! (the peer's, with the close code to send), [`HandshakeError`] (a refused
+//! request, with its HTTP status and response) and [`UsageError`] (the
 //! caller's).
+//!
+//! # The sans-IO loop
+//!
+//! After the handshake, a driver owns one [`Connection`] per socket and
+//! repeats: feed what it read, tell the time, take the events, issue
+//! commands, write what the connection hands out, sleep until the socket or
+//! the deadline wakes it. Here two connections stand in for the two ends of
+//! a socket:
+//!
+//! ```
+//! use std::time::Instant;
+//! use wsproto::{Config, Connection, Event, Role, Transmit};
+//!
+//! let mut client = Connection::new(Role::Client, Config::default());
+//! let mut server = Connection::new(Role::Server, Config::default());
+//! client.send_text("hello")?;
+//!
+//! // Whatever the client hands out is what the server's socket reads.
+//! let mut wire = Vec::new();
+//! while let Some(Transmit::Data(bytes)) = client.poll_transmit() {
+//!     wire.extend_from_slice(&bytes);
+//! }
+//! server.receive_data(&wire)?;            // 1. input
+//! server.handle_timeout(Instant::now());  //    and the time
+//! while let Some(event) = server.poll_event() {  // 2. events
+//!     if let Event::Text(text) = event {
+//!         server.send_text(text)?;        // 3. commands (an echo)
+//!     }
+//! }
+//! while let Some(transmit) = server.poll_transmit() {  // 4. output
+//!     if let Transmit::Data(bytes) = transmit {
+//!         client.receive_data(&bytes)?;   // a socket write, in real life
+//!     }
+//! }
+//! let deadline = server.poll_timeout();   // 5. when to wake if nothing comes
+//! # let _ = deadline;
+//! assert!(matches!(client.poll_event(), Some(Event::Text(t)) if t == "hello"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The same masked frame by hand, one layer down:
 //!
 //! ```
 //! use wsproto::frame::{apply_mask, FrameHeader, OpCode};

@@ -260,9 +260,16 @@ fn client_piped_input_gets_every_echo_before_the_close() {
     let lines: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
     let mut client = Running::spawn("client", &[&format!("ws://{addr}/")]);
     let mut stdin = client.stdin.take().unwrap();
-    stdin.write_all(format!("{}\n", lines.join("\n")).as_bytes()).unwrap();
+    stdin
+        .write_all(format!("{}\n", lines.join("\n")).as_bytes())
+        .unwrap();
     drop(stdin);
-    assert_eq!(client.rest_of_stdout(), lines, "stderr: {}", client.stderr());
+    assert_eq!(
+        client.rest_of_stdout(),
+        lines,
+        "stderr: {}",
+        client.stderr()
+    );
     let status = client.wait();
     assert!(status.success(), "{status}; stderr: {}", client.stderr());
 }
