@@ -366,10 +366,15 @@ pub const PING: u8 = 0x89;
 
 /// Resident memory of this process in KiB (Linux `VmRSS`).
 pub fn rss_kib() -> u64 {
+    status_kib("VmRSS:")
+}
+
+/// A figure in KiB from `/proc/self/status` (`VmRSS:`, `VmHWM:`).
+pub fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
 }
