@@ -296,3 +296,20 @@ fn connection_cut_mid_frame() {
     ));
     server.assert_serves();
 }
+
+#[test]
+fn a_frame_dribbled_one_byte_per_write_is_echoed() {
+    let server = Server::start();
+    let mut ws = RawWs::connect(server.addr);
+    let text = "dribble é € 𝄞 ".repeat(20);
+    let started = Instant::now();
+    for byte in masked(TEXT, text.as_bytes()) {
+        ws.send(&[byte]);
+    }
+    let (opcode, fin, payload) = ws.next_frame().unwrap();
+    within("frame in 1-byte writes", started, INSTANT);
+    assert_eq!(opcode, wsproto::frame::OpCode::Text);
+    assert!(fin);
+    assert_eq!(payload, text.as_bytes());
+    server.assert_serves();
+}
