@@ -1,0 +1,360 @@
+//! Hostile peers against the server's memory and threads, on loopback (the
+//! blocking adapter, default config, a thread per connection).
+//!
+//! A counting global allocator tracks live heap bytes and their peak; the
+//! tests in this binary run one at a time (a lock) so the figures belong
+//! to one case. VmRSS is sampled around each case as well. Figures are
+//! printed (`--nocapture`).
+
+#![cfg(feature = "blocking")]
+
+mod hostile_support;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Write;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use hostile_support::*;
+use wsproto::blocking::{ClientBuilder, Error, Message};
+use wsproto::{Config, ProtocolError};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+fn grow(by: isize) {
+    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+    PEAK.fetch_max(now, Ordering::Relaxed);
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        grow(layout.size() as isize);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        grow(layout.size() as isize);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        grow(new_size as isize - layout.size() as isize);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// One test at a time, so the heap figures are this test's.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+const MIB: isize = 1 << 20;
+
+/// Heap and RSS around a case.
+struct Sample {
+    what: &'static str,
+    live: isize,
+    rss: u64,
+}
+
+impl Sample {
+    fn start(what: &'static str) -> Sample {
+        // Resets VmHWM (the resident peak) to the current VmRSS.
+        std::fs::write("/proc/self/clear_refs", "5").unwrap();
+        let live = LIVE.load(Ordering::Relaxed);
+        PEAK.store(live, Ordering::Relaxed);
+        Sample {
+            what,
+            live,
+            rss: rss_kib(),
+        }
+    }
+
+    /// Peak resident growth (VmHWM) over the case so far, in bytes.
+    fn resident_growth(&self) -> isize {
+        (status_kib("VmHWM:") as isize - self.rss as isize) << 10
+    }
+
+    /// Peak heap growth over the case so far, in bytes.
+    fn peak_growth(&self) -> isize {
+        PEAK.load(Ordering::Relaxed) - self.live
+    }
+
+    /// Prints the figures; asserts the peak stayed under `cap` and that
+    /// the heap is back near where it started (`slack`) once the
+    /// connections are gone.
+    fn finish(self, cap: isize, slack: isize) {
+        let peak = self.peak_growth();
+        let left = LIVE.load(Ordering::Relaxed) - self.live;
+        let rss = rss_kib();
+        println!(
+            "{}: heap peak +{} KiB, left +{} KiB; VmRSS {} -> {} KiB, resident peak +{} KiB",
+            self.what,
+            peak >> 10,
+            left >> 10,
+            self.rss,
+            rss,
+            self.resident_growth() >> 10
+        );
+        assert!(peak < cap, "{}: heap peak +{peak} B over {cap}", self.what);
+        assert!(left < slack, "{}: {left} B still held", self.what);
+    }
+}
+
+/// Waits (bounded) until the server has no connection thread left, so
+/// their memory is released before it is measured.
+fn settle(server: &Server) {
+    let started = Instant::now();
+    while server.live() > 0 {
+        assert!(
+            started.elapsed() < INSTANT,
+            "{} threads left",
+            server.live()
+        );
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn pings_from_a_peer_that_never_reads_are_back_pressured() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start();
+    let sample = Sample::start("ping flood, never reading");
+    let mut ws = RawWs::connect(server.addr);
+    ws.tcp
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let ping = masked(PING, &[b'p'; 125]);
+    let batch: Vec<u8> = ping
+        .iter()
+        .cycle()
+        .take(ping.len() * 500)
+        .copied()
+        .collect();
+    const MAX: usize = 64 << 20;
+    let started = Instant::now();
+    let mut sent = 0;
+    let blocked = loop {
+        match ws.tcp.write(&batch) {
+            Ok(n) => sent += n,
+            Err(e) if is_timeout(&e) => break true,
+            Err(e) => panic!("{e:?}"),
+        }
+        if sent >= MAX {
+            break false;
+        }
+    };
+    let elapsed = within("ping flood", started, INSTANT * 2);
+    println!(
+        "sent {} KiB of pings ({} pings) in {elapsed:?}; back-pressured: {blocked}",
+        sent >> 10,
+        sent / ping.len()
+    );
+    // What happens: the server answers each Ping (coalescing the Pongs it
+    // could not send yet) until its socket's send buffer is full; its
+    // write then blocks, it stops reading, and TCP pushes back on the
+    // peer. The server holds no more than the write cap meanwhile.
+    assert!(blocked, "the server kept reading {sent} B of pings");
+    let peak = sample.peak_growth();
+    assert!(peak < 4 * MIB, "heap peak +{peak} B during the flood");
+    // The server stays blocked in its write (the adapter sets no write
+    // timeout after the handshake) until the peer reads or goes away:
+    // closing our socket with unread data resets the connection.
+    drop(ws);
+    let outcome = server.outcome();
+    assert!(
+        matches!(outcome.error(), Error::Io(_) | Error::ConnectionLost),
+        "{outcome:?}"
+    );
+    server.assert_serves();
+    settle(&server);
+    sample.finish(4 * MIB, MIB);
+}
+
+#[test]
+fn a_message_growing_past_the_cap_through_many_fragments_1009() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let cap = Config::default().max_message_size;
+    let server = Server::start();
+    let sample = Sample::start("message past the 64 MiB cap in 1 MiB fragments");
+    let mut ws = RawWs::connect(server.addr);
+    let writer = ws.tcp.try_clone().unwrap();
+    let started = Instant::now();
+    let sending = thread::spawn(move || {
+        let mut writer = writer;
+        // Zero masks: the payload bytes go out as they are.
+        let chunk = vec![b'x'; 1 << 20];
+        let mut fragments = 0;
+        for i in 0..(cap >> 20) + 8 {
+            let first = if i == 0 { BINARY_FIRST } else { CONT };
+            let mut bytes = header(first, chunk.len() as u64, Some([0; 4]));
+            bytes.extend_from_slice(&chunk);
+            if writer.write_all(&bytes).is_err() {
+                break;
+            }
+            fragments += 1;
+        }
+        fragments
+    });
+    assert_eq!(ws.close_code(), 1009);
+    within("64 MiB cap enforced", started, INSTANT * 4);
+    hang_up(&ws.tcp);
+    let fragments = sending.join().unwrap();
+    println!("1 MiB fragments written: {fragments}");
+    let outcome = server.outcome();
+    assert!(
+        matches!(
+            outcome.error(),
+            Error::Protocol(ProtocolError::MessageTooBig { .. })
+        ),
+        "{outcome:?}"
+    );
+    server.assert_serves();
+    settle(&server);
+    // Resident: the server holds up to the cap of one message (the frame
+    // that crosses it is refused from its header, before buffering).
+    let resident = sample.resident_growth();
+    assert!(
+        resident < cap as isize + 16 * MIB,
+        "resident peak +{resident} B"
+    );
+    // Reserved heap: the reassembly buffer grows by doubling, so just
+    // under the cap its capacity can reach twice the cap; the pages past
+    // what was written are never touched, so they are not resident.
+    sample.finish(2 * cap as isize + 8 * MIB, MIB);
+}
+
+#[test]
+fn a_frame_over_the_frame_cap_is_refused_before_buffering() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start();
+    let sample = Sample::start("one frame declaring 16 MiB + 1");
+    let mut ws = RawWs::connect(server.addr);
+    let started = Instant::now();
+    let mut bytes = header(BINARY, (16 << 20) + 1, Some([0; 4]));
+    bytes.extend_from_slice(&[0; 1000]);
+    ws.send(&bytes);
+    assert_eq!(ws.close_code(), 1009);
+    within("frame cap", started, INSTANT);
+    hang_up(&ws.tcp);
+    let outcome = server.outcome();
+    assert!(
+        matches!(
+            outcome.error(),
+            Error::Protocol(ProtocolError::FrameTooBig { .. })
+        ),
+        "{outcome:?}"
+    );
+    server.assert_serves();
+    settle(&server);
+    sample.finish(MIB, MIB);
+}
+
+/// Messages of client `c`: sizes from a few bytes to 64 KiB, text and
+/// binary, content that depends on (client, index).
+fn load_message(c: u32, i: u32) -> Message {
+    let len = match i % 50 {
+        0 => 65_536,
+        7 | 21 => 3000,
+        n => 1 + (n as usize * 13 + c as usize) % 200,
+    };
+    let bytes: Vec<u8> = (0..len)
+        .map(|k| (k as u32 ^ (c * 31 + i * 7)) as u8 % 90 + 32)
+        .collect();
+    if i % 3 == 0 {
+        Message::text(String::from_utf8(bytes).unwrap())
+    } else {
+        Message::binary(bytes)
+    }
+}
+
+#[test]
+fn many_concurrent_clients_lose_and_reorder_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const CLIENTS: u32 = 32;
+    const MESSAGES: u32 = 500;
+    let server = Server::start();
+    let sample = Sample::start("32 clients x 500 messages");
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let url = format!("ws://{}/", server.addr);
+            thread::spawn(move || {
+                // Fragment larger messages, so fragments of one message
+                // are interleaved with Pings on the wire.
+                let mut config = Config::default();
+                config.fragment_size = Some(1000);
+                let (ws, _) = ClientBuilder::new(url)
+                    .config(config)
+                    .handshake_timeout(INSTANT)
+                    .connect()
+                    .unwrap();
+                ws.get_ref()
+                    .get_ref()
+                    .set_read_timeout(Some(INSTANT * 2))
+                    .unwrap();
+                let (mut reader, writer) = ws.split().unwrap();
+                let sending = {
+                    let writer = writer.clone();
+                    thread::spawn(move || {
+                        for i in 0..MESSAGES {
+                            writer.send(load_message(c, i)).unwrap();
+                            if i % 25 == 0 {
+                                writer
+                                    .send(Message::Ping(i.to_be_bytes().to_vec().into()))
+                                    .unwrap();
+                            }
+                        }
+                    })
+                };
+                let mut received = 0;
+                while received < MESSAGES {
+                    match reader.read().unwrap() {
+                        Message::Pong(_) => {}
+                        m => {
+                            assert_eq!(
+                                m,
+                                load_message(c, received),
+                                "client {c} message {received}"
+                            );
+                            received += 1;
+                        }
+                    }
+                }
+                sending.join().unwrap();
+                writer.close(1000, "").unwrap();
+                loop {
+                    match reader.read() {
+                        Ok(_) => {}
+                        Err(e) if e.is_closed() => break,
+                        Err(e) => panic!("client {c}: {e:?}"),
+                    }
+                }
+                received
+            })
+        })
+        .collect();
+    let total: u32 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    within("32 x 500 echoed", started, INSTANT * 6);
+    assert_eq!(total, CLIENTS * MESSAGES);
+    for _ in 0..CLIENTS {
+        let outcome = server.outcome();
+        assert!(
+            matches!(outcome.error(), Error::ConnectionClosed),
+            "{outcome:?}"
+        );
+    }
+    server.assert_serves();
+    settle(&server);
+    // 64 threads on each side, each with buffers of at most a 64 KiB
+    // message in flight.
+    sample.finish(64 * MIB, MIB);
+}
