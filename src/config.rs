@@ -39,6 +39,14 @@ pub struct Config {
     pub max_write_buffer: usize,
     /// How long to wait for the peer's Close after sending ours. Default 10 s.
     pub close_timeout: Duration,
+    /// For the blocking adapters (the core itself does no I/O): a socket
+    /// write that makes no progress for this long fails the connection with
+    /// an I/O error. A peer that stops reading cannot then hold a thread and
+    /// its socket buffers forever; until the timeout it is simply
+    /// back-pressured (TCP flow control), and memory stays within
+    /// [`max_write_buffer`](Self::max_write_buffer). Default 30 s; `None`
+    /// blocks as long as the peer does.
+    pub write_timeout: Option<Duration>,
     /// Send a Ping after this much silence from the peer. `None` (the
     /// default) sends no keepalive pings.
     pub ping_interval: Option<Duration>,
@@ -58,6 +66,7 @@ impl Default for Config {
             fragment_size: None,
             max_write_buffer: 1 << 20,
             close_timeout: Duration::from_secs(10),
+            write_timeout: Some(Duration::from_secs(30)),
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
             handshake: HandshakeLimits::default(),

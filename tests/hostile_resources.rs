@@ -165,9 +165,9 @@ fn pings_from_a_peer_that_never_reads_are_back_pressured() {
     assert!(blocked, "the server kept reading {sent} B of pings");
     let peak = sample.peak_growth();
     assert!(peak < 4 * MIB, "heap peak +{peak} B during the flood");
-    // The server stays blocked in its write (the adapter sets no write
-    // timeout after the handshake) until the peer reads or goes away:
-    // closing our socket with unread data resets the connection.
+    // The server stays blocked in its write until the peer reads, goes
+    // away, or `Config::write_timeout` (30 s by default; see the next test)
+    // passes: closing our socket with unread data resets the connection.
     drop(ws);
     let outcome = server.outcome();
     assert!(
@@ -177,6 +177,50 @@ fn pings_from_a_peer_that_never_reads_are_back_pressured() {
     server.assert_serves();
     settle(&server);
     sample.finish(4 * MIB, MIB);
+}
+
+/// A peer that floods pings and never reads, but keeps its socket open, is
+/// dropped once the server's write has made no progress for
+/// `Config::write_timeout`: it cannot hold a server thread forever.
+#[test]
+fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut config = Config::default();
+    config.write_timeout = Some(Duration::from_millis(300));
+    let server = Server::with(wsproto::blocking::ServerBuilder::new().config(config));
+    let mut ws = RawWs::connect(server.addr);
+    ws.tcp
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let ping = masked(PING, &[b'p'; 125]);
+    let batch: Vec<u8> = ping
+        .iter()
+        .cycle()
+        .take(ping.len() * 500)
+        .copied()
+        .collect();
+    let started = Instant::now();
+    let mut sent = 0usize;
+    // Fill both directions' buffers until our own write blocks: by then the
+    // server is stuck writing Pongs we never read.
+    while sent < 64 << 20 {
+        match ws.tcp.write(&batch) {
+            Ok(n) => sent += n,
+            Err(e) if is_timeout(&e) => break,
+            Err(_) => break, // the server already gave up and reset
+        }
+    }
+    let outcome = server.outcome(); // our socket stays open meanwhile
+    let elapsed = within("drop at the write timeout", started, INSTANT * 2);
+    println!(
+        "dropped after {elapsed:?}, {} KiB of pings sent",
+        sent >> 10
+    );
+    assert!(matches!(outcome.error(), Error::Io(_)), "{outcome:?}");
+    assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+    drop(ws);
+    server.assert_serves();
+    settle(&server);
 }
 
 #[test]

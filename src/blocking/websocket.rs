@@ -169,7 +169,14 @@ impl<S: Stream> WebSocket<S> {
         WebSocket::from_connection(stream, conn, None)
     }
 
-    pub(super) fn from_connection(stream: S, conn: Connection, protocol: Option<String>) -> Self {
+    pub(super) fn from_connection(
+        mut stream: S,
+        conn: Connection,
+        protocol: Option<String>,
+    ) -> Self {
+        // On the socket itself, so split halves (clones of it) share it. A
+        // stream that cannot take a timeout simply blocks, as before.
+        let _ = stream.set_write_timeout(conn.config().write_timeout);
         WebSocket {
             stream,
             conn,
@@ -338,7 +345,10 @@ impl<S: Stream> WebSocket<S> {
             // A peer that stops reading must not hold a closing connection
             // forever.
             self.write_timeout_set = true;
-            let timeout = self.conn.config().close_timeout;
+            let config = self.conn.config();
+            let timeout = config.write_timeout.map_or(config.close_timeout, |write| {
+                write.min(config.close_timeout)
+            });
             self.stream.set_write_timeout(Some(timeout))?;
         }
         loop {
