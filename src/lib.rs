@@ -9,6 +9,7 @@
 //! - [`handshake`]: the opening handshake for both roles, without I/O (§4).
 //! - [`Connection`]: the state machine of one connection, either role:
 //!   messages, control frames, closing, limits and deadlines (§5–§8).
+//! - `deflate` (feature `deflate`): permessage-deflate (RFC 7692).
 //!
 //! Decoders return [`Status::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
@@ -35,6 +36,8 @@
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;
