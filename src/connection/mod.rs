@@ -274,7 +274,7 @@ impl Connection {
     /// frames are never compressed. Without this call, RSV1 from the peer
     /// fails the connection (1002), as RFC 6455 §5.2 requires.
     ///
-    /// Memory: see the [`deflate`](crate::deflate) module (about 300 KiB
+    /// Memory: see the [`deflate`](crate::deflate) module (about 420 KiB
     /// with context takeover both ways, none while idle without it).
     #[cfg(feature = "deflate")]
     pub fn set_deflate(&mut self, params: crate::deflate::DeflateParams) {

@@ -17,7 +17,7 @@ const CLIENT_MAX_WINDOW_BITS: &str = "client_max_window_bits";
 /// `client_*` ones about itself; a server *grants* what the client asks for
 /// when it can, and *imposes* the `client_*` values when the client allowed
 /// it. The default asks for nothing: 32 KiB windows and context takeover
-/// both ways, the best ratio at about 300 KiB per connection (see the
+/// both ways, the best ratio at about 420 KiB per connection (see the
 /// [module docs](super)).
 ///
 /// ```
