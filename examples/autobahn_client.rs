@@ -44,14 +44,21 @@ fn session(url: &str, on_event: impl FnMut(&mut Connection, Event)) -> Result<()
     Ok(())
 }
 
-/// Default limits; permessage-deflate with default preferences when built
-/// with the `deflate` feature (Autobahn groups 12 and 13).
+/// Default limits; permessage-deflate when built with the `deflate`
+/// feature (Autobahn groups 12 and 13).
 fn config() -> Config {
     #[allow(unused_mut)]
     let mut config = Config::default();
     #[cfg(feature = "deflate")]
     {
-        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+        let mut deflate = wsproto::deflate::DeflateConfig::default();
+        // The offer carries `client_no_context_takeover` (RFC 7692
+        // §7.1.1.2: a promise that we will not use context takeover), as
+        // Autobahn's own client does by default: its fuzzing server agrees
+        // to `client_no_context_takeover` (cases 13.2, 13.5, 13.6) only
+        // when the offer has it.
+        deflate.client_no_context_takeover = true;
+        config.deflate = Some(deflate);
     }
     config
 }
