@@ -1,5 +1,6 @@
 //! The Autobahn TestSuite testee, server role: echoes every text and binary
-//! message, a thread per connection, default [`Config`]. See
+//! message, a thread per connection, default [`Config`] (plus
+//! permessage-deflate when built with the `deflate` feature). See
 //! `scripts/autobahn.sh`.
 //!
 //! Run with `cargo run --release --example autobahn_server -- 127.0.0.1:9001`.
@@ -24,7 +25,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         };
         std::thread::spawn(move || {
-            let result = driver::accept(&mut stream, Config::default())
+            let result = driver::accept(&mut stream, config())
                 .and_then(|mut conn| Ok(driver::run(&mut stream, &mut conn, driver::echo)?));
             if let Err(e) = result {
                 eprintln!("connection: {e}");
@@ -32,4 +33,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     Ok(())
+}
+
+/// Default limits; permessage-deflate with default preferences when built
+/// with the `deflate` feature (Autobahn groups 12 and 13).
+fn config() -> Config {
+    #[allow(unused_mut)]
+    let mut config = Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+    }
+    config
 }

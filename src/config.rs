@@ -22,6 +22,9 @@ pub struct Config {
     pub max_frame_size: u64,
     /// Largest received message, all fragments together, in bytes. Default
     /// 64 MiB. Beyond it: close 1009, checked before the payload is buffered.
+    /// A compressed message (permessage-deflate) is held to it twice: its
+    /// bytes on the wire, from the headers, and its *inflated* size, checked
+    /// while inflating, so a small frame cannot expand past it.
     pub max_message_size: u64,
     /// Most fragments one received message may have. Default 131,072 (twice
     /// the 65,536 Autobahn 9.3.1 sends); caps floods of empty fragments.
@@ -55,6 +58,13 @@ pub struct Config {
     pub pong_timeout: Duration,
     /// Limits of the opening handshake.
     pub handshake: HandshakeLimits,
+    /// permessage-deflate preferences, for drivers and adapters that
+    /// negotiate it from the configuration. `None` (the default) neither
+    /// offers nor accepts it. The connection itself compresses only once
+    /// given the agreed parameters
+    /// ([`Connection::set_deflate`](crate::Connection::set_deflate)).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Default for Config {
@@ -70,6 +80,8 @@ impl Default for Config {
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
             handshake: HandshakeLimits::default(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
     }
 }

@@ -44,6 +44,17 @@ pub enum ProtocolError {
     /// RSV bits set without an extension that defines them.
     #[error("reserved bits set without a negotiated extension")]
     ReservedBits,
+    /// RSV1 ("Per-Message Compressed", RFC 7692 §6) on a control frame or
+    /// a continuation frame: RFC 7692 §6.1, "An endpoint MUST NOT set the
+    /// "Per-Message Compressed" bit of control frames and non-first
+    /// fragments of a data message."
+    #[error("RSV1 set on a control or continuation frame")]
+    MisplacedRsv1,
+    /// A compressed message (permessage-deflate) that is not valid DEFLATE
+    /// data, or that back-references past the agreed window. Closed with
+    /// 1007: the payload is inconsistent with the message's type.
+    #[error("invalid compressed data in a permessage-deflate message")]
+    InvalidCompressedData,
     /// A server received an unmasked frame.
     #[error("unmasked frame from a client")]
     UnmaskedFrame,
@@ -98,7 +109,7 @@ impl ProtocolError {
     /// The close code to send when failing the connection for this error.
     pub fn close_code(&self) -> u16 {
         match self {
-            ProtocolError::InvalidUtf8 => INVALID_PAYLOAD,
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => INVALID_PAYLOAD,
             ProtocolError::FrameTooBig { .. }
             | ProtocolError::MessageTooBig { .. }
             | ProtocolError::TooManyFragments { .. } => MESSAGE_TOO_BIG,

@@ -9,6 +9,7 @@
 //! - [`handshake`]: the opening handshake for both roles, without I/O (§4).
 //! - [`Connection`]: the state machine of one connection, either role:
 //!   messages, control frames, closing, limits and deadlines (§5–§8).
+//! - `deflate` (feature `deflate`): permessage-deflate (RFC 7692).
 //!
 //! - [`blocking`] (feature `blocking`, on by default): thin adapters over
 //!   `std::io` / `std::net` — `connect`, `accept`, a `WebSocket` with
@@ -83,6 +84,8 @@ pub mod blocking;
 mod close;
 mod config;
 mod connection;
+#[cfg(feature = "deflate")]
+pub mod deflate;
 mod error;
 pub mod frame;
 pub mod handshake;

@@ -44,6 +44,16 @@ pub(crate) struct Assembler {
     fragments: usize,
     /// Validates text across frames and inside a frame as bytes arrive.
     utf8: Utf8Validator,
+    /// The message in progress is compressed (RSV1 on its first frame).
+    compressed: bool,
+    /// The largest inflated message allowed.
+    limit: u64,
+    /// permessage-deflate, when agreed: the peer's stream.
+    #[cfg(feature = "deflate")]
+    inflater: Option<crate::deflate::Inflater>,
+    /// What the compressed message in progress inflated to so far.
+    #[cfg(feature = "deflate")]
+    inflated: Vec<u8>,
 }
 
 impl Assembler {
@@ -53,8 +63,23 @@ impl Assembler {
         self.kind.is_some()
     }
 
+    /// Turns on permessage-deflate for received messages.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn set_inflater(&mut self, inflater: crate::deflate::Inflater) {
+        self.inflater = Some(inflater);
+    }
+
+    /// Whether RSV1 means "compressed" (permessage-deflate was agreed).
+    pub(crate) fn inflates(&self) -> bool {
+        #[cfg(feature = "deflate")]
+        return self.inflater.is_some();
+        #[cfg(not(feature = "deflate"))]
+        return false;
+    }
+
     /// Checks a data frame's header against the continuation rules and the
-    /// limits, before any of its payload is buffered.
+    /// limits, before any of its payload is buffered. RSV1 was checked by
+    /// the caller: set only on a first frame, with deflate agreed.
     pub(crate) fn begin_frame(
         &mut self,
         header: &FrameHeader,
@@ -80,6 +105,8 @@ impl Assembler {
                 self.size = 0;
                 self.fragments = 0;
                 self.utf8 = Utf8Validator::new();
+                self.compressed = header.rsv1;
+                self.limit = config.max_message_size;
             }
         }
         if header.payload_len > config.max_frame_size {
@@ -107,10 +134,35 @@ impl Assembler {
 
     /// Validates the next unmasked bytes of the current frame's payload, as
     /// they arrive (fail-fast: RFC 6455 §8.1, Autobahn 6.4.x).
+    /// A compressed message is inflated here instead, and its inflated
+    /// bytes validated.
     #[inline]
     pub(crate) fn feed(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
+        #[cfg(feature = "deflate")]
+        if self.compressed {
+            return self.inflate(piece, false);
+        }
         if self.kind == Some(DataKind::Text) {
             self.utf8.feed(piece)?;
+        }
+        Ok(())
+    }
+
+    /// Inflates compressed bytes (or, with `end`, the message's implied
+    /// tail) and validates what came out when the message is text.
+    #[cfg(feature = "deflate")]
+    fn inflate(&mut self, piece: &[u8], end: bool) -> Result<(), ProtocolError> {
+        let Some(inflater) = &mut self.inflater else {
+            return Err(ProtocolError::ReservedBits);
+        };
+        let before = self.inflated.len();
+        if end {
+            inflater.finish(&mut self.inflated, self.limit)?;
+        } else {
+            inflater.inflate(piece, &mut self.inflated, self.limit)?;
+        }
+        if self.kind == Some(DataKind::Text) {
+            self.utf8.feed(&self.inflated[before..])?;
         }
         Ok(())
     }
@@ -122,6 +174,24 @@ impl Assembler {
         fin: bool,
         payload: BytesMut,
     ) -> Result<Option<Message>, ProtocolError> {
+        #[cfg(feature = "deflate")]
+        if self.compressed {
+            // The payload went through the inflater as it arrived.
+            drop(payload);
+            if !fin {
+                return Ok(None);
+            }
+            self.inflate(&[], true)?;
+            let Some(kind) = self.kind.take() else {
+                return Err(ProtocolError::OrphanContinuation);
+            };
+            if kind == DataKind::Text {
+                self.utf8.finish()?;
+            }
+            self.compressed = false;
+            let data = Bytes::from(std::mem::take(&mut self.inflated));
+            return Ok(Some(Message { kind, data }));
+        }
         if !fin {
             match &mut self.fragments_data {
                 None => self.fragments_data = Some(payload),

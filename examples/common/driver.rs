@@ -39,8 +39,21 @@ pub fn accept(stream: &mut TcpStream, config: Config) -> Result<Connection, Box<
             }
         }
     };
-    stream.write_all(request.accept(Accept::new())?.response())?;
+    #[allow(unused_mut)]
+    let mut accept = Accept::new();
+    // permessage-deflate when the configuration asks for it.
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = config.deflate {
+        accept = accept.deflate(deflate);
+    }
+    let accepted = request.accept(accept)?;
+    stream.write_all(accepted.response())?;
+    #[allow(unused_mut)]
     let mut conn = Connection::new(Role::Server, config);
+    #[cfg(feature = "deflate")]
+    if let Some(params) = accepted.deflate() {
+        conn.set_deflate(params);
+    }
     // A violation here is sticky and its Close is queued: `run` sends it.
     let _ = conn.receive_data(&buf[used..]);
     Ok(conn)
@@ -52,16 +65,28 @@ pub fn connect(url: &str, config: Config) -> Result<(TcpStream, Connection), Box
     let mut stream = TcpStream::connect((target.host(), target.port()))?;
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    let (request, mut handshake) = ClientRequest::from_url(url)?.build()?;
+    #[allow(unused_mut)]
+    let mut request = ClientRequest::from_url(url)?;
+    #[cfg(feature = "deflate")]
+    if let Some(deflate) = config.deflate {
+        request = request.deflate(deflate);
+    }
+    let (request, mut handshake) = request.build()?;
     stream.write_all(&request)?;
     let mut buf = Vec::new();
-    let used = loop {
+    let (established, used) = loop {
         read_more(&mut stream, &mut buf)?;
-        if let Status::Complete((_, used)) = handshake.parse_response(&buf)? {
-            break used;
+        if let Status::Complete(done) = handshake.parse_response(&buf)? {
+            break done;
         }
     };
+    #[allow(unused_mut)]
     let mut conn = Connection::new(Role::Client, config);
+    #[cfg(feature = "deflate")]
+    if let Some(params) = established.deflate() {
+        conn.set_deflate(params);
+    }
+    let _ = established;
     let _ = conn.receive_data(&buf[used..]);
     Ok((stream, conn))
 }

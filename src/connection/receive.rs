@@ -202,8 +202,16 @@ impl Connection {
         // RFC 6455 §5.2: "If a nonzero value is received and none of the
         // negotiated extensions defines the meaning of such a nonzero value,
         // the receiving endpoint MUST _Fail the WebSocket Connection_."
-        if header.rsv1 || header.rsv2 || header.rsv3 {
+        // RFC 7692 §6: permessage-deflate gives RSV1 a meaning, "Per-Message
+        // Compressed", on the first frame of a data message only.
+        if header.rsv2 || header.rsv3 || (header.rsv1 && !self.assembler.inflates()) {
             return Err(ProtocolError::ReservedBits);
+        }
+        // RFC 7692 §6.1: "An endpoint MUST NOT set the "Per-Message
+        // Compressed" bit of control frames and non-first fragments of a
+        // data message." Such a frame is refused as any unknown RSV bit is.
+        if header.rsv1 && !matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            return Err(ProtocolError::MisplacedRsv1);
         }
         match (self.role.expects_masked(), header.mask.is_some()) {
             // RFC 6455 §5.1: "The server MUST close the connection upon

@@ -138,8 +138,22 @@ impl TxQueue {
 
     /// Writes a frame header into the arena.
     fn push_header(&mut self, opcode: OpCode, fin: bool, len: usize, mask: Option<[u8; 4]>) {
+        self.push_header_rsv1(opcode, fin, false, len, mask);
+    }
+
+    /// Writes a frame header into the arena, with RSV1 as given
+    /// (permessage-deflate marks a compressed message's first frame).
+    fn push_header_rsv1(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        len: usize,
+        mask: Option<[u8; 4]>,
+    ) {
         let header = FrameHeader {
             fin,
+            rsv1,
             mask,
             ..FrameHeader::new(opcode, len as u64)
         };
@@ -157,8 +171,20 @@ impl TxQueue {
         payload: &[u8],
         mask: Option<[u8; 4]>,
     ) {
+        self.push_frame_copied_rsv1(opcode, fin, false, payload, mask);
+    }
+
+    /// As [`push_frame_copied`](Self::push_frame_copied), with RSV1.
+    fn push_frame_copied_rsv1(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        payload: &[u8],
+        mask: Option<[u8; 4]>,
+    ) {
         self.arena.reserve(MAX_HEADER_LEN + payload.len());
-        self.push_header(opcode, fin, payload.len(), mask);
+        self.push_header_rsv1(opcode, fin, rsv1, payload.len(), mask);
         let start = self.arena.len();
         self.arena.extend_from_slice(payload);
         if let Some(key) = mask {
@@ -186,13 +212,14 @@ impl TxQueue {
 
     /// Queues a data message, split into frames of at most `fragment`
     /// payload bytes, each masked with its own key from `next_key` when the
-    /// role masks.
+    /// role masks. `rsv1` marks the first frame (a compressed message).
     pub(crate) fn push_message(
         &mut self,
         opcode: OpCode,
         payload: impl BinaryPayload,
         fragment: usize,
         mut next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
+        rsv1: bool,
     ) {
         let fragment = fragment.max(1);
         let total = payload.as_bytes().len();
@@ -205,14 +232,15 @@ impl TxQueue {
                 let range = i * fragment..((i + 1) * fragment).min(total);
                 let opcode = if i == 0 { opcode } else { OpCode::Continuation };
                 let key = next_key.as_mut().map(|f| f());
-                self.push_frame_copied(opcode, i + 1 == frames, &bytes[range], key);
+                let fin = i + 1 == frames;
+                self.push_frame_copied_rsv1(opcode, fin, rsv1 && i == 0, &bytes[range], key);
             }
             return;
         }
         let payload = payload.into_bytes();
         if total <= fragment {
             let key = next_key.map(|f| f());
-            self.push_frame_owned(opcode, payload, key);
+            self.push_frame_owned(opcode, rsv1, payload, key);
             return;
         }
         let frames = total.div_ceil(fragment);
@@ -220,25 +248,32 @@ impl TxQueue {
             let range = i * fragment..((i + 1) * fragment).min(total);
             let opcode = if i == 0 { opcode } else { OpCode::Continuation };
             let fin = i + 1 == frames;
+            let rsv1 = rsv1 && i == 0;
             let key = next_key.as_mut().map(|f| f());
             if key.is_none() && range.len() > INLINE_MAX {
-                self.push_header(opcode, fin, range.len(), None);
+                self.push_header_rsv1(opcode, fin, rsv1, range.len(), None);
                 self.push_chunk(payload.slice(range));
             } else {
-                self.push_frame_copied(opcode, fin, &payload[range], key);
+                self.push_frame_copied_rsv1(opcode, fin, rsv1, &payload[range], key);
             }
         }
     }
 
     /// Queues one final frame, passing a large payload through uncopied.
-    fn push_frame_owned(&mut self, opcode: OpCode, payload: Bytes, mask: Option<[u8; 4]>) {
+    fn push_frame_owned(
+        &mut self,
+        opcode: OpCode,
+        rsv1: bool,
+        payload: Bytes,
+        mask: Option<[u8; 4]>,
+    ) {
         if payload.len() <= INLINE_MAX {
-            self.push_frame_copied(opcode, true, &payload, mask);
+            self.push_frame_copied_rsv1(opcode, true, rsv1, &payload, mask);
             return;
         }
         match mask {
             None => {
-                self.push_header(opcode, true, payload.len(), None);
+                self.push_header_rsv1(opcode, true, rsv1, payload.len(), None);
                 self.push_chunk(payload);
             }
             // RFC 6455 §5.3 masks the payload; a payload we own alone is
@@ -246,10 +281,10 @@ impl TxQueue {
             Some(key) => match payload.try_into_mut() {
                 Ok(mut owned) => {
                     apply_mask(&mut owned, key);
-                    self.push_header(opcode, true, owned.len(), Some(key));
+                    self.push_header_rsv1(opcode, true, rsv1, owned.len(), Some(key));
                     self.push_chunk(owned.freeze());
                 }
-                Err(shared) => self.push_frame_copied(opcode, true, &shared, Some(key)),
+                Err(shared) => self.push_frame_copied_rsv1(opcode, true, rsv1, &shared, Some(key)),
             },
         }
     }
@@ -270,7 +305,13 @@ mod tests {
     #[test]
     fn rfc_5_7_examples() {
         let mut q = TxQueue::default();
-        q.push_message(OpCode::Text, Bytes::from_static(b"Hello"), usize::MAX, None);
+        q.push_message(
+            OpCode::Text,
+            Bytes::from_static(b"Hello"),
+            usize::MAX,
+            None,
+            false,
+        );
         assert_eq!(drain(&mut q), [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
         let mut key = || [0x37, 0xfa, 0x21, 0x3d];
         q.push_message(
@@ -278,6 +319,7 @@ mod tests {
             Bytes::from_static(b"Hello"),
             usize::MAX,
             Some(&mut key),
+            false,
         );
         assert_eq!(
             drain(&mut q),
@@ -286,13 +328,19 @@ mod tests {
             ]
         );
         // A fragmented unmasked text message.
-        q.push_message(OpCode::Text, Bytes::from_static(b"Hello"), 3, None);
+        q.push_message(OpCode::Text, Bytes::from_static(b"Hello"), 3, None, false);
         assert_eq!(
             drain(&mut q),
             [0x01, 0x03, 0x48, 0x65, 0x6c, 0x80, 0x02, 0x6c, 0x6f]
         );
         // 256 bytes of binary data in a single unmasked message.
-        q.push_message(OpCode::Binary, Bytes::from(vec![7; 256]), usize::MAX, None);
+        q.push_message(
+            OpCode::Binary,
+            Bytes::from(vec![7; 256]),
+            usize::MAX,
+            None,
+            false,
+        );
         assert_eq!(drain(&mut q)[..4], [0x82, 0x7E, 0x01, 0x00]);
     }
 
@@ -301,7 +349,7 @@ mod tests {
         let mut q = TxQueue::default();
         let payload = Bytes::from(vec![1u8; 4096]);
         let ptr = payload.as_ptr();
-        q.push_message(OpCode::Binary, payload, usize::MAX, None);
+        q.push_message(OpCode::Binary, payload, usize::MAX, None, false);
         let header = q.pop().unwrap();
         assert_eq!(&header[..], [0x82, 0x7E, 0x10, 0x00]);
         assert_eq!(q.pop().unwrap().as_ptr(), ptr);
@@ -309,7 +357,7 @@ mod tests {
         let payload = Bytes::from(vec![0u8; 4096]);
         let ptr = payload.as_ptr();
         let mut key = || [1, 2, 3, 4];
-        q.push_message(OpCode::Binary, payload, usize::MAX, Some(&mut key));
+        q.push_message(OpCode::Binary, payload, usize::MAX, Some(&mut key), false);
         q.pop().unwrap();
         let body = q.pop().unwrap();
         assert_eq!((body.as_ptr(), &body[..4]), (ptr, &[1, 2, 3, 4][..]));
@@ -323,8 +371,15 @@ mod tests {
             Bytes::from(vec![9u8; 2000]),
             usize::MAX,
             None,
+            false,
         );
-        q.push_message(OpCode::Binary, Bytes::from_static(b"xy"), usize::MAX, None);
+        q.push_message(
+            OpCode::Binary,
+            Bytes::from_static(b"xy"),
+            usize::MAX,
+            None,
+            false,
+        );
         assert_eq!(q.len(), 4 + 2000 + 4);
         let mut slices = [IoSlice::new(&[]); 8];
         assert_eq!(q.slices(&mut slices), 3);

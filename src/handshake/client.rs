@@ -29,6 +29,8 @@ use crate::{HandshakeLimits, Status};
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientRequest {
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
     host: String,
     resource: String,
     origin: Option<String>,
@@ -57,6 +59,8 @@ impl ClientRequest {
             origin: None,
             protocols: Vec::new(),
             extensions: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflate: None,
             headers: Vec::new(),
             limits: HandshakeLimits::default(),
         }
@@ -77,6 +81,18 @@ impl ClientRequest {
     /// Offers an extension; offers go out in the order added (preference).
     pub fn extension(mut self, extension: Extension) -> Self {
         self.extensions.push(extension);
+        self
+    }
+
+    /// Offers permessage-deflate (RFC 7692) with these preferences (see
+    /// [`DeflateConfig::offer`](crate::deflate::DeflateConfig::offer)). The
+    /// server's answer is checked against them: one the offer did not allow
+    /// fails the handshake with [`ResponseError::DeflateRefused`];
+    /// [`Established::deflate`] says what was agreed.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: crate::deflate::DeflateConfig) -> Self {
+        self.extensions.push(config.offer());
+        self.deflate = Some(config);
         self
     }
 
@@ -150,6 +166,8 @@ impl ClientRequest {
                 .collect(),
             scanner: HeadScanner::new(self.limits, StartLine::Response),
             limits: self.limits,
+            #[cfg(feature = "deflate")]
+            deflate: self.deflate,
         };
         Ok((out, handshake))
     }
@@ -211,6 +229,8 @@ pub struct ClientHandshake {
     extensions: Vec<String>,
     scanner: HeadScanner,
     limits: HandshakeLimits,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl ClientHandshake {
@@ -346,10 +366,19 @@ impl ClientHandshake {
         }) {
             return Err(ResponseError::ExtensionNotOffered(e.name().to_owned()));
         }
+        #[cfg(feature = "deflate")]
+        let deflate = match &self.deflate {
+            Some(config) => config
+                .check_extensions(&extensions)
+                .map_err(ResponseError::DeflateRefused)?,
+            None => None,
+        };
         Ok(Established {
             protocol,
             extensions,
             headers,
+            #[cfg(feature = "deflate")]
+            deflate,
         })
     }
 }
@@ -374,6 +403,8 @@ pub struct Established {
     protocol: Option<String>,
     extensions: Vec<Extension>,
     headers: Headers,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl Established {
@@ -385,6 +416,14 @@ impl Established {
     /// The extensions in use, in the order they apply (RFC 6455 §9.1).
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
+    }
+
+    /// The permessage-deflate parameters the server agreed to, after an
+    /// offer made with [`ClientRequest::deflate`], for
+    /// [`Connection::set_deflate`](crate::Connection::set_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
+        self.deflate
     }
 
     /// Every header of the response (`Set-Cookie`, …).

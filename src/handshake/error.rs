@@ -245,6 +245,10 @@ pub enum ResponseError {
     /// A `Sec-WebSocket-Extensions` value outside the §9.1 grammar.
     #[error("malformed Sec-WebSocket-Extensions header")]
     InvalidExtensions,
+    /// The server's permessage-deflate answer is not one our offer allowed
+    /// (RFC 7692 §5: the client "MUST _Fail the WebSocket Connection_").
+    #[error("unacceptable permessage-deflate answer: {0}")]
+    DeflateRefused(&'static str),
 }
 
 /// The caller asked the handshake for something it cannot send. Nothing is

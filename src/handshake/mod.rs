@@ -58,3 +58,6 @@ pub use origin::OriginPolicy;
 pub use response::{http_response, reason_phrase};
 pub use server::{Accept, Accepted, HttpRequest, RequestParser, UpgradeRequest};
 pub use url::WsUrl;
+
+#[cfg(all(test, feature = "deflate"))]
+pub(crate) use headers::parse_extensions as parse_extensions_for_tests;

@@ -375,7 +375,18 @@ impl UpgradeRequest {
     /// A subprotocol or extension the client did not offer, or an extra
     /// header that is malformed or written by the handshake itself, is the
     /// caller's mistake and returns an error (nothing to send).
-    pub fn accept(&self, accept: Accept) -> Result<Accepted, HandshakeUsageError> {
+    pub fn accept(
+        &self,
+        #[allow(unused_mut)] mut accept: Accept,
+    ) -> Result<Accepted, HandshakeUsageError> {
+        #[cfg(feature = "deflate")]
+        let deflate = match accept.deflate {
+            Some(config) => config.negotiate(&self.extensions).map(|(params, answer)| {
+                accept.extensions.push(answer);
+                params
+            }),
+            None => None,
+        };
         if let Some(p) = &accept.protocol {
             if !is_token(p.as_bytes()) {
                 return Err(HandshakeUsageError::InvalidProtocol(p.clone()));
@@ -437,6 +448,8 @@ impl UpgradeRequest {
             response: out,
             protocol: accept.protocol,
             extensions: accept.extensions,
+            #[cfg(feature = "deflate")]
+            deflate,
         })
     }
 
@@ -462,6 +475,8 @@ pub struct Accept {
     protocol: Option<String>,
     extensions: Vec<Extension>,
     headers: Vec<(String, String)>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 impl Accept {
@@ -488,6 +503,17 @@ impl Accept {
         self.headers.push((name.into(), value.into()));
         self
     }
+
+    /// Agrees to permessage-deflate (RFC 7692) if the client offered it
+    /// acceptably, with these preferences: the first well-formed offer is
+    /// taken, malformed ones are declined (see
+    /// [`DeflateConfig::negotiate`](crate::deflate::DeflateConfig::negotiate)).
+    /// [`Accepted::deflate`] then says what was agreed.
+    #[cfg(feature = "deflate")]
+    pub fn deflate(mut self, config: crate::deflate::DeflateConfig) -> Self {
+        self.deflate = Some(config);
+        self
+    }
 }
 
 /// An accepted upgrade: the response to send and what was negotiated.
@@ -496,6 +522,8 @@ pub struct Accepted {
     response: Vec<u8>,
     protocol: Option<String>,
     extensions: Vec<Extension>,
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::deflate::DeflateParams>,
 }
 
 impl Accepted {
@@ -517,6 +545,14 @@ impl Accepted {
     /// The agreed extensions, in the order they apply.
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
+    }
+
+    /// The permessage-deflate parameters agreed through
+    /// [`Accept::deflate`], for
+    /// [`Connection::set_deflate`](crate::Connection::set_deflate).
+    #[cfg(feature = "deflate")]
+    pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
+        self.deflate
     }
 }
 

@@ -1,0 +1,67 @@
+"""Interop with Python `websockets` (permessage-deflate on by default).
+
+    interop_websockets.py server PORTFILE   echo server; writes its port to
+                                            PORTFILE; exits after one
+                                            connection, non-zero unless it
+                                            used permessage-deflate
+    interop_websockets.py client URL        sends messages to an echo
+                                            server, checks each echo and that
+                                            permessage-deflate was agreed
+
+Driven by scripts/interop_websockets.sh.
+"""
+
+import sys
+import threading
+
+from websockets.sync.client import connect
+from websockets.sync.server import serve
+
+
+def deflate_in_use(ws):
+    return any(e.name == "permessage-deflate" for e in ws.protocol.extensions)
+
+
+def run_server(portfile):
+    outcome = {}
+    done = threading.Event()
+
+    def echo(ws):
+        outcome["deflate"] = deflate_in_use(ws)
+        count = 0
+        for message in ws:
+            ws.send(message)
+            count += 1
+        outcome["count"] = count
+        done.set()
+
+    with serve(echo, "127.0.0.1", 0, max_size=None, compression="deflate") as server:
+        with open(portfile, "w") as f:
+            f.write(str(server.socket.getsockname()[1]))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        done.wait(60)
+        server.shutdown()
+    print(f"python server: {outcome}")
+    return 0 if outcome.get("deflate") and outcome.get("count") else 1
+
+
+def run_client(url):
+    json = "".join(f'{{"id":{i},"name":"user{i % 97}"}},' for i in range(20000))
+    messages = ["", "Hello", "Hello", "héllo wörld ✓", json[:1000], json,
+                b"", bytes(100_000), bytes(range(256)) * 300]
+    with connect(url, max_size=None, compression="deflate") as ws:
+        if not deflate_in_use(ws):
+            print("python client: permessage-deflate not agreed")
+            return 1
+        for message in messages:
+            ws.send(message)
+            if ws.recv() != message:
+                print(f"python client: echo differs for a {type(message).__name__} of {len(message)}")
+                return 1
+    print(f"python client: {len(messages)} echoes matched with permessage-deflate")
+    return 0
+
+
+if __name__ == "__main__":
+    mode, arg = sys.argv[1], sys.argv[2]
+    sys.exit(run_server(arg) if mode == "server" else run_client(arg))

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# permessage-deflate interop with Python `websockets` (compression on by
+# default there), both roles, over loopback with OS-chosen ports:
+#
+#   our client (examples/interop_client) -> websockets echo server
+#   websockets client -> our echo server (examples/autobahn_server)
+#
+# Each side checks that deflate was agreed and every echo matches.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+OUT=target/interop
+VENV=${INTEROP_VENV:-$OUT/venv}
+mkdir -p "$OUT"
+if ! "$VENV/bin/python" -c "import websockets" 2>/dev/null; then
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "websockets>=13"
+fi
+PY=$VENV/bin/python
+
+cargo build --features deflate --example interop_client --example autobahn_server
+BIN=${CARGO_TARGET_DIR:-target}/debug/examples
+
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do
+        kill "$pid" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+
+echo "=== our client -> websockets server"
+rm -f "$OUT/port"
+"$PY" scripts/interop_websockets.py server "$OUT/port" &
+py_pid=$!
+pids+=("$py_pid")
+for _ in $(seq 100); do
+    [ -s "$OUT/port" ] && break
+    sleep 0.1
+done
+timeout 60 "$BIN/interop_client" "ws://127.0.0.1:$(cat "$OUT/port")"
+timeout 30 tail --pid="$py_pid" -f /dev/null
+wait "$py_pid"
+
+echo "=== websockets client -> our server"
+"$BIN/autobahn_server" 127.0.0.1:0 >"$OUT/server.log" 2>&1 &
+pids+=("$!")
+for _ in $(seq 100); do
+    addr=$(sed -n 's/.*listening on \([0-9.]*:[0-9]*\).*/\1/p' "$OUT/server.log")
+    [ -n "$addr" ] && break
+    sleep 0.1
+done
+timeout 60 "$PY" scripts/interop_websockets.py client "ws://$addr"
+echo "interop: both roles OK"

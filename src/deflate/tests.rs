@@ -1,0 +1,386 @@
+//! Negotiation vectors (RFC 7692 §7.1), both roles, and the codec against
+//! the §7.2.3 examples.
+
+use super::codec::{Deflater, Inflater};
+use super::{DeflateConfig, DeflateParams};
+use crate::error::ProtocolError;
+use crate::handshake::Extension;
+
+/// Parses a `Sec-WebSocket-Extensions` value.
+fn exts(header: &str) -> Vec<Extension> {
+    let mut out = Vec::new();
+    crate::handshake::parse_extensions_for_tests(header.as_bytes(), &mut out).unwrap();
+    out
+}
+
+fn server(config: DeflateConfig, offer: &str) -> Option<(DeflateParams, String)> {
+    config
+        .negotiate(&exts(offer))
+        .map(|(params, answer)| (params, answer.to_string()))
+}
+
+fn client(config: DeflateConfig, answer: &str) -> Result<Option<DeflateParams>, &'static str> {
+    config.check_extensions(&exts(answer))
+}
+
+fn params(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
+    DeflateParams {
+        server_no_context_takeover: snct,
+        client_no_context_takeover: cnct,
+        server_max_window_bits: sbits,
+        client_max_window_bits: cbits,
+        compression_level: 6,
+    }
+}
+
+// ----- §7.1: the server's side -----------------------------------------------
+
+#[test]
+fn server_accepts_plain_offer() {
+    let d = DeflateConfig::default();
+    assert_eq!(
+        server(d, "permessage-deflate"),
+        Some((params(false, false, 15, 15), "permessage-deflate".into()))
+    );
+    assert_eq!(
+        server(d, "Permessage-Deflate; client_max_window_bits"),
+        Some((params(false, false, 15, 15), "permessage-deflate".into()))
+    );
+}
+
+#[test]
+fn server_grants_requests() {
+    let d = DeflateConfig::default();
+    assert_eq!(
+        server(
+            d,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+        ),
+        Some((
+            params(true, false, 10, 15),
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10".into()
+        ))
+    );
+    // A request for 15 is accepted by repeating it.
+    assert_eq!(
+        server(d, "permessage-deflate; server_max_window_bits=15").map(|p| p.1),
+        Some("permessage-deflate; server_max_window_bits=15".into())
+    );
+    // The client's hint is echoed: we may then drop our inflater.
+    assert_eq!(
+        server(d, "permessage-deflate; client_no_context_takeover"),
+        Some((
+            params(false, true, 15, 15),
+            "permessage-deflate; client_no_context_takeover".into()
+        ))
+    );
+    // Quoted values are values (RFC 7692 §7.1.2.1 allows quoted-string).
+    assert_eq!(
+        server(d, "permessage-deflate; server_max_window_bits=\"9\"").map(|p| p.0),
+        Some(params(false, false, 9, 15))
+    );
+}
+
+#[test]
+fn server_imposes_its_preferences() {
+    let d = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 12,
+        client_max_window_bits: 10,
+        ..DeflateConfig::default()
+    };
+    assert_eq!(
+        server(d, "permessage-deflate; client_max_window_bits").map(|p| p.1),
+        Some(
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=12; client_max_window_bits=10"
+                .into()
+        )
+    );
+    // Without client_max_window_bits in the offer the answer "MUST NOT"
+    // carry it (RFC 7692 §7.1.2.2): the client keeps 15.
+    assert_eq!(
+        server(d, "permessage-deflate").map(|p| p.0),
+        Some(params(true, true, 12, 15))
+    );
+    // The smaller of the client's limit and ours.
+    assert_eq!(
+        server(d, "permessage-deflate; client_max_window_bits=9").map(|p| p.0),
+        Some(params(true, true, 12, 9))
+    );
+    assert_eq!(
+        server(d, "permessage-deflate; server_max_window_bits=13").map(|p| p.0),
+        Some(params(true, true, 12, 15))
+    );
+}
+
+#[test]
+fn server_declines_malformed_offers_and_tries_the_next() {
+    let d = DeflateConfig::default();
+    for bad in [
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_max_window_bits=7",
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; server_max_window_bits=010",
+        "permessage-deflate; server_max_window_bits=+9",
+        "permessage-deflate; client_max_window_bits=abc",
+        "permessage-deflate; server_no_context_takeover=1",
+        "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+        "permessage-deflate; server_max_window_bits=9; server_max_window_bits=9",
+        "permessage-deflate; client_max_window_bits; client_max_window_bits=9",
+        "permessage-deflate; mux",
+    ] {
+        assert_eq!(server(d, bad), None, "{bad}");
+        let fallback = format!("{bad}, permessage-deflate; server_max_window_bits=11");
+        assert_eq!(
+            server(d, &fallback).map(|p| p.0),
+            Some(params(false, false, 11, 15)),
+            "{fallback}"
+        );
+    }
+    assert_eq!(server(d, "x-webkit-deflate-frame"), None);
+}
+
+// ----- §7.1: the client's side -----------------------------------------------
+
+#[test]
+fn client_offer() {
+    assert_eq!(
+        DeflateConfig::default().offer().to_string(),
+        "permessage-deflate; client_max_window_bits"
+    );
+    let d = DeflateConfig {
+        server_no_context_takeover: true,
+        client_no_context_takeover: true,
+        server_max_window_bits: 10,
+        client_max_window_bits: 9,
+        ..DeflateConfig::default()
+    };
+    assert_eq!(
+        d.offer().to_string(),
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+         server_max_window_bits=10; client_max_window_bits=9"
+    );
+}
+
+#[test]
+fn client_accepts_what_it_allowed() {
+    let d = DeflateConfig::default();
+    assert_eq!(client(d, ""), Ok(None));
+    assert_eq!(
+        client(d, "permessage-deflate"),
+        Ok(Some(params(false, false, 15, 15)))
+    );
+    assert_eq!(
+        client(
+            d,
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover; \
+             server_max_window_bits=9; client_max_window_bits=8"
+        ),
+        Ok(Some(params(true, true, 9, 8)))
+    );
+    let asking = DeflateConfig {
+        server_no_context_takeover: true,
+        server_max_window_bits: 10,
+        client_max_window_bits: 12,
+        ..DeflateConfig::default()
+    };
+    assert_eq!(
+        client(
+            asking,
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=10"
+        ),
+        Ok(Some(params(true, false, 10, 12)))
+    );
+}
+
+#[test]
+fn client_refuses_what_it_did_not_allow() {
+    let d = DeflateConfig::default();
+    for bad in [
+        "permessage-deflate; client_max_window_bits",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_max_window_bits=16",
+        "permessage-deflate; unknown",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        "permessage-deflate, permessage-deflate",
+    ] {
+        assert!(client(d, bad).is_err(), "{bad}");
+    }
+    let asking = DeflateConfig {
+        server_no_context_takeover: true,
+        server_max_window_bits: 10,
+        client_max_window_bits: 12,
+        ..DeflateConfig::default()
+    };
+    for bad in [
+        // The requests were not agreed.
+        "permessage-deflate; server_max_window_bits=10",
+        "permessage-deflate; server_no_context_takeover",
+        // Larger than requested or offered.
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=11",
+        "permessage-deflate; server_no_context_takeover; server_max_window_bits=10; \
+         client_max_window_bits=13",
+    ] {
+        assert!(client(asking, bad).is_err(), "{bad}");
+    }
+}
+
+// ----- §7.2: the codec -------------------------------------------------------
+
+fn inflate_all(
+    inflater: &mut Inflater,
+    pieces: &[&[u8]],
+    limit: u64,
+) -> Result<Vec<u8>, ProtocolError> {
+    let mut out = Vec::new();
+    for piece in pieces {
+        inflater.inflate(piece, &mut out, limit)?;
+    }
+    inflater.finish(&mut out, limit)?;
+    Ok(out)
+}
+
+#[test]
+fn rfc_7692_7_2_3_examples() {
+    // §7.2.3.1: "Hello" in one compressed message.
+    let mut deflater = Deflater::new(6, 15, false);
+    assert_eq!(
+        deflater.compress(b"Hello").unwrap(),
+        [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+    );
+    // §7.2.3.2: the second "Hello" refers back into the shared window.
+    assert_eq!(
+        deflater.compress(b"Hello").unwrap(),
+        [0xf2, 0x00, 0x11, 0x00, 0x00]
+    );
+    // Without context takeover the second message is as the first.
+    let mut fresh = Deflater::new(6, 15, true);
+    fresh.compress(b"Hello").unwrap();
+    assert_eq!(
+        fresh.compress(b"Hello").unwrap(),
+        [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
+    );
+    let mut inflater = Inflater::new(15, false);
+    let hello: &[u8] = &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    assert_eq!(inflate_all(&mut inflater, &[hello], 100).unwrap(), b"Hello");
+    let again: &[u8] = &[0xf2, 0x00, 0x11, 0x00, 0x00];
+    assert_eq!(inflate_all(&mut inflater, &[again], 100).unwrap(), b"Hello");
+    // §7.2.3.1, fragmented: "f2 48 cd" then "c9 c9 07 00".
+    let mut inflater = Inflater::new(15, false);
+    assert_eq!(
+        inflate_all(
+            &mut inflater,
+            &[&[0xf2, 0x48, 0xcd], &[0xc9, 0xc9, 0x07, 0x00]],
+            100
+        )
+        .unwrap(),
+        b"Hello"
+    );
+    // §7.2.3.3: a stored ("no compression") block.
+    let stored: &[u8] = &[
+        0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+    ];
+    assert_eq!(
+        inflate_all(&mut inflater, &[stored], 100).unwrap(),
+        b"Hello"
+    );
+    // §7.2.3.4: BFINAL set; the trailing 0x00 is ignored, and the next
+    // message starts a new stream.
+    let mut inflater = Inflater::new(15, false);
+    let last: &[u8] = &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00];
+    assert_eq!(inflate_all(&mut inflater, &[last], 100).unwrap(), b"Hello");
+    assert_eq!(inflate_all(&mut inflater, &[hello], 100).unwrap(), b"Hello");
+    // §7.2.3.5: two DEFLATE blocks in one message.
+    let two: &[u8] = &[
+        0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+    ];
+    let mut inflater = Inflater::new(15, false);
+    assert_eq!(inflate_all(&mut inflater, &[two], 100).unwrap(), b"Hello");
+    // §7.2.3.6: an empty message compresses to one 0x00 octet.
+    let mut deflater = Deflater::new(6, 15, false);
+    assert_eq!(deflater.compress(b"").unwrap(), [0x00]);
+    assert_eq!(inflate_all(&mut inflater, &[&[0x00]], 100).unwrap(), b"");
+    // Also after a message, with context takeover; and a peer may send
+    // nothing at all, which inflates to nothing as well.
+    deflater.compress(b"Hello").unwrap();
+    assert_eq!(deflater.compress(b"").unwrap(), [0x00]);
+    assert_eq!(inflate_all(&mut inflater, &[&[]], 100).unwrap(), b"");
+}
+
+#[test]
+fn every_window_and_level_round_trips() {
+    let text: Vec<u8> = (0..2_000u32)
+        .flat_map(|i| format!("{{\"id\":{i},\"name\":\"user{}\"}},", i % 97).into_bytes())
+        .collect();
+    for bits in 8..=15 {
+        for level in [0, 1, 9] {
+            for nct in [false, true] {
+                let mut deflater = Deflater::new(level, bits, nct);
+                let mut inflater = Inflater::new(bits, nct);
+                for _ in 0..2 {
+                    let wire = deflater.compress(&text).unwrap();
+                    let out = inflate_all(&mut inflater, &[&wire], u64::MAX).unwrap();
+                    assert!(out == text, "bits {bits} level {level} nct {nct}");
+                    if level > 0 && bits > 8 {
+                        assert!(wire.len() < text.len() / 2, "bits {bits} level {level}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn inflated_size_is_limited_while_inflating() {
+    // 16 MiB of zeros compress to about 16 KiB.
+    let zeros = vec![0u8; 16 << 20];
+    let wire = Deflater::new(9, 15, false).compress(&zeros).unwrap();
+    assert!(wire.len() < 32 << 10, "{}", wire.len());
+    let mut inflater = Inflater::new(15, false);
+    let mut out = Vec::new();
+    let error = inflater.inflate(&wire, &mut out, 1 << 20).unwrap_err();
+    assert!(matches!(error, ProtocolError::MessageTooBig { limit, .. } if limit == 1 << 20));
+    assert_eq!(error.close_code(), 1009);
+    // Never held more than the limit plus one byte.
+    assert!(out.capacity() <= (1 << 20) + 1, "{}", out.capacity());
+}
+
+#[test]
+fn garbage_is_invalid_compressed_data() {
+    let mut inflater = Inflater::new(15, false);
+    let mut out = Vec::new();
+    // BTYPE 11 is reserved (RFC 1951 §3.2.3).
+    let error = inflater
+        .inflate(&[0xff, 0xff, 0xff], &mut out, 100)
+        .unwrap_err();
+    assert_eq!(error, ProtocolError::InvalidCompressedData);
+    assert_eq!(error.close_code(), 1007);
+}
+
+#[test]
+fn empty_messages_between_others() {
+    for level in [0u32, 1, 6] {
+        for bits in [8u8, 9, 15] {
+            let m1: Vec<u8> = (0..2500u32)
+                .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+                .collect();
+            let m2: Vec<u8> = (0..1600u32)
+                .map(|i| (i.wrapping_mul(40503) >> 5) as u8)
+                .collect();
+            let mut d = Deflater::new(level, bits, false);
+            let mut inf = Inflater::new(bits, false);
+            for m in [&m1[..], b"", &m2[..], b"", b"", &m1[..]] {
+                let w = d.compress(m).unwrap();
+                let out = inflate_all(&mut inf, &[&w], u64::MAX).unwrap();
+                assert!(
+                    out == m,
+                    "level {level} bits {bits} len {} wire {:?}",
+                    m.len(),
+                    &w[..w.len().min(8)]
+                );
+            }
+        }
+    }
+}
