@@ -123,12 +123,22 @@ fn settle(server: &Server) {
     }
 }
 
-#[test]
-fn pings_from_a_peer_that_never_reads_are_back_pressured() {
-    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let server = Server::start();
-    let sample = Sample::start("ping flood, never reading");
-    let mut ws = RawWs::connect(server.addr);
+/// A masked Ping with 125 payload bytes: 2 + 4 + 125.
+const PING_FRAME_LEN: usize = 131;
+
+/// How a ping flood stopped.
+enum FloodEnd {
+    /// Our write blocked for 500 ms: the peer is not reading.
+    Blocked,
+    /// 64 MiB went out without blocking.
+    Cap,
+    /// The write failed (the server reset the connection).
+    Failed(std::io::Error),
+}
+
+/// Writes masked 125-byte Pings, never reading, until the write blocks,
+/// fails or 64 MiB went out; returns the bytes sent and why it stopped.
+fn flood_pings(ws: &mut RawWs) -> (usize, FloodEnd) {
     ws.tcp
         .set_write_timeout(Some(Duration::from_millis(500)))
         .unwrap();
@@ -139,24 +149,35 @@ fn pings_from_a_peer_that_never_reads_are_back_pressured() {
         .take(ping.len() * 500)
         .copied()
         .collect();
-    const MAX: usize = 64 << 20;
-    let started = Instant::now();
     let mut sent = 0;
-    let blocked = loop {
+    while sent < 64 << 20 {
         match ws.tcp.write(&batch) {
             Ok(n) => sent += n,
-            Err(e) if is_timeout(&e) => break true,
-            Err(e) => panic!("{e:?}"),
+            Err(e) if is_timeout(&e) => return (sent, FloodEnd::Blocked),
+            Err(e) => return (sent, FloodEnd::Failed(e)),
         }
-        if sent >= MAX {
-            break false;
-        }
+    }
+    (sent, FloodEnd::Cap)
+}
+
+#[test]
+fn pings_from_a_peer_that_never_reads_are_back_pressured() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let server = Server::start();
+    let sample = Sample::start("ping flood, never reading");
+    let mut ws = RawWs::connect(server.addr);
+    let started = Instant::now();
+    let (sent, end) = flood_pings(&mut ws);
+    let blocked = match end {
+        FloodEnd::Blocked => true,
+        FloodEnd::Cap => false,
+        FloodEnd::Failed(e) => panic!("{e:?}"),
     };
     let elapsed = within("ping flood", started, INSTANT * 2);
     println!(
         "sent {} KiB of pings ({} pings) in {elapsed:?}; back-pressured: {blocked}",
         sent >> 10,
-        sent / ping.len()
+        sent / PING_FRAME_LEN
     );
     // What happens: the server answers each Ping (coalescing the Pongs it
     // could not send yet) until its socket's send buffer is full; its
@@ -189,27 +210,11 @@ fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
     config.write_timeout = Some(Duration::from_millis(300));
     let server = Server::with(wsproto::blocking::ServerBuilder::new().config(config));
     let mut ws = RawWs::connect(server.addr);
-    ws.tcp
-        .set_write_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let ping = masked(PING, &[b'p'; 125]);
-    let batch: Vec<u8> = ping
-        .iter()
-        .cycle()
-        .take(ping.len() * 500)
-        .copied()
-        .collect();
     let started = Instant::now();
-    let mut sent = 0usize;
-    // Fill both directions' buffers until our own write blocks: by then the
-    // server is stuck writing Pongs we never read.
-    while sent < 64 << 20 {
-        match ws.tcp.write(&batch) {
-            Ok(n) => sent += n,
-            Err(e) if is_timeout(&e) => break,
-            Err(_) => break, // the server already gave up and reset
-        }
-    }
+    // Fill both directions' buffers until our own write blocks (or the
+    // server already gave up): by then the server is stuck writing Pongs
+    // we never read.
+    let (sent, _) = flood_pings(&mut ws);
     let outcome = server.outcome(); // our socket stays open meanwhile
     let elapsed = within("drop at the write timeout", started, INSTANT * 2);
     println!(
