@@ -247,3 +247,38 @@ fn messages_before_a_close_in_the_same_read_are_answered() {
     assert_eq!(echoed, 2);
     assert!(server_end.is_closed(), "{server_end:?}");
 }
+
+/// With `Config::deflate` set on both ends, the blocking adapters negotiate
+/// permessage-deflate and messages round-trip compressed.
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_is_negotiated_from_the_config_and_used() {
+    use wsproto::Config;
+    use wsproto::blocking::{ClientBuilder, ServerBuilder};
+    use wsproto::deflate::DeflateConfig;
+
+    let mut config = Config::default();
+    config.deflate = Some(DeflateConfig::default());
+    let server_config = config.clone();
+    let (addr, server) = serve_one(move |stream| {
+        // A server that did not set up deflate would fail the client's
+        // RSV1 frame with 1002, and the echo below would not arrive.
+        let mut ws = ServerBuilder::new()
+            .config(server_config)
+            .accept(stream)
+            .unwrap();
+        echo(&mut ws)
+    });
+    let (mut client, established) = ClientBuilder::new(url(addr))
+        .config(config)
+        .connect()
+        .unwrap();
+    assert!(established.deflate().is_some(), "deflate not agreed");
+    let text = "a highly compressible line of JSON-like text, ".repeat(2000);
+    client.send(text.as_str()).unwrap();
+    assert_eq!(client.read().unwrap(), Message::text(text));
+    client.close(1000, "").unwrap();
+    let (_, end) = drain(&mut client);
+    assert!(end.is_closed(), "{end:?}");
+    assert_eq!(server.join().unwrap().1, 1);
+}

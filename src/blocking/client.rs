@@ -229,6 +229,12 @@ fn handshake<S: Stream>(
     config: Config,
     timeout: Duration,
 ) -> Result<(WebSocket<S>, Established), Error> {
+    // permessage-deflate is offered when the configuration asks for it.
+    #[cfg(feature = "deflate")]
+    let request = match config.deflate {
+        Some(deflate) => request.deflate(deflate),
+        None => request,
+    };
     let (bytes, mut expect) = request.build()?;
     let mut head = HeadReader::start(&mut stream, timeout)?;
     head.write(&mut stream, &bytes)?;
@@ -238,7 +244,12 @@ fn handshake<S: Stream>(
             Ok(Status::Partial) => {}
             Ok(Status::Complete((established, used))) => {
                 HeadReader::done(&mut stream)?;
-                let conn = Connection::new(Role::Client, config);
+                #[allow(unused_mut)]
+                let mut conn = Connection::new(Role::Client, config);
+                #[cfg(feature = "deflate")]
+                if let Some(params) = established.deflate() {
+                    conn.set_deflate(params);
+                }
                 let protocol = established.protocol().map(str::to_owned);
                 let mut ws = WebSocket::from_connection(stream, conn, protocol);
                 // Frames the server sent right after its head (RFC 6455

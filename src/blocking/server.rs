@@ -270,6 +270,13 @@ impl ServerBuilder {
         }
         match decide(Request::Upgrade(&upgrade)) {
             Decision::Accept(accept) => {
+                // permessage-deflate when the configuration offers it and
+                // the client asked (the first acceptable offer is taken).
+                #[cfg(feature = "deflate")]
+                let accept = match self.config.deflate {
+                    Some(deflate) => accept.deflate(deflate),
+                    None => accept,
+                };
                 let accepted = match upgrade.accept(accept) {
                     Ok(accepted) => accepted,
                     Err(usage) => {
@@ -281,7 +288,12 @@ impl ServerBuilder {
                 };
                 head.write(&mut stream, accepted.response())?;
                 HeadReader::done(&mut stream)?;
-                let conn = Connection::new(Role::Server, self.config.clone());
+                #[allow(unused_mut)]
+                let mut conn = Connection::new(Role::Server, self.config.clone());
+                #[cfg(feature = "deflate")]
+                if let Some(params) = accepted.deflate() {
+                    conn.set_deflate(params);
+                }
                 let protocol = accepted.protocol().map(str::to_owned);
                 let mut ws = WebSocket::from_connection(stream, conn, protocol);
                 // RFC 6455 lets a client send frames right after its head.
