@@ -43,8 +43,19 @@ fn main() -> std::io::Result<()> {
     // Same-origin only: a page served by another site cannot open a
     // WebSocket here with the user's cookies (cross-site WebSocket
     // hijacking). Clients that send no Origin (not browsers) are let in.
-    let server =
-        Arc::new(ServerBuilder::new().origin_policy(OriginPolicy::new().same_origin(true)));
+    // Built with `--features deflate`, messages are compressed with
+    // permessage-deflate when the browser offers it (they all do).
+    #[allow(unused_mut)]
+    let mut config = wsproto::Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+    }
+    let server = Arc::new(
+        ServerBuilder::new()
+            .config(config)
+            .origin_policy(OriginPolicy::new().same_origin(true)),
+    );
     let room = Room::default();
     let next_id = Arc::new(AtomicU64::new(1));
     for stream in listener.incoming() {

@@ -24,9 +24,10 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 
-cargo build --example chat_server
+# With permessage-deflate: the test checks that Chromium agreed to it.
+cargo build --features deflate --example chat_server
 target_dir=${CARGO_TARGET_DIR:-target}
 server="$(realpath "$target_dir")/debug/examples/chat_server"
 
 cd tests/browser
-timeout 120 node chat.test.js "$server" ${SCREENSHOT:+"$SCREENSHOT"}
+EXPECT_EXTENSION=permessage-deflate timeout 120 node chat.test.js "$server" ${SCREENSHOT:+"$SCREENSHOT"}

@@ -71,7 +71,12 @@ async function openChat(addr, name) {
   await page.goto(`http://${addr}/?name=${name}`);
   await page.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
   await waitForLine(page, `* you are ${name}`);
-  log(`${name} connected`);
+  const extensions = await page.$eval("#state", (el) => el.dataset.extensions || "");
+  const expected = process.env.EXPECT_EXTENSION;
+  if (expected && !extensions.includes(expected)) {
+    throw new Error(`${name}: extensions "${extensions}", expected ${expected}`);
+  }
+  log(`${name} connected (extensions: ${extensions || "none"})`);
   return page;
 }
 
@@ -130,7 +135,7 @@ async function main() {
   log("alice saw bob leave");
 
   const state = await alice.textContent("#state");
-  if (state !== "connected") throw new Error(`alice's state is ${JSON.stringify(state)}`);
+  if (!state.startsWith("connected")) throw new Error(`alice's state is ${JSON.stringify(state)}`);
 
   // The server goes away: the page shows it and reconnects with backoff
   // once a server listens on the same address again.
