@@ -200,6 +200,10 @@ pub struct Connection {
     rx: BytesMut,
     /// Start of the region handed out by `receive_buffer`.
     rx_lent: Option<usize>,
+    /// The largest capacity `rx` has had since it was last released: a
+    /// lower bound on the allocation behind it, which a small payload split
+    /// off would keep alive.
+    rx_peak: usize,
     /// The frame whose payload is arriving.
     frame: Option<InFrame>,
     assembler: Assembler,
@@ -247,6 +251,7 @@ impl Connection {
             state: State::Open,
             rx: BytesMut::new(),
             rx_lent: None,
+            rx_peak: 0,
             frame: None,
             assembler: Assembler::default(),
             events: VecDeque::new(),
@@ -663,6 +668,7 @@ impl Connection {
         self.frame = None;
         self.assembler.reset();
         self.rx = BytesMut::new();
+        self.rx_peak = 0;
         self.rx_lent = None;
     }
 }
