@@ -260,8 +260,16 @@ impl<S: SplitStream> WebSocketReader<S> {
         loop {
             let (deadline, owed) = {
                 let mut core = lock(&self.shared.core);
-                core.conn.handle_timeout(Instant::now());
-                if let Some(event) = core.conn.poll_event() {
+                // As `WebSocket::read`: the clock is read only when no
+                // message is waiting.
+                let event = match core.conn.poll_event() {
+                    Some(event) => Some(event),
+                    None => {
+                        core.conn.handle_timeout(Instant::now());
+                        core.conn.poll_event()
+                    }
+                };
+                if let Some(event) = event {
                     let is_close = matches!(event, Event::Close(_));
                     let owed = core.conn.buffered_amount() > 0;
                     drop(core);

@@ -558,6 +558,7 @@ impl Connection {
         }
     }
 
+    #[inline]
     fn flush_owed_pong(&mut self) {
         if self.owed_pong.is_some() && self.tx.len() <= self.config.max_write_buffer {
             let payload = self.owed_pong.take().unwrap_or_default();

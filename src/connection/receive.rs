@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 use super::{Connection, Ending, Event, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, OpCode, apply_mask_at};
+use crate::frame::{FrameHeader, OpCode, apply_mask_at, extend_masked};
 use crate::message::DataKind;
 use crate::status::Status;
 use crate::utf8::Utf8Bytes;
@@ -33,6 +33,9 @@ pub(super) struct InFrame {
     len: usize,
     /// Payload bytes already unmasked and validated, at the front of `rx`.
     done: usize,
+    /// Payload bytes already unmasked, at the front of `rx` (`>= done`:
+    /// `receive_data` unmasks as it copies).
+    unmasked: usize,
 }
 
 impl Connection {
@@ -58,6 +61,7 @@ impl Connection {
         }
         self.discard_lent();
         self.reserve_frame(data.len());
+        let data = self.take_masked_payload(data);
         self.rx.extend_from_slice(data);
         self.rx_peak = self.rx_peak.max(self.rx.capacity());
         self.timers.activity();
@@ -164,10 +168,14 @@ impl Connection {
             };
             let available = self.rx.len().min(frame.len);
             if available > frame.done {
-                let fresh = &mut self.rx[frame.done..available];
                 if let Some(key) = frame.mask {
-                    apply_mask_at(fresh, key, frame.done);
+                    if available > frame.unmasked {
+                        let masked = &mut self.rx[frame.unmasked..available];
+                        apply_mask_at(masked, key, frame.unmasked);
+                    }
                 }
+                frame.unmasked = available.max(frame.unmasked);
+                let fresh = &mut self.rx[frame.done..available];
                 if frame.opcode.is_data() {
                     // Fail-fast: text is validated as it arrives, before the
                     // frame is complete (RFC 6455 §8.1).
@@ -184,6 +192,25 @@ impl Connection {
             self.on_frame(frame, payload)?;
         }
         Ok(())
+    }
+
+    /// Appends the front of `data` that continues the current masked frame's
+    /// payload, unmasked on the way in (one pass over the bytes instead of a
+    /// copy and then an unmask in place); returns the rest.
+    fn take_masked_payload<'d>(&mut self, data: &'d [u8]) -> &'d [u8] {
+        let Some(frame) = &mut self.frame else {
+            return data;
+        };
+        let Some(key) = frame.mask else {
+            return data;
+        };
+        // While a frame is incomplete, `rx` holds only its payload, all of
+        // it unmasked.
+        debug_assert_eq!(frame.unmasked, self.rx.len());
+        let (payload, rest) = data.split_at(data.len().min(frame.len - frame.unmasked));
+        extend_masked(&mut self.rx, payload, key, frame.unmasked);
+        frame.unmasked += payload.len();
+        rest
     }
 
     /// Before `incoming` more bytes are appended: makes room for the rest
@@ -271,6 +298,7 @@ impl Connection {
             mask: header.mask,
             len,
             done: 0,
+            unmasked: 0,
         })
     }
 

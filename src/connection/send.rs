@@ -16,7 +16,7 @@ use std::io::IoSlice;
 use bytes::{Buf, Bytes, BytesMut};
 
 use super::payload::BinaryPayload;
-use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
+use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask, extend_masked};
 
 /// Payloads up to this size are copied next to their header rather than
 /// queued as a chunk of their own: one contiguous write beats an extra
@@ -55,13 +55,17 @@ pub(crate) struct TxQueue {
     chunks_len: usize,
     /// Bytes after the last chunk, still growing.
     arena: BytesMut,
+    /// Bytes at the front of the arena already written. Kept as a count
+    /// rather than advanced past, so that an arena written out completely
+    /// is cleared in place and the next frame's `reserve` has nothing to do.
+    arena_sent: usize,
 }
 
 impl TxQueue {
     /// Bytes waiting to be written.
     #[inline]
     pub(crate) fn len(&self) -> usize {
-        self.chunks_len + self.arena.len()
+        self.chunks_len + self.arena.len() - self.arena_sent
     }
 
     /// Whether nothing waits.
@@ -75,8 +79,8 @@ impl TxQueue {
         let chunk = if let Some(chunk) = self.chunks.pop_front() {
             self.chunks_len -= chunk.len();
             chunk
-        } else if !self.arena.is_empty() {
-            self.arena.split().freeze()
+        } else if self.arena.len() > self.arena_sent {
+            self.take_arena()
         } else {
             return None;
         };
@@ -86,7 +90,18 @@ impl TxQueue {
 
     /// Fills `dst` with the queued bytes, oldest first, without taking them.
     pub(crate) fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        let arena = (!self.arena.is_empty()).then_some(&self.arena[..]);
+        let unsent = &self.arena[self.arena_sent..];
+        if self.chunks.is_empty() {
+            // The common case: small frames only, one contiguous slice.
+            return match dst.first_mut() {
+                Some(slot) if !unsent.is_empty() => {
+                    *slot = IoSlice::new(unsent);
+                    1
+                }
+                _ => 0,
+            };
+        }
+        let arena = (!unsent.is_empty()).then_some(unsent);
         let mut n = 0;
         for (slot, chunk) in dst
             .iter_mut()
@@ -111,8 +126,12 @@ impl TxQueue {
                 self.chunks_len -= front.len();
                 self.chunks.pop_front();
             } else {
-                let k = n.min(self.arena.len());
-                self.arena.advance(k);
+                let k = n.min(self.arena.len() - self.arena_sent);
+                self.arena_sent += k;
+                if self.arena_sent == self.arena.len() {
+                    self.arena.clear();
+                    self.arena_sent = 0;
+                }
                 break;
             }
         }
@@ -127,13 +146,20 @@ impl TxQueue {
 
     /// Queues a chunk after everything in the arena.
     fn push_chunk(&mut self, chunk: Bytes) {
-        if !self.arena.is_empty() {
-            let sealed = self.arena.split().freeze();
+        if self.arena.len() > self.arena_sent {
+            let sealed = self.take_arena();
             self.chunks_len += sealed.len();
             self.chunks.push_back(sealed);
         }
         self.chunks_len += chunk.len();
         self.chunks.push_back(chunk);
+    }
+
+    /// Seals the arena's unsent bytes into a chunk.
+    fn take_arena(&mut self) -> Bytes {
+        let mut sealed = self.arena.split().freeze();
+        sealed.advance(std::mem::take(&mut self.arena_sent));
+        sealed
     }
 
     /// Writes a frame header into the arena.
@@ -185,10 +211,12 @@ impl TxQueue {
     ) {
         self.arena.reserve(MAX_HEADER_LEN + payload.len());
         self.push_header_rsv1(opcode, fin, rsv1, payload.len(), mask);
-        let start = self.arena.len();
-        self.arena.extend_from_slice(payload);
-        if let Some(key) = mask {
-            apply_mask(&mut self.arena[start..], key);
+        match mask {
+            // Copied and masked in one pass.
+            Some(key) => {
+                extend_masked(&mut self.arena, payload, key, 0);
+            }
+            None => self.arena.extend_from_slice(payload),
         }
     }
 
@@ -361,6 +389,51 @@ mod tests {
         q.pop().unwrap();
         let body = q.pop().unwrap();
         assert_eq!((body.as_ptr(), &body[..4]), (ptr, &[1, 2, 3, 4][..]));
+    }
+
+    /// Partly written arena bytes are never written twice, whether the
+    /// rest leaves by `slices`/`advance`, by `pop`, or sealed behind a
+    /// large chunk.
+    #[test]
+    fn a_partly_written_arena_continues_where_it_stopped() {
+        let mut q = TxQueue::default();
+        let small = |q: &mut TxQueue, b: &'static [u8]| {
+            q.push_message(
+                OpCode::Binary,
+                Bytes::from_static(b),
+                usize::MAX,
+                None,
+                false,
+            )
+        };
+        small(&mut q, b"abc");
+        q.advance(2);
+        let mut slices = [IoSlice::new(&[]); 4];
+        assert_eq!(q.slices(&mut slices), 1);
+        assert_eq!(&*slices[0], b"abc");
+        assert_eq!(q.len(), 3);
+        // Sealed behind a large chunk.
+        q.push_message(
+            OpCode::Binary,
+            Bytes::from(vec![5u8; 2000]),
+            usize::MAX,
+            None,
+            false,
+        );
+        small(&mut q, b"z");
+        let out = drain(&mut q);
+        assert_eq!(out[..4], [b'a', b'b', b'c', 0x82]);
+        assert_eq!(out.len(), 3 + 4 + 2000 + 3);
+        assert!(q.is_empty());
+        // Written out completely: cleared in place, capacity kept.
+        small(&mut q, b"xy");
+        let capacity = q.arena.capacity();
+        q.advance(4);
+        assert_eq!((q.len(), q.arena.len(), q.arena_sent), (0, 0, 0));
+        assert_eq!(q.arena.capacity(), capacity);
+        small(&mut q, b"q");
+        q.advance(1);
+        assert_eq!(q.pop().as_deref(), Some(&[0x01, b'q'][..]));
     }
 
     #[test]

@@ -15,11 +15,21 @@
 //!   compiler widens to the target's vectors), with the same overlapping
 //!   trick for its tail; used for short buffers and on other CPUs;
 //! - [`apply_mask_bytewise`], the reference the other two are tested against.
+//!
+//! [`extend_masked`] copies and masks in one pass, appending to a
+//! `BytesMut` without zero-filling it first: receiving a payload that arrives
+//! in memory, and sending a payload the caller keeps, then touch every byte
+//! once instead of twice (measured in the crate's benches). Its only `unsafe`
+//! beyond the AVX2 intrinsics is the `set_len` after every byte was written.
 
 /// From this many bytes on, the AVX2 path is used when the CPU has it; below
 /// it the word-wise loop is faster (measured: 125 B at 21 GB/s vs 13 GB/s).
 #[cfg(target_arch = "x86_64")]
 const AVX2_MIN_LEN: usize = 256;
+
+use std::mem::MaybeUninit;
+
+use bytes::BytesMut;
 
 /// XORs `buf` with the masking `key`, as if `buf` started a payload.
 ///
@@ -84,6 +94,87 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize
 pub fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     apply_mask_words(buf, KeyWord::new(key).at(offset));
     (offset + buf.len()) & 3
+}
+
+/// Appends `src` masked with `key` to `dst`, where `src` starts `offset`
+/// bytes into the payload; returns the offset after it (modulo 4), like
+/// [`apply_mask_at`]. One pass: equal to `extend_from_slice` then
+/// `apply_mask_at` on the new bytes, without reading them back.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use wsproto::frame::{apply_mask, extend_masked};
+///
+/// let mut out = BytesMut::from(&b"head:"[..]);
+/// extend_masked(&mut out, b"Hello", [0x37, 0xfa, 0x21, 0x3d], 0);
+/// let mut expected = *b"Hello";
+/// apply_mask(&mut expected, [0x37, 0xfa, 0x21, 0x3d]);
+/// assert_eq!(&out[5..], expected);
+/// ```
+pub fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], offset: usize) -> usize {
+    dst.reserve(src.len());
+    let spare = &mut dst.spare_capacity_mut()[..src.len()];
+    copy_masked(spare, src, KeyWord::new(key).at(offset));
+    // SAFETY: `copy_masked` wrote every one of the `src.len()` bytes after
+    // the current length, within the capacity reserved above.
+    unsafe { dst.set_len(dst.len() + src.len()) };
+    (offset + src.len()) & 3
+}
+
+/// Writes `src ^ key` into every byte of `dst` (`dst.len() == src.len()`).
+#[inline]
+fn copy_masked(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord) {
+    debug_assert_eq!(dst.len(), src.len());
+    #[cfg(target_arch = "x86_64")]
+    {
+        if src.len() >= AVX2_MIN_LEN && std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2 (checked just above), both
+            // slices hold the same number of bytes, at least 32.
+            unsafe { avx2::copy_masked(dst, src, key) };
+            return;
+        }
+    }
+    copy_masked_words(dst, src, key);
+}
+
+/// The portable copy-and-mask: safe code, eight bytes at a time, the last
+/// eight bytes rewritten at their phase (as in `apply_mask_words`).
+fn copy_masked_words(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord) {
+    let len = src.len();
+    let dst = &mut dst[..len];
+    if len < 8 {
+        let key = key.bytes();
+        for (i, (out, byte)) in dst.iter_mut().zip(src).enumerate() {
+            out.write(byte ^ key[i & 3]);
+        }
+        return;
+    }
+    let key_word = key.word64();
+    for (out, chunk) in dst.chunks_exact_mut(8).zip(src.chunks_exact(8)) {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("8-byte chunk")) ^ key_word;
+        write_bytes(out, word.to_ne_bytes());
+    }
+    let tail = read_u64(src, len - 8) ^ key.at(len - 8).word64();
+    write_bytes(&mut dst[len - 8..], tail.to_ne_bytes());
+}
+
+#[inline]
+fn write_bytes(dst: &mut [MaybeUninit<u8>], bytes: [u8; 8]) {
+    for (out, byte) in dst.iter_mut().zip(bytes) {
+        out.write(byte);
+    }
+}
+
+/// The bytewise reference for [`extend_masked`].
+pub fn extend_masked_bytewise(
+    dst: &mut BytesMut,
+    src: &[u8],
+    key: [u8; 4],
+    offset: usize,
+) -> usize {
+    let start = dst.len();
+    dst.extend_from_slice(src);
+    apply_mask_bytewise(&mut dst[start..], key, offset)
 }
 
 /// The key as a native-endian word: byte `i` of memory masked by byte `i`
@@ -172,6 +263,7 @@ mod avx2 {
         __m256i, _mm256_load_si256, _mm256_loadu_si256, _mm256_set1_epi32, _mm256_store_si256,
         _mm256_storeu_si256, _mm256_xor_si256,
     };
+    use std::mem::MaybeUninit;
 
     const LANE: usize = 32;
 
@@ -237,6 +329,54 @@ mod avx2 {
                 base.add(len - LANE).cast::<__m256i>(),
                 _mm256_xor_si256(last, key_at(len - LANE)),
             );
+        }
+    }
+
+    /// Writes `src ^ key` into `dst`, 128 bytes per iteration, unaligned;
+    /// the last 32 bytes are written once more at their phase to cover the
+    /// remainder (the source is untouched, so rewriting is harmless).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2, and `dst.len() == src.len() >= 32`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn copy_masked(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord) {
+        let len = src.len();
+        debug_assert!(len >= LANE && dst.len() == len);
+        let from = src.as_ptr().cast::<__m256i>();
+        let to = dst.as_mut_ptr().cast::<__m256i>();
+        // Lanes start at multiples of 32 bytes, so all share phase 0.
+        let body_key = _mm256_set1_epi32(key.0 as i32);
+        let vectors = len / LANE;
+        let mut i = 0;
+        while i + 4 <= vectors {
+            // SAFETY: lanes `i..i + 4` end at byte `(i + 4) * 32 <= len`,
+            // inside both slices; unaligned loads and stores are allowed.
+            unsafe {
+                let a = _mm256_loadu_si256(from.add(i));
+                let b = _mm256_loadu_si256(from.add(i + 1));
+                let c = _mm256_loadu_si256(from.add(i + 2));
+                let d = _mm256_loadu_si256(from.add(i + 3));
+                _mm256_storeu_si256(to.add(i), _mm256_xor_si256(a, body_key));
+                _mm256_storeu_si256(to.add(i + 1), _mm256_xor_si256(b, body_key));
+                _mm256_storeu_si256(to.add(i + 2), _mm256_xor_si256(c, body_key));
+                _mm256_storeu_si256(to.add(i + 3), _mm256_xor_si256(d, body_key));
+            }
+            i += 4;
+        }
+        while i < vectors {
+            // SAFETY: as above, for the single lane `i < vectors`.
+            unsafe {
+                let a = _mm256_loadu_si256(from.add(i));
+                _mm256_storeu_si256(to.add(i), _mm256_xor_si256(a, body_key));
+            }
+            i += 1;
+        }
+        // SAFETY: `len >= 32`: the last 32 bytes lie inside both slices.
+        unsafe {
+            let tail = src.as_ptr().add(len - LANE).cast::<__m256i>();
+            let out = dst.as_mut_ptr().add(len - LANE).cast::<__m256i>();
+            let key = _mm256_set1_epi32(key.at(len - LANE).0 as i32);
+            _mm256_storeu_si256(out, _mm256_xor_si256(_mm256_loadu_si256(tail), key));
         }
     }
 }
@@ -309,6 +449,68 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The one-pass copy against the reference, for every length 0..=300
+    /// (thinned under Miri), source alignment and phase, appended after a
+    /// prefix so that the destination's alignment varies too.
+    #[test]
+    fn extend_masked_matches_the_reference() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let (lens, aligns): (Vec<usize>, Vec<usize>) = if cfg!(miri) {
+            (
+                (0..=300)
+                    .step_by(37)
+                    .chain([7, 8, 9, 31, 32, 33, 256])
+                    .collect(),
+                vec![0, 3, 33],
+            )
+        } else {
+            ((0..=300).collect(), (0..=40).collect())
+        };
+        let mut storage = Aligned([0; 64 + 300 + 64]);
+        for &len in &lens {
+            let pattern = pattern(len);
+            for &align in &aligns {
+                storage.0[align..align + len].copy_from_slice(&pattern);
+                let source = &storage.0[align..align + len];
+                for offset in 0..4 {
+                    let prefix = &pattern[..align.min(len)];
+                    let mut expected = BytesMut::from(prefix);
+                    let next = extend_masked_bytewise(&mut expected, source, key, offset);
+                    let mut got = BytesMut::from(prefix);
+                    assert_eq!(extend_masked(&mut got, source, key, offset), next);
+                    assert_eq!(got, expected, "len {len} align {align} offset {offset}");
+                    let mut portable = vec![MaybeUninit::new(0u8); len];
+                    copy_masked_words(&mut portable, source, KeyWord::new(key).at(offset));
+                    assert_eq!(
+                        initialised(&portable),
+                        expected[prefix.len()..],
+                        "portable len {len}"
+                    );
+                    #[cfg(target_arch = "x86_64")]
+                    if len >= 32 && std::is_x86_feature_detected!("avx2") {
+                        let mut out = vec![MaybeUninit::new(0u8); len];
+                        // SAFETY: AVX2 support and equal lengths >= 32 checked above.
+                        unsafe {
+                            avx2::copy_masked(&mut out, source, KeyWord::new(key).at(offset))
+                        };
+                        assert_eq!(
+                            initialised(&out),
+                            expected[prefix.len()..],
+                            "avx2 len {len}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bytes of a buffer the test created initialised (every element
+    /// from `MaybeUninit::new`, then overwritten by a kernel).
+    fn initialised(buf: &[MaybeUninit<u8>]) -> Vec<u8> {
+        // SAFETY: every element was initialised when the buffer was made.
+        buf.iter().map(|b| unsafe { b.assume_init() }).collect()
     }
 
     #[test]

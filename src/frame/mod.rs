@@ -9,5 +9,8 @@ mod mask;
 mod opcode;
 
 pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-pub use mask::{apply_mask, apply_mask_at, apply_mask_bytewise, apply_mask_portable};
+pub use mask::{
+    apply_mask, apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked,
+    extend_masked_bytewise,
+};
 pub use opcode::OpCode;
