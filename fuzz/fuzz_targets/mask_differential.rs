@@ -1,9 +1,10 @@
 //! The fast mask paths against the bytewise reference at any alignment,
-//! key and key offset.
+//! key and key offset, and the one-pass copy-and-mask appended after a
+//! prefix of any length.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsproto::frame::{apply_mask_at, apply_mask_bytewise, apply_mask_portable};
+use wsproto::frame::{apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 6 {
@@ -24,4 +25,9 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(path(buf, key, offset), next);
         assert_eq!(buf, &expected[..]);
     }
+
+    let mut out = bytes::BytesMut::from(&data[..align]);
+    assert_eq!(extend_masked(&mut out, payload, key, offset), next);
+    assert_eq!(&out[..align], &data[..align]);
+    assert_eq!(&out[align..], &expected[..]);
 });
