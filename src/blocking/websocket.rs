@@ -11,8 +11,10 @@ use super::message::Message;
 use super::stream::Stream;
 use crate::{CloseCode, Config, Connection, Event, Role, State, Transmit, UsageError};
 
-/// First read size: small, so an idle connection holds a few KiB.
-pub(super) const MIN_READ: usize = 4 << 10;
+/// First and smallest read size: small, so an idle connection holds little
+/// and a read that brings one small message zero-fills little of the
+/// buffer it reads into (`receive_buffer` zero-fills what it lends).
+pub(super) const MIN_READ: usize = 1 << 10;
 /// Largest read size, reached only while reads keep filling the buffer.
 pub(super) const MAX_READ: usize = 64 << 10;
 /// Slices handed to one vectored write.
@@ -204,10 +206,12 @@ impl<S: Stream> WebSocket<S> {
             // (a `clock_gettime` per message was a fifth of the cost of
             // reading small ones); the deadlines are checked before every
             // read from the stream, and traffic is timed from then.
+            let mut now = None;
             let event = match self.conn.poll_event() {
                 Some(event) => Some(event),
                 None => {
-                    self.conn.handle_timeout(Instant::now());
+                    let at = *now.insert(Instant::now());
+                    self.conn.handle_timeout(at);
                     self.conn.poll_event()
                 }
             };
@@ -225,7 +229,7 @@ impl<S: Stream> WebSocket<S> {
                 return Err(self.finish());
             }
             self.write_pending()?;
-            self.read_once()?;
+            self.read_once(now.unwrap_or_else(Instant::now))?;
         }
     }
 
@@ -319,8 +323,7 @@ impl<S: Stream> WebSocket<S> {
 
     /// One read from the stream into the core, bounded by its next
     /// deadline.
-    fn read_once(&mut self) -> Result<(), Error> {
-        let now = Instant::now();
+    fn read_once(&mut self, now: Instant) -> Result<(), Error> {
         if let Some(timeout) = self.read_timeout.update(self.conn.poll_timeout(), now) {
             self.stream.set_read_timeout(timeout)?;
         }
@@ -364,7 +367,13 @@ impl<S: Stream> WebSocket<S> {
         while self.conn.buffered_amount() > 0 {
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let n = self.conn.transmit_slices(&mut slices);
-            match self.stream.write_vectored(&slices[..n]) {
+            // One slice (small frames, the usual case) goes by plain
+            // `write`, which skips the kernel's import of an iovec array.
+            let result = match &slices[..n] {
+                [one] => self.stream.write(one),
+                more => self.stream.write_vectored(more),
+            };
+            match result {
                 Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero).into()),
                 Ok(written) => self.conn.advance_transmit(written),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -406,7 +415,7 @@ impl<S: Stream> WebSocket<S> {
                 }
                 // Input is discarded now; this waits for the end of stream
                 // or the close deadline.
-                if self.read_once().is_err() {
+                if self.read_once(Instant::now()).is_err() {
                     break;
                 }
             }
