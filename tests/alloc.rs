@@ -128,6 +128,7 @@ fn sending_allocates_only_the_callers_payload() {
         let mut c = conn(role, Config::default());
         let small = Bytes::from_static(b"sixteen byte msg");
         let large = Bytes::from(vec![1u8; 64 << 10]);
+        let large_text = "x".repeat(64 << 10);
         let sends = |c: &mut Connection| {
             c.send_binary(small.clone()).unwrap();
             c.send_binary(&b"borrowed bytes"[..]).unwrap();
@@ -138,6 +139,12 @@ fn sending_allocates_only_the_callers_payload() {
             // A shared large payload: a server passes it through, a client
             // copies and masks it into its (reused) send buffer.
             c.send_binary(large.clone()).unwrap();
+            write_out(c);
+            // Borrowed large payloads are copied into the (reused) send
+            // buffer too, as each is written out.
+            c.send_binary(&large[..]).unwrap();
+            write_out(c);
+            c.send_text(large_text.as_str()).unwrap();
             write_out(c);
         };
         for _ in 0..10 {

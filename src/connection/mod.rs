@@ -425,10 +425,11 @@ impl Connection {
     /// Sends a text message (fragmented when [`Config::fragment_size`] is
     /// set).
     ///
-    /// Small messages (up to 1 KiB) are copied next to their frame header,
-    /// so a `&str` costs no allocation. A large `String` or [`Utf8Bytes`] is
-    /// sent without a copy by a server, and by a client when nothing else
-    /// shares it (it is masked in place); see [`TextPayload`].
+    /// Borrowed text (`&str`, `&String`) and small messages (up to 1 KiB)
+    /// are copied next to their frame header: no allocation. A large
+    /// `String` or [`Utf8Bytes`] is sent without a copy by a server, and by
+    /// a client when nothing else shares it (it is masked in place); see
+    /// [`TextPayload`].
     pub fn send_text(&mut self, text: impl TextPayload) -> Result<(), UsageError> {
         self.check_can_send()?;
         self.push_message(OpCode::Text, TextAsBinary(text));

@@ -1,6 +1,6 @@
 //! What the send methods accept: borrowed payloads (copied into the send
-//! buffer, no allocation) and owned ones (passed through without a copy when
-//! large).
+//! buffer, no allocation, whatever their size) and owned ones (passed
+//! through without a copy when large).
 //!
 //! A plain `impl Into<Bytes>` would turn every `&[u8]` into a freshly
 //! allocated `Bytes` and every `String` whose capacity exceeds its length
@@ -15,11 +15,17 @@ use crate::utf8::Utf8Bytes;
 
 /// A payload for [`Connection::send_binary`](super::Connection::send_binary).
 ///
-/// Implemented for borrowed bytes (`&[u8]`, `&[u8; N]`, `&Vec<u8>`,
-/// `&Bytes`), which are copied, and owned ones (`Vec<u8>`, `Bytes`,
-/// `BytesMut`), which a large message sends without a copy.
+/// Implemented for borrowed bytes (`&[u8]`, `&[u8; N]`, `&Vec<u8>`), which
+/// are copied into the send buffer, and owned or shared ones (`Vec<u8>`,
+/// `Bytes`, `&Bytes`, `BytesMut`), which a large message sends without a
+/// copy (a client masks an owned payload in place, and copies a shared one
+/// while masking it).
 pub trait BinaryPayload {
-    /// The bytes, to copy when the message is small.
+    /// Whether the payload is borrowed: it is then always copied into the
+    /// send buffer (next to its frame header; no allocation), never turned
+    /// into a [`Bytes`] of its own.
+    const BORROWED: bool = false;
+    /// The bytes, to copy when the message is small or borrowed.
     fn as_bytes(&self) -> &[u8];
     /// The bytes as [`Bytes`], for a large message (no copy for owned
     /// payloads).
@@ -32,7 +38,9 @@ pub trait BinaryPayload {
 /// Implemented for `&str` and `&String` (copied) and `String` and
 /// [`Utf8Bytes`] (sent without a copy when large).
 pub trait TextPayload {
-    /// The text, to copy when the message is small.
+    /// Whether the text is borrowed (see [`BinaryPayload::BORROWED`]).
+    const BORROWED: bool = false;
+    /// The text, to copy when the message is small or borrowed.
     fn as_text(&self) -> &str;
     /// The text as [`Utf8Bytes`], for a large message.
     fn into_text(self) -> Utf8Bytes;
@@ -44,6 +52,7 @@ pub trait TextPayload {
 }
 
 impl BinaryPayload for &[u8] {
+    const BORROWED: bool = true;
     fn as_bytes(&self) -> &[u8] {
         self
     }
@@ -53,6 +62,7 @@ impl BinaryPayload for &[u8] {
 }
 
 impl<const N: usize> BinaryPayload for &[u8; N] {
+    const BORROWED: bool = true;
     fn as_bytes(&self) -> &[u8] {
         &self[..]
     }
@@ -62,6 +72,7 @@ impl<const N: usize> BinaryPayload for &[u8; N] {
 }
 
 impl BinaryPayload for &Vec<u8> {
+    const BORROWED: bool = true;
     fn as_bytes(&self) -> &[u8] {
         self
     }
@@ -107,6 +118,7 @@ impl BinaryPayload for BytesMut {
 }
 
 impl TextPayload for &str {
+    const BORROWED: bool = true;
     fn as_text(&self) -> &str {
         self
     }
@@ -116,6 +128,7 @@ impl TextPayload for &str {
 }
 
 impl TextPayload for &String {
+    const BORROWED: bool = true;
     fn as_text(&self) -> &str {
         self
     }
@@ -161,6 +174,7 @@ impl TextPayload for &Utf8Bytes {
 pub(crate) struct TextAsBinary<T>(pub(crate) T);
 
 impl<T: TextPayload> BinaryPayload for TextAsBinary<T> {
+    const BORROWED: bool = T::BORROWED;
     fn as_bytes(&self) -> &[u8] {
         self.0.as_utf8()
     }

@@ -241,19 +241,20 @@ impl TxQueue {
     /// Queues a data message, split into frames of at most `fragment`
     /// payload bytes, each masked with its own key from `next_key` when the
     /// role masks. `rsv1` marks the first frame (a compressed message).
-    pub(crate) fn push_message(
+    pub(crate) fn push_message<P: BinaryPayload>(
         &mut self,
         opcode: OpCode,
-        payload: impl BinaryPayload,
+        payload: P,
         fragment: usize,
         mut next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
         rsv1: bool,
     ) {
         let fragment = fragment.max(1);
         let total = payload.as_bytes().len();
-        if total <= INLINE_MAX {
-            // Small: copied next to the header, the payload never becomes a
-            // `Bytes` (which could allocate).
+        if total <= INLINE_MAX || P::BORROWED {
+            // Small or borrowed: copied next to the header (and masked on
+            // the way); the payload never becomes a `Bytes`, which would
+            // allocate.
             let bytes = payload.as_bytes();
             let frames = total.div_ceil(fragment).max(1);
             for i in 0..frames {
