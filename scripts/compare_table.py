@@ -17,7 +17,7 @@ if "--root" in args:
     i = args.index("--root")
     root = pathlib.Path(args[i + 1])
     del args[i : i + 2]
-prefixes = args or ["receive_", "send_", "handshake"]
+prefixes = args or ["receive_", "send_", "server handshake"]
 
 groups, columns = {}, []
 for bench in sorted(root.glob("**/new/benchmark.json")):
@@ -30,7 +30,7 @@ for bench in sorted(root.glob("**/new/benchmark.json")):
     throughput = meta.get("throughput") or {}
     if "Bytes" in throughput:
         rate, text = throughput["Bytes"] / median, "{:.1f} GB/s"
-    elif "Elements" in throughput:
+    elif "Elements" in throughput and throughput["Elements"] > 1:
         rate, text = throughput["Elements"] / median * 1e3, "{:.1f} M/s"
     else:
         rate, text = 1e3 / median, "{:.2f} µs"
