@@ -299,3 +299,62 @@ fn deflate_memory_per_connection() {
         drop((server, client));
     }
 }
+
+/// A header that declares a large frame, followed by a trickle, commits
+/// memory in proportion to what arrived, not to what was declared.
+#[test]
+fn a_declared_large_frame_reserves_in_proportion_to_its_bytes() {
+    let (server, held) = held_bytes(|| {
+        let mut server = conn(Role::Server, Config::default());
+        let declared = Config::default().max_frame_size - 1;
+        // 127 + 64-bit length, masked, then one payload byte.
+        let mut wire = vec![0x82, 0xFF];
+        wire.extend_from_slice(&declared.to_be_bytes());
+        wire.extend_from_slice(&[1, 2, 3, 4, 0]);
+        for byte in &wire {
+            server.receive_data(std::slice::from_ref(byte)).unwrap();
+        }
+        server
+    });
+    println!("declared 16 MiB, sent 15 bytes: {held} B held");
+    assert!(held < 2 << 20, "{held} bytes held");
+    drop(server);
+}
+
+/// After one large frame, a stream of small frames whose reads never end
+/// on a frame boundary goes back to sharing payloads with the receive
+/// buffer (copying each out would allocate per message).
+#[test]
+fn small_frames_after_a_large_one_are_shared_again() {
+    let mut server = conn(Role::Server, Config::default());
+    let large = cf(true, 2, &vec![9u8; 1 << 20]);
+    let small: Vec<u8> = (0..12_000).flat_map(|_| cf(true, 2, &[5u8; 200])).collect();
+    // The read that ends the large frame brings the first small ones too.
+    let mut wire = large.clone();
+    wire.extend_from_slice(&small[..500]);
+    for piece in wire.chunks(64 << 10) {
+        server.receive_data(piece).unwrap();
+    }
+    assert_eq!(drain_events(&mut server).len(), 3);
+    let mut pieces = small[500..].chunks(1000);
+    let mut feed = |n: usize| {
+        let mut got = 0;
+        for piece in pieces.by_ref().take(n) {
+            server.receive_data(piece).unwrap();
+            while let Some(event) = server.poll_event() {
+                assert!(matches!(event, Event::Binary(ref b) if b.len() == 200));
+                got += 1;
+            }
+        }
+        got
+    };
+    feed(100); // warm-up
+    let mut messages = 0;
+    let allocs = allocations(|| messages = feed(2000));
+    println!("{allocs} allocations for {messages} messages");
+    assert!(messages > 9000);
+    assert!(
+        allocs * 20 < messages,
+        "{allocs} allocations for {messages} messages"
+    );
+}

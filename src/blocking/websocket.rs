@@ -228,8 +228,16 @@ impl<S: Stream> WebSocket<S> {
             if self.conn.state() == State::Closed {
                 return Err(self.finish());
             }
+            let writes = self.conn.buffered_amount() > 0;
             self.write_pending()?;
-            self.read_once(now.unwrap_or_else(Instant::now))?;
+            // A write can block (a peer that stops reading): then the
+            // clock is read again, or the read timeout would be computed
+            // from a stale instant and the deadline overshot.
+            let now = match now {
+                Some(at) if !writes => at,
+                _ => Instant::now(),
+            };
+            self.read_once(now)?;
         }
     }
 

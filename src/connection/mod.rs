@@ -200,9 +200,9 @@ pub struct Connection {
     rx: BytesMut,
     /// Start of the region handed out by `receive_buffer`.
     rx_lent: Option<usize>,
-    /// The largest capacity `rx` has had since it was last released: a
-    /// lower bound on the allocation behind it, which a small payload split
-    /// off would keep alive.
+    /// The largest capacity `rx` has had since it last moved to a buffer of
+    /// its own: how large the allocation behind it may be, which a small
+    /// payload split off would keep alive.
     rx_peak: usize,
     /// The frame whose payload is arriving.
     frame: Option<InFrame>,

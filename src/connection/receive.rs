@@ -18,6 +18,10 @@ const RX_KEEP: usize = 256 << 10;
 /// for all of it reserved at once (see `Connection::reserve_frame`).
 const RESERVE_AHEAD: usize = 16 << 10;
 
+/// The most reserved for a frame ahead of its bytes, beyond twice what has
+/// arrived (see `Connection::reserve_frame`).
+const RESERVE_EAGER: usize = 1 << 20;
+
 /// A payload under 1/`PIN_RATIO` of a receive buffer larger than [`RX_KEEP`]
 /// is copied out rather than shared, so that it cannot pin the buffer.
 const PIN_RATIO: usize = 8;
@@ -61,6 +65,9 @@ impl Connection {
         }
         self.discard_lent();
         self.reserve_frame(data.len());
+        // One reservation for the whole input (the unmasked part and the
+        // rest are appended separately).
+        self.rx.reserve(data.len());
         let data = self.take_masked_payload(data);
         self.rx.extend_from_slice(data);
         self.rx_peak = self.rx_peak.max(self.rx.capacity());
@@ -146,9 +153,14 @@ impl Connection {
             self.end_input(Ending::Fail(error.clone()));
             return Err(error);
         }
-        if self.rx.is_empty() && self.rx_peak > RX_KEEP {
-            self.rx = BytesMut::new();
-            self.rx_peak = 0;
+        if self.rx_peak > RX_KEEP && self.rx.len() <= RX_KEEP / PIN_RATIO && !self.large_frame_due()
+        {
+            // The large allocation is no longer needed: what is left of it
+            // (at most 32 KiB) moves to a buffer of its own, and payloads
+            // are shared again instead of copied out. Not while a large
+            // frame arrives, whose room was just reserved.
+            self.rx = BytesMut::from(&self.rx[..]);
+            self.rx_peak = self.rx.capacity();
         }
         Ok(())
     }
@@ -222,18 +234,26 @@ impl Connection {
     /// arriving in 128 KiB pieces was copied about twice over (measured: a
     /// third of the time spent receiving 1 MiB frames). This runs when input
     /// arrives rather than when the header is parsed, so that the previous
-    /// message has usually been taken and dropped, and the buffer can be
-    /// reused in place. The length passed [`Config::max_frame_size`] and the
-    /// message limit in `check_header`, so the reservation is bounded; until
-    /// bytes arrive it is address space, not resident memory.
-    ///
-    /// [`Config::max_frame_size`]: crate::Config::max_frame_size
+    /// message has usually been taken and dropped and the allocation can be
+    /// reused. The reservation follows what has arrived: at most
+    /// [`RESERVE_EAGER`] or twice the bytes buffered, whichever is more,
+    /// so a header that declares 16 MiB and a trickle after it commit about
+    /// 1 MiB, not 16 (the copies stay amortised, as with doubling).
     fn reserve_frame(&mut self, incoming: usize) {
         let Some(frame) = &self.frame else { return };
         let missing = frame.len.saturating_sub(self.rx.len());
         if frame.opcode.is_data() && missing > RESERVE_AHEAD {
-            self.rx.reserve(missing.saturating_add(incoming));
+            let earned = self.rx.len().saturating_mul(2).max(RESERVE_EAGER);
+            self.rx
+                .reserve(missing.min(earned).saturating_add(incoming));
         }
+    }
+
+    /// Whether the frame arriving is a data frame large enough to have room
+    /// reserved for it.
+    fn large_frame_due(&self) -> bool {
+        self.frame
+            .is_some_and(|f| f.opcode.is_data() && f.len > RESERVE_AHEAD)
     }
 
     /// Takes the finished frame's payload off the front of the receive buffer.
