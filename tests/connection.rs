@@ -614,3 +614,103 @@ mod deadlines_at_the_limits {
         assert_eq!(client.state(), wsproto::State::Closing);
     }
 }
+
+/// Large payloads (64 KiB and more) are copied straight from the input and
+/// unmasked on the way, small ones go through the receive buffer: every
+/// chunking, across every boundary between the two, must give the same
+/// events.
+mod large_payloads {
+    use super::*;
+
+    /// Bytes that are valid UTF-8 only as a whole (two-, three- and
+    /// four-byte code points), so every cut lands inside some code point.
+    fn utf8_text(len: usize) -> String {
+        "aé€😀"
+            .chars()
+            .cycle()
+            .scan(0, |used, c| {
+                *used += c.len_utf8();
+                (*used <= len).then_some(c)
+            })
+            .collect()
+    }
+
+    fn pattern(len: usize, seed: u8) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u8).wrapping_mul(31) ^ seed)
+            .collect()
+    }
+
+    /// A transcript that mixes small and large frames, a fragmented large
+    /// message with a Ping inside, and a Close; with the events it must
+    /// produce.
+    fn transcript(frame: fn(bool, u8, &[u8]) -> Vec<u8>) -> (Vec<u8>, Vec<Event>) {
+        let big = pattern(100_000, 1);
+        let exact = pattern(64 << 10, 2);
+        let long_text = utf8_text(70_001);
+        let (first, second) = (pattern(65_537, 3), pattern(80_000, 4));
+        let mut input = Vec::new();
+        input.extend(frame(true, 1, b"a"));
+        input.extend(frame(true, 2, &big));
+        input.extend(frame(true, 2, &exact));
+        input.extend(frame(true, 1, long_text.as_bytes()));
+        input.extend(frame(false, 2, &first));
+        input.extend(frame(true, 9, b"ping"));
+        input.extend(frame(true, 0, &second));
+        input.extend(frame(true, 1, b"z"));
+        input.extend(frame(true, 8, &[0x03, 0xe8]));
+        let events = vec![
+            text("a"),
+            binary(&big),
+            binary(&exact),
+            text(&long_text),
+            Event::Ping(Bytes::from_static(b"ping")),
+            binary(&[first, second].concat()),
+            text("z"),
+            Event::Close(CloseFrame::new(CloseCode::NORMAL)),
+        ];
+        (input, events)
+    }
+
+    #[test]
+    fn any_chunking_gives_the_same_events_in_both_roles() {
+        for (role, frame) in [(Role::Server, cf as fn(_, _, &_) -> _), (Role::Client, sf)] {
+            let (input, expected) = transcript(frame);
+            // `run` feeds it whole and one byte at a time.
+            let out = run(role, &Config::default(), &input);
+            assert_eq!(out.events, expected, "{role:?}");
+            assert_eq!(out.error, None);
+            // Pieces that cut headers, payloads and the 64 KiB boundary.
+            for chunk in [2, 13, 14, 15, 999, 65_535, 65_536, 65_550, 131_072] {
+                let out = run_chunked(role, &Config::default(), &input, chunk);
+                assert_eq!(out.events, expected, "{role:?}, chunks of {chunk}");
+            }
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_fails_before_the_rest_of_a_large_frame() {
+        // RFC 6455 §8.1: "When an endpoint is to interpret a byte stream as
+        // UTF-8 but finds that the byte stream is not, in fact, a valid
+        // UTF-8 stream, that endpoint MUST _Fail the WebSocket
+        // Connection_." Checked as the bytes arrive.
+        let mut payload = utf8_text(200_000).into_bytes();
+        payload[150_000] = 0xff;
+        let input = cf(true, 1, &payload);
+        let header = input.len() - payload.len();
+        let mut c = conn(Role::Server, Config::default());
+        let mut fed = 0;
+        for piece in input.chunks(4096) {
+            fed += piece.len();
+            if c.receive_data(piece).is_err() {
+                break;
+            }
+        }
+        assert_eq!(c.error(), Some(&ProtocolError::InvalidUtf8));
+        assert!(
+            header + 150_000 < fed && fed <= header + 150_000 + 4096,
+            "{fed}"
+        );
+        assert_eq!(drain_events(&mut c), []);
+    }
+}

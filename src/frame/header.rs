@@ -86,7 +86,10 @@ impl FrameHeader {
     /// assert!(FrameHeader::decode(&bytes[..1])?.is_partial());
     /// # Ok::<(), wsproto::ProtocolError>(())
     /// ```
-    #[inline]
+    // Always inlined: the connection decodes from two places (the input and
+    // its buffer), and left to itself the compiler then calls it, which
+    // measured 10 % slower on 16-byte messages.
+    #[inline(always)]
     pub fn decode(buf: &[u8]) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
         let Some(&b0) = buf.first() else {
             return Ok(Status::Partial);

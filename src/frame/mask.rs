@@ -529,6 +529,37 @@ mod tests {
         buf.iter().map(|b| unsafe { b.assume_init() }).collect()
     }
 
+    /// Copies as long as the large payloads the connection copies straight
+    /// from its input, source and destination at different alignments.
+    #[test]
+    fn long_masked_copies_match_the_reference() {
+        let key = [0x37, 0xfa, 0x21, 0x3d];
+        let lens: &[usize] = if cfg!(miri) {
+            &[(8 << 10) + 161, (9 << 10) + 3]
+        } else {
+            &[1000, 4097, (8 << 10) + 161, 20 << 10, (64 << 10) + 5]
+        };
+        let aligns: &[(usize, usize)] = if cfg!(miri) {
+            &[(0, 0), (3, 17)]
+        } else {
+            &[(0, 0), (1, 0), (0, 1), (3, 17), (31, 33), (63, 7)]
+        };
+        let source_storage = pattern((64 << 10) + 5 + 64);
+        for &len in lens {
+            for &(src_align, dst_align) in aligns {
+                let source = &source_storage[src_align..src_align + len];
+                for offset in [0, 3] {
+                    let mut expected = BytesMut::from(&source_storage[..dst_align]);
+                    let next = extend_masked_bytewise(&mut expected, source, key, offset);
+                    let mut got = BytesMut::with_capacity(dst_align + len);
+                    got.extend_from_slice(&source_storage[..dst_align]);
+                    assert_eq!(extend_masked(&mut got, source, key, offset), next);
+                    assert!(got == expected, "len {len} aligns {src_align}/{dst_align}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn masking_twice_restores_the_payload() {
         let source = pattern(4096 + 5);
