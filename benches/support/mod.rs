@@ -5,6 +5,9 @@
 //! Each bench binary uses part of this module.
 #![allow(dead_code)]
 
+pub mod receive;
+pub mod send;
+
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::pin::Pin;
