@@ -1,10 +1,12 @@
 //! The fast mask paths against the bytewise reference at any alignment,
 //! key and key offset, and the one-pass copy-and-mask appended after a
-//! prefix of any length.
+//! prefix of any length (with and without prefetching the source).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsproto::frame::{apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked};
+use wsproto::frame::{
+    apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked, extend_masked_streaming,
+};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 6 {
@@ -26,8 +28,10 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(buf, &expected[..]);
     }
 
-    let mut out = bytes::BytesMut::from(&data[..align]);
-    assert_eq!(extend_masked(&mut out, payload, key, offset), next);
-    assert_eq!(&out[..align], &data[..align]);
-    assert_eq!(&out[align..], &expected[..]);
+    for extend in [extend_masked, extend_masked_streaming] {
+        let mut out = bytes::BytesMut::from(&data[..align]);
+        assert_eq!(extend(&mut out, payload, key, offset), next);
+        assert_eq!(&out[..align], &data[..align]);
+        assert_eq!(&out[align..], &expected[..]);
+    }
 });

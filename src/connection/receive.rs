@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 use super::{Connection, Ending, Event, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, OpCode, apply_mask_at, extend_masked};
+use crate::frame::{FrameHeader, OpCode, apply_mask_at, extend_masked_streaming};
 use crate::message::DataKind;
 use crate::status::Status;
 use crate::utf8::Utf8Bytes;
@@ -264,8 +264,10 @@ impl Connection {
             payload.len()
         });
         match frame.mask {
+            // The input may be a large buffer that sat in memory, not
+            // fresh from a socket: the copy prefetches it.
             Some(key) => {
-                extend_masked(&mut self.rx, payload, key, frame.unmasked);
+                extend_masked_streaming(&mut self.rx, payload, key, frame.unmasked);
             }
             None => self.rx.extend_from_slice(payload),
         }

@@ -11,6 +11,6 @@ mod opcode;
 pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
 pub use mask::{
     apply_mask, apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked,
-    extend_masked_bytewise,
+    extend_masked_bytewise, extend_masked_streaming,
 };
 pub use opcode::OpCode;
