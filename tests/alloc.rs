@@ -122,6 +122,48 @@ fn receiving_large_messages_in_pieces_allocates_nothing() {
     assert_eq!(allocations(|| (0..100).for_each(|_| one())), 0);
 }
 
+/// Large messages back to back in reads that never end on a frame
+/// boundary: each read brings the end of one message and the start of the
+/// next, which is copied straight from the input while the message before
+/// it is still queued. Once warm, that allocates nothing either.
+#[test]
+fn large_messages_across_reads_allocate_nothing() {
+    // (payload, read size, messages)
+    let cases = [
+        (64 << 10, 64 << 10, 64),
+        (64 << 10, 128 << 10, 64),
+        (100_000, 16 << 10, 48),
+        (1 << 20, 128 << 10, 24),
+    ];
+    for (size, read, count) in cases {
+        for role in [Role::Server, Role::Client] {
+            let frame = match role {
+                Role::Server => cf(true, 2, &vec![7u8; size]),
+                Role::Client => sf(true, 2, &vec![7u8; size]),
+            };
+            let wire = frame.repeat(count);
+            let mut c = conn(role, Config::default());
+            let mut received = 0;
+            let mut feed = |pieces: &[u8]| {
+                for piece in pieces.chunks(read) {
+                    c.receive_data(piece).unwrap();
+                    while let Some(event) = c.poll_event() {
+                        assert!(matches!(event, Event::Binary(ref b) if b.len() == size));
+                        received += 1;
+                    }
+                }
+            };
+            // A quarter to warm up, cut at a multiple of the read size so
+            // that the reads stay as they are.
+            let warm = (wire.len() / 4) / read * read;
+            feed(&wire[..warm]);
+            let allocs = allocations(|| feed(&wire[warm..]));
+            assert_eq!(received, count, "{role:?} {size} B in {read} B reads");
+            assert_eq!(allocs, 0, "{role:?} {size} B in {read} B reads");
+        }
+    }
+}
+
 #[test]
 fn sending_allocates_only_the_callers_payload() {
     for role in [Role::Server, Role::Client] {
@@ -224,6 +266,32 @@ fn a_kept_small_message_does_not_pin_a_large_receive_buffer() {
 
 /// The Close reason stays with the connection until it is dropped: it must
 /// not be a view into a large receive buffer.
+/// The same when the buffer grows in the middle of one large input: the
+/// payloads split off it afterwards are judged against what it grew to.
+#[test]
+fn payloads_after_growth_within_one_input_do_not_pin_it() {
+    let ((kept, server), held) = held_bytes(|| {
+        let mut server = conn(Role::Server, Config::default());
+        let mut wire = cf(true, 2, &vec![7u8; 4 << 20]);
+        for _ in 0..16 {
+            wire.extend_from_slice(&cf(true, 2, &vec![5u8; 300 << 10]));
+        }
+        // 512 KiB of the large frame, then everything else at once.
+        server.receive_data(&wire[..512 << 10]).unwrap();
+        server.receive_data(&wire[512 << 10..]).unwrap();
+        let mut events = drain_events(&mut server);
+        assert_eq!(events.len(), 17);
+        let kept = events.split_off(1); // the 4 MiB message is dropped
+        (kept, server)
+    });
+    let payloads = 16 * (300 << 10);
+    assert!(
+        held < payloads + payloads / 4,
+        "16 messages of 300 KiB hold {held} bytes"
+    );
+    drop((kept, server));
+}
+
 #[test]
 fn a_close_reason_does_not_pin_the_receive_buffer() {
     let (server, held) = held_bytes(|| {

@@ -1,5 +1,5 @@
-//! The receiving side: bytes in, frames parsed, payloads unmasked in place,
-//! events out.
+//! The receiving side: bytes in, frames parsed, payloads unmasked (as they
+//! are copied in, or in place in the receive buffer), events out.
 
 use bytes::{Buf, BytesMut};
 
@@ -14,8 +14,8 @@ use crate::utf8::Utf8Bytes;
 /// A receive buffer that empties with more capacity than this is released.
 const RX_KEEP: usize = 256 << 10;
 
-/// A data frame whose payload has more than this left to arrive gets room
-/// for all of it reserved at once (see `Connection::reserve_input`).
+/// A data frame larger than this gets room for all of its payload reserved
+/// at once (see `Connection::reserve_input`).
 const RESERVE_AHEAD: usize = 16 << 10;
 
 /// The most reserved for a frame ahead of its bytes, beyond twice what has
@@ -31,8 +31,9 @@ const DIRECT_MIN: u64 = 64 << 10;
 /// is copied out rather than shared, so that it cannot pin the buffer.
 const PIN_RATIO: usize = 8;
 
-/// The frame whose payload is arriving. Its header has been consumed from
-/// the receive buffer, so the payload starts at the front of it.
+/// The frame whose payload is arriving. Its header has been consumed (from
+/// the input or from the receive buffer): the payload that has arrived is
+/// at the front of `rx`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct InFrame {
     fin: bool,
@@ -74,7 +75,7 @@ impl Connection {
         // the previous input's messages have usually been dropped by now,
         // so the buffer is reused in place.
         self.reserve_input(data.len());
-        self.rx_peak = self.rx_peak.max(self.rx.capacity());
+        self.note_capacity();
         let result = self.receive_frames(data);
         self.after_input(result)
     }
@@ -100,6 +101,7 @@ impl Connection {
                     }
                     _ => {
                         self.rx.extend_from_slice(data);
+                        self.note_capacity();
                         return self.process_frames();
                     }
                 }
@@ -116,7 +118,7 @@ impl Connection {
     /// number of bytes read. The space is zero-filled (no `unsafe` here).
     pub fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
         self.discard_lent();
-        self.reserve_lent(len);
+        self.reserve_input(len);
         let start = self.rx.len();
         self.rx.resize(start + len, 0);
         self.rx_peak = self.rx_peak.max(self.rx.capacity());
@@ -254,10 +256,9 @@ impl Connection {
         debug_assert_eq!(frame.unmasked, self.rx.len());
         let (payload, rest) = data.split_at(data.len().min(frame.len - frame.unmasked));
         // With nothing buffered, room for every payload left in this input
-        // at once. A large frame's own room is made when its next input
-        // arrives (`reserve_input`): by then the message before it has
-        // usually been dropped, so its buffer is reused instead of a second
-        // large one being allocated while it is held.
+        // at once: after a large frame, the room `reserve_input` left past
+        // it. This frame's own room, when it is large, is made when its
+        // next input arrives (see `reserve_input`).
         self.rx.reserve(if self.rx.is_empty() {
             data.len()
         } else {
@@ -272,46 +273,42 @@ impl Connection {
             None => self.rx.extend_from_slice(payload),
         }
         frame.unmasked += payload.len();
+        self.note_capacity();
         rest
     }
 
-    /// Before `incoming` bytes of input are parsed: room for the payload
-    /// bytes they may append to `rx`, reserved once for all the frames in
-    /// the input (the previous input's messages have usually been dropped
-    /// by now, so the buffer is reused in place).
-    ///
-    /// A large data frame in progress gets room for the rest of its payload
-    /// instead, and never more (growing then would move the payload):
-    /// growing input by input doubles the buffer again and again, and
-    /// every doubling moves the bytes already received (measured: a third
-    /// of the time spent receiving 1 MiB frames in 128 KiB pieces). What
-    /// follows the frame in the input goes to a buffer of its own once the
-    /// payload is split off. The room follows what has arrived: at most
-    /// [`RESERVE_EAGER`] or twice the bytes buffered, whichever is more, so
-    /// a header that declares 16 MiB and a trickle after it commit about
-    /// 1 MiB, not 16 (the copies stay amortised, as with doubling).
-    fn reserve_input(&mut self, incoming: usize) {
-        let missing = self.missing_payload();
-        let room = if !self.large_frame_due() {
-            incoming
-        } else if missing > RESERVE_AHEAD {
-            missing.min(self.reserve_earned())
-        } else {
-            missing
-        };
-        self.rx.reserve(room);
+    /// Records the receive buffer's capacity after it may have grown (see
+    /// `rx_peak`), before payloads are split off it.
+    fn note_capacity(&mut self) {
+        self.rx_peak = self.rx_peak.max(self.rx.capacity());
     }
 
-    /// Before `receive_buffer` lends `len` bytes at the end of `rx`: the
-    /// room [`reserve_input`](Self::reserve_input) would make for a large
-    /// frame, plus the whole lent region (which must fit in the buffer as
-    /// it is, wherever the frame ends in it).
-    fn reserve_lent(&mut self, len: usize) {
-        let missing = self.missing_payload();
-        if self.large_frame_due() && missing > RESERVE_AHEAD {
-            let room = missing.min(self.reserve_earned());
-            self.rx.reserve(room.saturating_add(len));
-        }
+    /// Before `incoming` bytes of input are parsed (or lent by
+    /// `receive_buffer`): room for the bytes they may append to `rx`,
+    /// reserved once for all the frames in the input (the previous input's
+    /// messages have usually been dropped by now, so the buffer is reused
+    /// in place).
+    ///
+    /// A large data frame in progress gets room for the rest of its payload
+    /// at once: growing input by input doubles the buffer again and again,
+    /// and every doubling moves the bytes already received (measured: a
+    /// third of the time spent receiving 1 MiB frames in 128 KiB pieces).
+    /// That room follows what has arrived: at most [`RESERVE_EAGER`] or
+    /// twice the bytes buffered, whichever is more, so a header that
+    /// declares 16 MiB and a trickle after it commit about 1 MiB, not 16
+    /// (the copies stay amortised, as with doubling). One input's worth
+    /// more goes past the frame: the start of the next frame lands there
+    /// while this message is still held, without an allocation, and is
+    /// moved to the front when its own room is made (by then the message
+    /// has usually been dropped).
+    fn reserve_input(&mut self, incoming: usize) {
+        let room = if self.large_frame_due() {
+            let missing = self.missing_payload();
+            missing.min(self.reserve_earned()).saturating_add(incoming)
+        } else {
+            incoming
+        };
+        self.rx.reserve(room);
     }
 
     /// Payload bytes of the current frame not yet in `rx`.
