@@ -5,8 +5,9 @@
 //! heat) slows them alike.
 //!
 //! Each round times every implementation once per case, starting with a
-//! different one each round; a sample is enough back-to-back runs to last
-//! `--sample-ms` (default 40). Printed per case: each implementation's
+//! different one each round and reversing the order every other round; a
+//! sample is enough back-to-back runs to last about `--sample-ms` (default
+//! 40), counted from one warm run. Printed per case: each implementation's
 //! median throughput over the rounds, and wsproto's ratio to tungstenite
 //! as the median of the per-round ratios, with their range. The target of
 //! the issue (at least 1.5× tungstenite, sans-IO core) is marked beside
@@ -127,14 +128,21 @@ fn main() {
     let started = Instant::now();
     for race in &mut races {
         for contender in &mut race.contenders {
+            (contender.run)(); // warm-up
             let once = time(&*contender.run, 1);
-            contender.reps = (settings.sample.as_secs_f64() / once).clamp(1.0, 1e6) as u32;
+            contender.reps = (settings.sample.as_secs_f64() / once)
+                .ceil()
+                .clamp(1.0, 1e6) as u32;
         }
     }
     for round in 0..settings.rounds {
         for race in &mut races {
             let n = race.contenders.len();
             for k in 0..n {
+                // Start with a different one each round, and go the other
+                // way round every other round, so that no implementation
+                // always runs right after the same one.
+                let k = if round % 2 == 0 { k } else { n - 1 - k };
                 let contender = &mut race.contenders[(round + k) % n];
                 let seconds = time(&*contender.run, contender.reps);
                 contender.times.push(seconds);
@@ -143,7 +151,7 @@ fn main() {
     }
 
     println!(
-        "compare: {} interleaved round(s), samples of at least {} ms; medians over the rounds\n",
+        "compare: {} interleaved round(s), samples of about {} ms; medians over the rounds\n",
         settings.rounds,
         settings.sample.as_millis()
     );
