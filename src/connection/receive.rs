@@ -123,7 +123,7 @@ impl Connection {
         self.reserve_input(len);
         let start = self.rx.len();
         self.rx.resize(start + len, 0);
-        self.rx_peak = self.rx_peak.max(self.rx.capacity());
+        self.note_capacity();
         self.rx_lent = Some(start);
         &mut self.rx[start..]
     }

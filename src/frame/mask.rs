@@ -114,7 +114,7 @@ pub fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize
 /// assert_eq!(&out[5..], expected);
 /// ```
 pub fn extend_masked(dst: &mut BytesMut, src: &[u8], key: [u8; 4], offset: usize) -> usize {
-    extend_masked_from(dst, src, key, offset, Source::Cached)
+    extend_masked_from(dst, src, key, offset, false)
 }
 
 /// [`extend_masked`] for a source that may have to come from memory rather
@@ -135,27 +135,22 @@ pub fn extend_masked_streaming(
     key: [u8; 4],
     offset: usize,
 ) -> usize {
-    extend_masked_from(dst, src, key, offset, Source::Streaming)
+    extend_masked_from(dst, src, key, offset, true)
 }
 
-/// Where the source of a masking copy is expected to be.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Source {
-    Cached,
-    Streaming,
-}
-
+/// Both `extend_masked` flavours; `prefetch` asks the AVX2 copy to prefetch
+/// the source.
 #[inline]
 fn extend_masked_from(
     dst: &mut BytesMut,
     src: &[u8],
     key: [u8; 4],
     offset: usize,
-    source: Source,
+    prefetch: bool,
 ) -> usize {
     dst.reserve(src.len());
     let spare = &mut dst.spare_capacity_mut()[..src.len()];
-    copy_masked(spare, src, KeyWord::new(key).at(offset), source);
+    copy_masked(spare, src, KeyWord::new(key).at(offset), prefetch);
     // SAFETY: `copy_masked` wrote every one of the `src.len()` bytes after
     // the current length, within the capacity reserved above.
     unsafe { dst.set_len(dst.len() + src.len()) };
@@ -164,19 +159,18 @@ fn extend_masked_from(
 
 /// Writes `src ^ key` into every byte of `dst` (`dst.len() == src.len()`).
 #[inline]
-fn copy_masked(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord, source: Source) {
+fn copy_masked(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord, prefetch: bool) {
     debug_assert_eq!(dst.len(), src.len());
     #[cfg(target_arch = "x86_64")]
     {
         if src.len() >= AVX2_MIN_LEN && std::is_x86_feature_detected!("avx2") {
-            let prefetch = source == Source::Streaming;
             // SAFETY: the CPU supports AVX2 (checked just above), both
             // slices hold the same number of bytes, at least 32.
             unsafe { avx2::copy_masked(dst, src, key, prefetch) };
             return;
         }
     }
-    let _ = source; // the portable loop does not prefetch
+    let _ = prefetch; // the portable loop does not prefetch
     copy_masked_words(dst, src, key);
 }
 
