@@ -90,6 +90,7 @@ mod error;
 pub mod frame;
 pub mod handshake;
 mod message;
+mod reassembly;
 mod role;
 mod status;
 mod utf8;
@@ -101,6 +102,7 @@ pub use error::{
     INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError,
 };
 pub use handshake::HandshakeError;
+pub use message::Message;
 pub use role::Role;
 pub use status::Status;
 pub use utf8::Utf8Bytes;

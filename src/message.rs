@@ -1,318 +1,162 @@
-//! Reassembly of data frames into messages (RFC 6455 §5.4), with the
-//! continuation rules, incremental UTF-8 validation of text, and the size and
-//! fragment limits checked from each frame header before its payload is
-//! buffered.
+//! [`Message`]: the unit every adapter reads and sends — what the blocking
+//! `WebSocket::read` returns and `send` takes. It mirrors the core's
+//! [`Event`], so it lives beside it rather than in one adapter.
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 
-use crate::config::Config;
-use crate::error::ProtocolError;
-use crate::frame::{FrameHeader, OpCode};
-use crate::utf8::Utf8Validator;
+use crate::{CloseCode, CloseFrame, Event, Utf8Bytes};
 
-/// The type of a data message, from its first frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum DataKind {
-    /// Opcode 0x1: UTF-8 text.
-    Text,
-    /// Opcode 0x2: arbitrary bytes.
-    Binary,
+/// A whole message or control frame, either direction.
+///
+/// Payloads are reference-counted: a received message shares memory with
+/// the receive buffer, and a large payload sent is not copied (a server
+/// never copies; a client masks a payload it owns alone in place).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Message {
+    /// A text message, valid UTF-8.
+    Text(Utf8Bytes),
+    /// A binary message.
+    Binary(Bytes),
+    /// A Ping (at most 125 bytes). Received ones are already answered.
+    Ping(Bytes),
+    /// A Pong (at most 125 bytes).
+    Pong(Bytes),
+    /// A Close: received, the peer's (code 1005 when it had none; our echo
+    /// is already sent); sent, starts the closing handshake.
+    Close(CloseFrame),
 }
 
-/// A complete message: its type and all its payload.
-#[derive(Debug)]
-pub(crate) struct Message {
-    /// Text (already validated) or binary.
-    pub(crate) kind: DataKind,
-    /// The payload of every fragment, in order.
-    pub(crate) data: Bytes,
-}
-
-/// The message in progress, if any.
-#[derive(Debug, Default)]
-pub(crate) struct Assembler {
-    /// The message's type while one is in progress.
-    kind: Option<DataKind>,
-    /// Payload of the fragments completed so far. A message's first fragment
-    /// is kept as it was split from the receive buffer (no copy), so a
-    /// message of one fragment plus empty continuations is never copied;
-    /// later fragments are appended.
-    fragments_data: Option<BytesMut>,
-    /// Declared payload bytes of the message so far, current frame included.
-    size: u64,
-    /// Frames of the message so far, current frame included.
-    fragments: usize,
-    /// Validates text across frames and inside a frame as bytes arrive.
-    utf8: Utf8Validator,
-    /// The message in progress is compressed (RSV1 on its first frame).
-    compressed: bool,
-    /// The largest inflated message allowed.
-    limit: u64,
-    /// permessage-deflate, when agreed: the peer's stream.
-    #[cfg(feature = "deflate")]
-    inflater: Option<crate::deflate::Inflater>,
-    /// What the compressed message in progress inflated to so far.
-    #[cfg(feature = "deflate")]
-    inflated: Vec<u8>,
-}
-
-impl Assembler {
-    /// Whether a fragmented message is in progress.
-    #[cfg(test)]
-    pub(crate) fn in_progress(&self) -> bool {
-        self.kind.is_some()
+impl Message {
+    /// A text message.
+    pub fn text(text: impl Into<Utf8Bytes>) -> Message {
+        Message::Text(text.into())
     }
 
-    /// Turns on permessage-deflate for received messages.
-    #[cfg(feature = "deflate")]
-    pub(crate) fn set_inflater(&mut self, inflater: crate::deflate::Inflater) {
-        self.inflater = Some(inflater);
+    /// A binary message.
+    pub fn binary(data: impl Into<Bytes>) -> Message {
+        Message::Binary(data.into())
     }
 
-    /// Whether RSV1 means "compressed" (permessage-deflate was agreed).
-    pub(crate) fn inflates(&self) -> bool {
-        #[cfg(feature = "deflate")]
-        return self.inflater.is_some();
-        #[cfg(not(feature = "deflate"))]
-        return false;
+    /// A Close with a code and a reason of at most 123 bytes.
+    pub fn close(code: impl Into<CloseCode>, reason: &str) -> Message {
+        Message::Close(CloseFrame {
+            code: code.into(),
+            reason: Utf8Bytes::from(reason),
+        })
     }
 
-    /// Checks a data frame's header against the continuation rules and the
-    /// limits, before any of its payload is buffered. RSV1 was checked by
-    /// the caller: set only on a first frame, with deflate agreed.
-    pub(crate) fn begin_frame(
-        &mut self,
-        header: &FrameHeader,
-        config: &Config,
-    ) -> Result<(), ProtocolError> {
-        debug_assert!(header.opcode.is_data());
-        match (header.opcode, self.kind) {
-            // RFC 6455 §5.4: "a single fragmented message consists of a single
-            // frame with the FIN bit clear and an opcode other than 0,
-            // followed by zero or more frames with the FIN bit clear and the
-            // opcode set to 0".
-            (OpCode::Continuation, None) => return Err(ProtocolError::OrphanContinuation),
-            (OpCode::Continuation, Some(_)) => {}
-            // RFC 6455 §5.4: "The fragments of one message MUST NOT be
-            // interleaved between the fragments of another message".
-            (_, Some(_)) => return Err(ProtocolError::ExpectedContinuation),
-            (opcode, None) => {
-                self.kind = Some(if opcode == OpCode::Text {
-                    DataKind::Text
-                } else {
-                    DataKind::Binary
-                });
-                self.size = 0;
-                self.fragments = 0;
-                self.utf8 = Utf8Validator::new();
-                self.compressed = header.rsv1;
-                self.limit = config.max_message_size;
-            }
+    /// The text, for a text message.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            Message::Text(t) => Some(t.as_str()),
+            _ => None,
         }
-        if header.payload_len > config.max_frame_size {
-            return Err(ProtocolError::FrameTooBig {
-                size: header.payload_len,
-                limit: config.max_frame_size,
-            });
-        }
-        let size = self.size.saturating_add(header.payload_len);
-        if size > config.max_message_size {
-            return Err(ProtocolError::MessageTooBig {
-                size,
-                limit: config.max_message_size,
-            });
-        }
-        if self.fragments >= config.max_fragments {
-            return Err(ProtocolError::TooManyFragments {
-                limit: config.max_fragments,
-            });
-        }
-        self.size = size;
-        self.fragments += 1;
-        Ok(())
     }
 
-    /// Validates the next unmasked bytes of the current frame's payload, as
-    /// they arrive (fail-fast: RFC 6455 §8.1, Autobahn 6.4.x).
-    /// A compressed message is inflated here instead, and its inflated
-    /// bytes validated.
-    #[inline]
-    pub(crate) fn feed(&mut self, piece: &[u8]) -> Result<(), ProtocolError> {
-        #[cfg(feature = "deflate")]
-        if self.compressed {
-            return self.inflate(piece, false);
+    /// The payload bytes (for a Close, its reason).
+    pub fn as_bytes(&self) -> &[u8] {
+        match self {
+            Message::Text(t) => t.as_bytes(),
+            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b,
+            Message::Close(c) => c.reason.as_bytes(),
         }
-        if self.kind == Some(DataKind::Text) {
-            self.utf8.feed(piece)?;
-        }
-        Ok(())
     }
 
-    /// Inflates compressed bytes (or, with `end`, the message's implied
-    /// tail) and validates what came out when the message is text.
-    #[cfg(feature = "deflate")]
-    fn inflate(&mut self, piece: &[u8], end: bool) -> Result<(), ProtocolError> {
-        let Some(inflater) = &mut self.inflater else {
-            return Err(ProtocolError::ReservedBits);
-        };
-        let before = self.inflated.len();
-        if end {
-            inflater.finish(&mut self.inflated, self.limit)?;
-        } else {
-            inflater.inflate(piece, &mut self.inflated, self.limit)?;
-        }
-        if self.kind == Some(DataKind::Text) {
-            self.utf8.feed(&self.inflated[before..])?;
-        }
-        Ok(())
+    /// Whether this is a text or binary message (not a control frame).
+    pub fn is_data(&self) -> bool {
+        matches!(self, Message::Text(_) | Message::Binary(_))
     }
 
-    /// The current frame is complete with `payload` (already fed): returns
-    /// the message when `fin` ends it.
-    pub(crate) fn end_frame(
-        &mut self,
-        fin: bool,
-        payload: BytesMut,
-    ) -> Result<Option<Message>, ProtocolError> {
-        #[cfg(feature = "deflate")]
-        if self.compressed {
-            // The payload went through the inflater as it arrived.
-            drop(payload);
-            if !fin {
-                return Ok(None);
-            }
-            self.inflate(&[], true)?;
-            let Some(kind) = self.kind.take() else {
-                return Err(ProtocolError::OrphanContinuation);
-            };
-            if kind == DataKind::Text {
-                self.utf8.finish()?;
-            }
-            self.compressed = false;
-            let data = Bytes::from(std::mem::take(&mut self.inflated));
-            return Ok(Some(Message { kind, data }));
-        }
-        if !fin {
-            match &mut self.fragments_data {
-                None => self.fragments_data = Some(payload),
-                Some(data) => data.extend_from_slice(&payload),
-            }
-            return Ok(None);
-        }
-        let Some(kind) = self.kind.take() else {
-            return Err(ProtocolError::OrphanContinuation);
-        };
-        if kind == DataKind::Text {
-            // A code point cut by the end of the message is invalid.
-            self.utf8.finish()?;
-        }
-        let data = match self.fragments_data.take() {
-            None => payload,
-            Some(mut data) => {
-                data.extend_from_slice(&payload);
-                data
-            }
-        };
-        Ok(Some(Message {
-            kind,
-            data: data.freeze(),
-        }))
+    /// Whether this is a text message.
+    pub fn is_text(&self) -> bool {
+        matches!(self, Message::Text(_))
     }
 
-    /// Forgets the message in progress (the connection failed or closed).
-    pub(crate) fn reset(&mut self) {
-        *self = Assembler::default();
+    /// Whether this is a binary message.
+    pub fn is_binary(&self) -> bool {
+        matches!(self, Message::Binary(_))
+    }
+
+    /// Whether this is a Ping.
+    pub fn is_ping(&self) -> bool {
+        matches!(self, Message::Ping(_))
+    }
+
+    /// Whether this is a Pong.
+    pub fn is_pong(&self) -> bool {
+        matches!(self, Message::Pong(_))
+    }
+
+    /// Whether this is a Close.
+    pub fn is_close(&self) -> bool {
+        matches!(self, Message::Close(_))
+    }
+
+    /// The payload bytes, without a copy (for a Close, its reason).
+    pub fn into_data(self) -> Bytes {
+        match self {
+            Message::Text(t) => t.into_bytes(),
+            Message::Binary(b) | Message::Ping(b) | Message::Pong(b) => b,
+            Message::Close(c) => c.reason.into_bytes(),
+        }
+    }
+
+    /// The payload's length in bytes (for a Close, its reason's).
+    pub fn len(&self) -> usize {
+        self.as_bytes().len()
+    }
+
+    /// Whether the payload is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn header(opcode: OpCode, fin: bool, len: u64) -> FrameHeader {
-        FrameHeader {
-            fin,
-            ..FrameHeader::new(opcode, len)
+impl From<Event> for Message {
+    fn from(event: Event) -> Message {
+        match event {
+            Event::Text(t) => Message::Text(t),
+            Event::Binary(b) => Message::Binary(b),
+            Event::Ping(p) => Message::Ping(p),
+            Event::Pong(p) => Message::Pong(p),
+            Event::Close(c) => Message::Close(c),
         }
     }
+}
 
-    #[test]
-    fn continuation_rules() {
-        let config = Config::default();
-        let mut a = Assembler::default();
-        assert_eq!(
-            a.begin_frame(&header(OpCode::Continuation, true, 0), &config),
-            Err(ProtocolError::OrphanContinuation)
-        );
-        let mut a = Assembler::default();
-        a.begin_frame(&header(OpCode::Text, false, 2), &config)
-            .unwrap();
-        a.feed(b"ab").unwrap();
-        assert!(
-            a.end_frame(false, BytesMut::from(&b"ab"[..]))
-                .unwrap()
-                .is_none()
-        );
-        assert_eq!(
-            a.begin_frame(&header(OpCode::Binary, true, 0), &config),
-            Err(ProtocolError::ExpectedContinuation)
-        );
-        a.begin_frame(&header(OpCode::Continuation, true, 1), &config)
-            .unwrap();
-        let m = a
-            .end_frame(true, BytesMut::from(&b"c"[..]))
-            .unwrap()
-            .unwrap();
-        assert_eq!((m.kind, &m.data[..]), (DataKind::Text, &b"abc"[..]));
-        assert!(!a.in_progress());
+impl From<&str> for Message {
+    fn from(text: &str) -> Message {
+        Message::text(text)
     }
+}
 
-    #[test]
-    fn limits_come_from_headers() {
-        let config = Config {
-            max_frame_size: 10,
-            max_message_size: 15,
-            max_fragments: 3,
-            ..Config::default()
-        };
-        let mut a = Assembler::default();
-        assert_eq!(
-            a.begin_frame(&header(OpCode::Binary, true, 11), &config),
-            Err(ProtocolError::FrameTooBig {
-                size: 11,
-                limit: 10
-            })
-        );
-        let mut a = Assembler::default();
-        a.begin_frame(&header(OpCode::Binary, false, 10), &config)
-            .unwrap();
-        assert_eq!(
-            a.begin_frame(&header(OpCode::Continuation, false, 6), &config),
-            Err(ProtocolError::MessageTooBig {
-                size: 16,
-                limit: 15
-            })
-        );
-        let mut a = Assembler::default();
-        for _ in 0..3 {
-            a.begin_frame(
-                &header(
-                    if a.in_progress() {
-                        OpCode::Continuation
-                    } else {
-                        OpCode::Binary
-                    },
-                    false,
-                    0,
-                ),
-                &config,
-            )
-            .unwrap();
-            a.end_frame(false, BytesMut::new()).unwrap();
-        }
-        assert_eq!(
-            a.begin_frame(&header(OpCode::Continuation, true, 0), &config),
-            Err(ProtocolError::TooManyFragments { limit: 3 })
-        );
+impl From<String> for Message {
+    fn from(text: String) -> Message {
+        Message::text(text)
+    }
+}
+
+impl From<Utf8Bytes> for Message {
+    fn from(text: Utf8Bytes) -> Message {
+        Message::Text(text)
+    }
+}
+
+impl From<Vec<u8>> for Message {
+    fn from(data: Vec<u8>) -> Message {
+        Message::Binary(data.into())
+    }
+}
+
+impl From<&[u8]> for Message {
+    fn from(data: &[u8]) -> Message {
+        Message::Binary(Bytes::copy_from_slice(data))
+    }
+}
+
+impl From<Bytes> for Message {
+    fn from(data: Bytes) -> Message {
+        Message::Binary(data)
     }
 }

@@ -55,7 +55,6 @@
 mod client;
 mod error;
 mod handshake_io;
-mod message;
 mod reconnect;
 mod server;
 mod split;
@@ -64,11 +63,11 @@ mod stream;
 pub mod tls;
 mod websocket;
 
+pub use crate::Message;
 #[cfg(feature = "tls")]
 pub use crate::blocking::tls::{TlsReader, TlsStream, TlsWriter};
 pub use client::{ClientBuilder, DEFAULT_TIMEOUT, client_handshake, connect};
 pub use error::{Error, HandshakeFailure};
-pub use message::Message;
 pub use reconnect::{Backoff, ReconnectingClient};
 pub use server::{Decision, Request, ServerBuilder, accept, accept_with};
 pub use split::{WebSocketReader, WebSocketWriter};

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use super::client::ClientBuilder;
 use super::error::Error;
-use super::message::Message;
 use super::stream::MaybeTlsStream;
 use super::websocket::WebSocket;
 use crate::CloseCode;
+use crate::Message;
 use crate::handshake::Established;
 
 /// The connection a [`ReconnectingClient`] holds.

@@ -37,11 +37,11 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::error::{Error, is_timeout};
-use super::message::Message;
 use super::stream::{ReadHalf, SplitStream, WriteHalf};
 use super::websocket::{
     MIN_READ, ReadTimeout, WebSocket, ended, next_read_size, queue_on, refused, to_message,
 };
+use crate::Message;
 use crate::{CloseCode, Connection, Event, State, Transmit};
 
 /// Slices handed to one vectored write.

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::error::{Error, is_timeout};
-use super::message::Message;
 use super::stream::Stream;
+use crate::Message;
 use crate::{CloseCode, Config, Connection, Event, Role, State, Transmit, UsageError};
 
 /// First and smallest read size: small, so an idle connection holds little

@@ -20,7 +20,7 @@ use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
-use crate::message::Assembler;
+use crate::reassembly::Assembler;
 use crate::role::Role;
 use crate::utf8::Utf8Bytes;
 

@@ -7,7 +7,7 @@ use super::{Connection, Ending, Event, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, OpCode, apply_mask_at, extend_masked_streaming};
-use crate::message::DataKind;
+use crate::reassembly::DataKind;
 use crate::status::Status;
 use crate::utf8::Utf8Bytes;
 
