@@ -115,3 +115,45 @@ fn split_halves_over_tls_under_concurrent_load() {
     assert!(client_report.end.is_closed(), "{:?}", client_report.end);
     assert!(server_report.end.is_closed(), "{:?}", server_report.end);
 }
+
+/// A write timeout over TLS ends the connection: rustls has already
+/// encrypted the plaintext it took, so no retry could continue the frame.
+/// Unsplit and split, against a client that does not read.
+#[test]
+fn a_write_timeout_over_tls_is_fatal() {
+    for split in [false, true] {
+        let (server_config, client_config) = pki();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let tls = accept_tls(tcp, server_config, Duration::from_secs(10)).unwrap();
+            let mut config = wsproto::Config::default();
+            config.write_timeout = Some(Duration::from_millis(100));
+            let ws = wsproto::blocking::ServerBuilder::new()
+                .config(config)
+                .accept(tls)
+                .unwrap();
+            let big = Message::binary(vec![1; 64 << 20]);
+            if split {
+                let (mut reader, writer) = ws.split().unwrap();
+                let error = writer.send(big).unwrap_err();
+                assert!(error.is_fatal(), "{error:?}");
+                assert!(matches!(writer.send("after"), Err(Error::ConnectionLost)));
+                assert!(matches!(reader.read(), Err(Error::ConnectionLost)));
+            } else {
+                let mut ws = ws;
+                let error = ws.send(big).unwrap_err();
+                assert!(error.is_fatal(), "{error:?}");
+                assert!(matches!(ws.send("after"), Err(Error::ConnectionLost)));
+                assert!(matches!(ws.read(), Err(Error::ConnectionLost)));
+            }
+        });
+        let (ws, _) = ClientBuilder::new(format!("wss://localhost:{port}/"))
+            .tls_config(client_config)
+            .connect()
+            .unwrap();
+        server.join().unwrap();
+        drop(ws);
+    }
+}

@@ -251,10 +251,9 @@ fn handshake<S: Stream>(
                     conn.set_deflate(params);
                 }
                 let protocol = established.protocol().map(str::to_owned);
-                let mut ws = WebSocket::from_connection(stream, conn, protocol);
                 // Frames the server sent right after its head (RFC 6455
                 // allows it); a violation is reported by the first read.
-                let _ = ws.conn.receive_data(&head.buf[used..]);
+                let ws = WebSocket::from_connection(stream, conn, protocol, &head.buf[used..]);
                 return Ok((ws, established));
             }
             Err(ResponseError::NotSwitching(mut response)) => {

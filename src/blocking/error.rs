@@ -154,12 +154,23 @@ impl Error {
         matches!(self, Error::ConnectionClosed)
     }
 
-    /// Whether the connection is over after this error (as opposed to a
-    /// refused call or a timeout the caller set, after which it can go on).
+    /// Whether the connection is over after this error. Not fatal: a
+    /// refused call ([`Error::Usage`], [`Error::InvalidRequest`]) and a
+    /// read that would block ([`Error::Io`] with
+    /// [`WouldBlock`](io::ErrorKind::WouldBlock): a non-blocking stream had
+    /// nothing yet). Reads are exact, so the next read goes on where this
+    /// one stopped.
+    ///
+    /// Every write error is fatal, a write timeout
+    /// ([`Config::write_timeout`](crate::Config::write_timeout), reported as
+    /// [`TimedOut`](io::ErrorKind::TimedOut)) included: the frame being
+    /// written may be half on the wire (and over TLS already encrypted), so
+    /// no retry could continue it. The adapter does not touch the stream
+    /// again, and later calls return [`Error::ConnectionLost`].
     pub fn is_fatal(&self) -> bool {
         match self {
             Error::Usage(_) | Error::InvalidRequest(_) => false,
-            Error::Io(e) => !is_timeout(e),
+            Error::Io(e) => e.kind() != io::ErrorKind::WouldBlock,
             _ => true,
         }
     }

@@ -53,6 +53,7 @@
 //! ```
 
 mod client;
+mod driver;
 mod error;
 mod handshake_io;
 mod reconnect;

@@ -295,9 +295,8 @@ impl ServerBuilder {
                     conn.set_deflate(params);
                 }
                 let protocol = accepted.protocol().map(str::to_owned);
-                let mut ws = WebSocket::from_connection(stream, conn, protocol);
                 // RFC 6455 lets a client send frames right after its head.
-                let _ = ws.conn.receive_data(&head.buf[used..]);
+                let ws = WebSocket::from_connection(stream, conn, protocol, &head.buf[used..]);
                 Ok(ws)
             }
             Decision::Respond {

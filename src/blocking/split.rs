@@ -30,37 +30,24 @@
 //! answer a Close is dropped within 1.5 × the close timeout.
 
 use std::fmt;
-use std::io::{self, IoSlice, Read};
+use std::io::{self, Read};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-
-use super::error::{Error, is_timeout};
+use super::driver::{self, Chunks, Driver, ReadSide, ReadState, write_all};
+use super::error::Error;
 use super::stream::{ReadHalf, SplitStream, WriteHalf};
-use super::websocket::{
-    MIN_READ, ReadTimeout, WebSocket, ended, next_read_size, queue_on, refused, to_message,
-};
-use crate::Message;
-use crate::{CloseCode, Connection, Event, State, Transmit};
+use super::websocket::WebSocket;
+use crate::{CloseCode, Message, State};
 
-/// Slices handed to one vectored write.
-const MAX_SLICES: usize = 32;
-
-/// The connection and what the halves learned about the stream.
-struct Core {
-    conn: Connection,
-    saw_eof: bool,
-}
-
-/// The write half and the chunks being written.
+/// The write half and the chunks taken out of the connection for it.
 struct Out<W> {
     stream: W,
-    chunks: Vec<Bytes>,
+    queue: Chunks,
 }
 
 struct Shared<W> {
-    core: Mutex<Core>,
+    driver: Mutex<Driver>,
     out: Mutex<Out<W>>,
     protocol: Option<String>,
 }
@@ -89,75 +76,48 @@ impl<W: WriteHalf> Shared<W> {
                     Err(TryLockError::Poisoned(p)) => p.into_inner(),
                 }
             };
-            loop {
-                let mut shutdown = false;
-                {
-                    let mut core = lock(&self.core);
-                    while let Some(transmit) = core.conn.poll_transmit() {
-                        match transmit {
-                            Transmit::Data(bytes) => out.chunks.push(bytes),
-                            Transmit::Shutdown => shutdown = true,
-                        }
-                    }
-                }
-                if out.chunks.is_empty() && !shutdown {
-                    break;
-                }
-                out.write_chunks()?;
-                if shutdown {
-                    out.stream.flush()?;
-                    out.stream.shutdown_write()?;
-                }
+            let out = &mut *out;
+            if let Err(e) = self.write_queue(out) {
+                // Whatever was taken out is lost with the connection.
+                out.queue.clear();
+                return Err(lock(&self.driver).write_failed(e));
             }
-            out.stream.flush()?;
-            drop(out);
             // Bytes queued by a half whose `try_lock` failed while we held
             // the lock are ours to write.
-            if lock(&self.core).conn.buffered_amount() == 0 {
+            let driver = lock(&self.driver);
+            if driver.is_failed() {
+                return Err(driver.ended());
+            }
+            if driver.conn.buffered_amount() == 0 {
                 return Ok(());
             }
             wait = false;
         }
     }
-}
 
-impl<W: WriteHalf> Out<W> {
-    /// Writes the chunks in order, several per system call.
-    fn write_chunks(&mut self) -> io::Result<()> {
-        let result = self.write_chunks_inner();
-        // Dropping the chunks lets the connection reuse their memory.
-        self.chunks.clear();
-        result
-    }
-
-    fn write_chunks_inner(&mut self) -> io::Result<()> {
-        let (mut first, mut offset) = (0, 0);
-        while first < self.chunks.len() {
-            let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-            let mut n = 0;
-            for (i, chunk) in self.chunks[first..].iter().take(MAX_SLICES).enumerate() {
-                slices[i] = IoSlice::new(if i == 0 { &chunk[offset..] } else { chunk });
-                n += 1;
-            }
-            let mut written = match self.stream.write_vectored(&slices[..n]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => written,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            while written > 0 && first < self.chunks.len() {
-                let left = self.chunks[first].len() - offset;
-                if written >= left {
-                    written -= left;
-                    first += 1;
-                    offset = 0;
-                } else {
-                    offset += written;
-                    written = 0;
+    /// Takes the connection's queue and writes it, until nothing is left;
+    /// the connection's lock is held only while taking.
+    fn write_queue(&self, out: &mut Out<W>) -> io::Result<()> {
+        loop {
+            let (timeout, shutdown) = {
+                let mut driver = lock(&self.driver);
+                if driver.is_failed() {
+                    return Ok(());
                 }
+                driver.take_queue(&mut out.queue)
+            };
+            if let Some(timeout) = timeout {
+                out.stream.set_write_timeout(Some(timeout))?;
+            }
+            if driver::Outgoing::is_empty(&out.queue) && !shutdown {
+                return out.stream.flush();
+            }
+            write_all(&mut out.stream, &mut out.queue)?;
+            if shutdown {
+                out.stream.flush()?;
+                out.stream.shutdown_write()?;
             }
         }
-        Ok(())
     }
 }
 
@@ -183,13 +143,10 @@ impl<S: SplitStream> WebSocket<S> {
     pub fn split(self) -> Result<(WebSocketReader<S>, WebSocketWriter<S>), Error> {
         let (reader, writer) = self.stream.split_stream()?;
         let shared = Arc::new(Shared {
-            core: Mutex::new(Core {
-                conn: self.conn,
-                saw_eof: self.saw_eof,
-            }),
+            driver: Mutex::new(self.driver),
             out: Mutex::new(Out {
                 stream: writer,
-                chunks: Vec::new(),
+                queue: Chunks::default(),
             }),
             protocol: self.protocol,
         });
@@ -198,9 +155,7 @@ impl<S: SplitStream> WebSocket<S> {
                 stream: reader,
                 shared: shared.clone(),
                 buf: Vec::new(),
-                read_size: MIN_READ,
-                read_timeout: ReadTimeout::Unknown,
-                ended: false,
+                read_state: self.read_state,
             },
             WebSocketWriter { shared },
         ))
@@ -217,9 +172,7 @@ pub struct WebSocketReader<S: SplitStream> {
     stream: S::Reader,
     shared: Arc<Shared<S::Writer>>,
     buf: Vec<u8>,
-    read_size: usize,
-    read_timeout: ReadTimeout,
-    ended: bool,
+    read_state: ReadState,
 }
 
 /// The writing half of a split [`WebSocket`]. Cheap to clone: clones send
@@ -258,46 +211,22 @@ impl<S: SplitStream> WebSocketReader<S> {
     /// every later call).
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
-            let (deadline, owed) = {
-                let mut core = lock(&self.shared.core);
-                // As `WebSocket::read`: the clock is read only when no
-                // message is waiting.
-                let event = match core.conn.poll_event() {
-                    Some(event) => Some(event),
-                    None => {
-                        core.conn.handle_timeout(Instant::now());
-                        core.conn.poll_event()
-                    }
-                };
-                if let Some(event) = event {
-                    let is_close = matches!(event, Event::Close(_));
-                    let owed = core.conn.buffered_amount() > 0;
-                    drop(core);
-                    if is_close {
-                        // The echo and the shutdown; the peer may be gone
-                        // already, which does not matter now.
-                        let _ = self.shared.flush(true);
-                    } else if owed {
-                        self.shared.flush(false)?;
-                    }
-                    return Ok(to_message(event));
-                }
-                if core.conn.state() == State::Closed {
-                    drop(core);
-                    return Err(self.finish());
-                }
-                (core.conn.poll_timeout(), core.conn.buffered_amount() > 0)
-            };
-            if owed {
-                self.shared.flush(false)?;
+            if let Some(message) = self.read_until(None)? {
+                return Ok(message);
             }
-            self.read_once(deadline)?;
         }
+    }
+
+    /// Reads the next message, waiting at most `timeout`; as
+    /// [`WebSocket::read_timeout`].
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        let until = Instant::now() + timeout;
+        self.read_until(Some(until))
     }
 
     /// Where the connection stands.
     pub fn state(&self) -> State {
-        lock(&self.shared.core).conn.state()
+        lock(&self.shared.driver).conn.state()
     }
 
     /// The subprotocol agreed in the handshake, if any.
@@ -310,62 +239,54 @@ impl<S: SplitStream> WebSocketReader<S> {
         &self.stream
     }
 
-    /// One read into the local buffer, then into the core under its lock.
-    fn read_once(&mut self, deadline: Option<Instant>) -> Result<(), Error> {
-        let now = Instant::now();
-        let close_timeout = lock(&self.shared.core).conn.config().close_timeout;
-        // A Close sent by the writer is seen at the next wake-up at the
-        // latest.
-        let cap = now + close_timeout / 2;
-        let deadline = Some(deadline.map_or(cap, |d| d.min(cap)));
-        if let Some(timeout) = self.read_timeout.update(deadline, now) {
-            self.stream.set_read_timeout(timeout)?;
-        }
-        if self.buf.len() < self.read_size {
-            self.buf.resize(self.read_size, 0);
-        }
-        match self.stream.read(&mut self.buf[..self.read_size]) {
-            Ok(0) => {
-                let mut core = lock(&self.shared.core);
-                core.conn.receive_eof();
-                core.saw_eof = true;
-            }
-            Ok(n) => {
-                self.read_size = next_read_size(self.read_size, n);
-                // A violation is sticky in the core and reported by `read`
-                // once the messages before it are out.
-                let _ = lock(&self.shared.core).conn.receive_data(&self.buf[..n]);
-            }
-            Err(e) => {
-                if e.kind() != io::ErrorKind::Interrupted && !is_timeout(&e) {
-                    return Err(e.into());
-                }
-            }
-        }
-        Ok(())
+    fn read_until(&mut self, until: Option<Instant>) -> Result<Option<Message>, Error> {
+        let mut side = SplitReader::<S> {
+            stream: &mut self.stream,
+            shared: &self.shared,
+            buf: &mut self.buf,
+        };
+        driver::read(&mut side, &mut self.read_state, until)
+    }
+}
+
+/// The split reader as the driver sees it: the connection behind the
+/// lock, which is never held during `read(2)`; the stream reads into the
+/// reader's own buffer, fed to the core afterwards.
+struct SplitReader<'a, S: SplitStream> {
+    stream: &'a mut S::Reader,
+    shared: &'a Shared<S::Writer>,
+    buf: &'a mut Vec<u8>,
+}
+
+impl<S: SplitStream> ReadSide for SplitReader<'_, S> {
+    fn with<R>(&mut self, f: impl FnOnce(&mut Driver) -> R) -> R {
+        f(&mut lock(&self.shared.driver))
     }
 
-    /// As [`WebSocket::read`] at the end: flush our Close and shut down,
-    /// then (a client) wait for the server's end of stream.
-    fn finish(&mut self) -> Error {
-        if !self.ended {
-            self.ended = true;
-            loop {
-                lock(&self.shared.core).conn.handle_timeout(Instant::now());
-                if self.shared.flush(true).is_err() {
-                    break;
-                }
-                let (finished, deadline) = {
-                    let core = lock(&self.shared.core);
-                    (core.conn.is_finished(), core.conn.poll_timeout())
-                };
-                if finished || self.read_once(deadline).is_err() {
-                    break;
-                }
-            }
+    fn write_owed(&mut self, must: bool) -> Result<(), Error> {
+        self.shared.flush(must)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.stream.set_read_timeout(timeout)
+    }
+
+    fn read_into_core(&mut self, size: usize) -> io::Result<usize> {
+        if self.buf.len() < size {
+            self.buf.resize(size, 0);
         }
-        let core = lock(&self.shared.core);
-        ended(&core.conn, core.saw_eof)
+        let n = self.stream.read(&mut self.buf[..size])?;
+        // A violation is sticky in the core and reported by `read` once
+        // the messages before it are out.
+        let _ = lock(&self.shared.driver).conn.receive_data(&self.buf[..n]);
+        Ok(n)
+    }
+
+    /// A Close sent by the writer starts the close timeout, which a reader
+    /// blocked in `read(2)` cannot see: it wakes at least twice per close
+    /// timeout.
+    fn max_wait(&mut self) -> Option<Duration> {
+        Some(lock(&self.shared.driver).conn.config().close_timeout / 2)
     }
 }
 
@@ -380,24 +301,22 @@ impl<S: SplitStream> WebSocketWriter<S> {
     /// Queues a message without writing it; see [`WebSocket::queue`].
     pub fn queue(&self, message: impl Into<Message>) -> Result<(), Error> {
         let over = {
-            let core = lock(&self.shared.core);
-            core.conn.buffered_amount() > core.conn.config().max_write_buffer
+            let conn = &lock(&self.shared.driver).conn;
+            conn.buffered_amount() > conn.config().max_write_buffer
         };
         if over {
             self.flush()?;
         }
-        let mut core = lock(&self.shared.core);
-        let saw_eof = core.saw_eof;
-        queue_on(&mut core.conn, message.into(), saw_eof)
+        lock(&self.shared.driver).queue(message.into())
     }
 
     /// Sends a text message without allocating for a small `&str`; see
     /// [`WebSocket::send_text`].
     pub fn send_text(&self, text: impl crate::TextPayload) -> Result<(), Error> {
         {
-            let mut core = lock(&self.shared.core);
-            if let Err(e) = core.conn.send_text(text) {
-                return Err(refused(&core.conn, e, core.saw_eof));
+            let mut driver = lock(&self.shared.driver);
+            if let Err(e) = driver.conn.send_text(text) {
+                return Err(driver.refused(e));
             }
         }
         self.flush()
@@ -406,9 +325,9 @@ impl<S: SplitStream> WebSocketWriter<S> {
     /// Sends a binary message; see [`WebSocket::send_binary`].
     pub fn send_binary(&self, data: impl crate::BinaryPayload) -> Result<(), Error> {
         {
-            let mut core = lock(&self.shared.core);
-            if let Err(e) = core.conn.send_binary(data) {
-                return Err(refused(&core.conn, e, core.saw_eof));
+            let mut driver = lock(&self.shared.driver);
+            if let Err(e) = driver.conn.send_binary(data) {
+                return Err(driver.refused(e));
             }
         }
         self.flush()
@@ -423,20 +342,20 @@ impl<S: SplitStream> WebSocketWriter<S> {
     /// [`Error::ConnectionClosed`] (or [`Error::CloseTimeout`]).
     pub fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
         {
-            let mut core = lock(&self.shared.core);
-            if let Err(e) = core.conn.close(code, reason) {
-                return Err(refused(&core.conn, e, core.saw_eof));
+            let mut driver = lock(&self.shared.driver);
+            if let Err(e) = driver.conn.close(code, reason) {
+                return Err(driver.refused(e));
             }
             // Starts the close timeout now rather than at the reader's
             // next wake-up.
-            core.conn.handle_timeout(Instant::now());
+            driver.conn.handle_timeout(Instant::now());
         }
         self.flush()
     }
 
     /// Where the connection stands.
     pub fn state(&self) -> State {
-        lock(&self.shared.core).conn.state()
+        lock(&self.shared.driver).conn.state()
     }
 
     /// The subprotocol agreed in the handshake, if any.

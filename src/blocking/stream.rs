@@ -60,6 +60,14 @@ pub trait ReadHalf: Read {
 pub trait WriteHalf: Write {
     /// As [`Stream::shutdown_write`].
     fn shutdown_write(&mut self) -> io::Result<()>;
+
+    /// As [`Stream::set_write_timeout`]; the writer bounds its writes by
+    /// the close timeout once the connection is closing. The default does
+    /// nothing (writes then block as long as the peer does not read).
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
 }
 
 /// Errors of a shutdown on a socket the peer already closed are not worth
@@ -122,6 +130,9 @@ impl WriteHalf for TcpStream {
     fn shutdown_write(&mut self) -> io::Result<()> {
         quiet_shutdown(self.shutdown(Shutdown::Write))
     }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, nonzero(timeout))
+    }
 }
 
 #[cfg(unix)]
@@ -159,6 +170,9 @@ mod unix {
     impl WriteHalf for UnixStream {
         fn shutdown_write(&mut self) -> io::Result<()> {
             quiet_shutdown(self.shutdown(Shutdown::Write))
+        }
+        fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+            UnixStream::set_write_timeout(self, nonzero(timeout))
         }
     }
 }
@@ -341,6 +355,13 @@ impl<S: SplitStream> WriteHalf for MaybeTlsWriter<S> {
             MaybeTlsWriter::Plain(w) => w.shutdown_write(),
             #[cfg(feature = "tls")]
             MaybeTlsWriter::Tls(w) => w.shutdown_write(),
+        }
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsWriter::Plain(w) => w.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::Tls(w) => w.set_write_timeout(timeout),
         }
     }
 }

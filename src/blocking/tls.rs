@@ -164,11 +164,17 @@ impl<S: Stream> TlsStream<S> {
         stream.sock.set_write_timeout(None)?;
         Ok(stream)
     }
+}
 
-    /// Writes out what rustls has queued.
+impl<S: Read + Write> TlsStream<S> {
+    /// Writes out what rustls has queued. Not `complete_io`: when a write
+    /// times out (`WouldBlock`) it goes on to read, which blocks for as long
+    /// as the peer sends nothing, so a write timeout would never surface.
     fn complete_writes(&mut self) -> io::Result<()> {
         while self.conn.wants_write() {
-            self.conn.complete_io(&mut self.sock)?;
+            if self.conn.write_tls(&mut self.sock)? == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
         }
         Ok(())
     }
@@ -176,9 +182,7 @@ impl<S: Stream> TlsStream<S> {
 
 impl<S: Read + Write> Read for TlsStream<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.conn.wants_write() {
-            self.conn.complete_io(&mut self.sock)?;
-        }
+        self.complete_writes()?;
         loop {
             match self.conn.reader().read(buf) {
                 Ok(n) => return Ok(n),
@@ -199,25 +203,19 @@ impl<S: Read + Write> Read for TlsStream<S> {
 impl<S: Read + Write> Write for TlsStream<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.conn.writer().write(buf)?;
-        while self.conn.wants_write() {
-            self.conn.complete_io(&mut self.sock)?;
-        }
+        self.complete_writes()?;
         Ok(n)
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         let n = self.conn.writer().write_vectored(bufs)?;
-        while self.conn.wants_write() {
-            self.conn.complete_io(&mut self.sock)?;
-        }
+        self.complete_writes()?;
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
         self.conn.writer().flush()?;
-        while self.conn.wants_write() {
-            self.conn.complete_io(&mut self.sock)?;
-        }
+        self.complete_writes()?;
         self.sock.flush()
     }
 }
@@ -420,5 +418,8 @@ impl<W: WriteHalf> WriteHalf for TlsWriter<W> {
             Ok(())
         })?;
         self.sock.shutdown_write()
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_write_timeout(timeout)
     }
 }

@@ -1,0 +1,628 @@
+//! The one driver under every blocking adapter: the loop that feeds the
+//! core what the stream reads, hands out its events, writes its queue and
+//! turns its deadlines into read timeouts.
+//!
+//! [`WebSocket`](super::WebSocket) and both split halves call the same
+//! functions here. They differ only in how they reach the connection
+//! (owned, or behind the split's lock) and where the stream reads into
+//! (the core's buffer, or the split reader's own): that is the
+//! [`ReadSide`] trait. Writing has one engine, [`write_all`], over the
+//! core's queue or over chunks the split writer took out of it.
+//!
+//! Failure rule: reads are exact (a partial frame stays in the core), so a
+//! read that times out can be retried. A write is not: a frame may be half
+//! on the wire, and over TLS the plaintext is already encrypted. So any
+//! write error, a write timeout included, ends the connection for good:
+//! the core is told the transport is gone, the stream is not touched again,
+//! and every later call reports [`Error::ConnectionLost`].
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Write};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+
+use super::error::{Error, is_timeout};
+use crate::{CloseCode, Connection, Event, Message, State, Transmit, UsageError};
+
+/// First and smallest read size: small, so an idle connection holds little
+/// and a read that brings one small message zero-fills little of the
+/// buffer it reads into (`receive_buffer` zero-fills what it lends).
+pub(super) const MIN_READ: usize = 1 << 10;
+/// Largest read size, reached only while reads keep filling the buffer.
+pub(super) const MAX_READ: usize = 64 << 10;
+/// Slices handed to one vectored write.
+const MAX_SLICES: usize = 16;
+
+/// The connection and what the adapter learned about its stream.
+#[derive(Debug)]
+pub(super) struct Driver {
+    pub(super) conn: Connection,
+    /// The stream reported its end.
+    saw_eof: bool,
+    /// A read or write failed: the connection is lost and the stream is
+    /// not used again.
+    failed: bool,
+    /// The write timeout was bounded by the close timeout (done once the
+    /// connection stops being open).
+    close_bounded: bool,
+}
+
+impl Driver {
+    pub(super) fn new(conn: Connection) -> Driver {
+        Driver {
+            conn,
+            saw_eof: false,
+            failed: false,
+            close_bounded: false,
+        }
+    }
+
+    /// The error that reports how a closed connection ended; returned by
+    /// every read after the end, so a read loop always stops.
+    pub(super) fn ended(&self) -> Error {
+        if self.failed {
+            return Error::ConnectionLost;
+        }
+        if let Some(e) = self.conn.error() {
+            return Error::Protocol(e.clone());
+        }
+        match self.conn.close_frame() {
+            Some(frame) if frame.code == CloseCode::ABNORMAL => {
+                if self.saw_eof {
+                    Error::ConnectionLost
+                } else {
+                    Error::CloseTimeout
+                }
+            }
+            _ => Error::ConnectionClosed,
+        }
+    }
+
+    /// Queues a message on the core.
+    pub(super) fn queue(&mut self, message: Message) -> Result<(), Error> {
+        let result = match message {
+            Message::Text(text) => self.conn.send_text(text),
+            Message::Binary(data) => self.conn.send_binary(data),
+            Message::Ping(data) => self.conn.send_ping(data),
+            Message::Pong(data) => self.conn.send_pong(data),
+            Message::Close(frame) => self.conn.close(frame.code, frame.reason.as_str()),
+        };
+        result.map_err(|e| self.refused(e))
+    }
+
+    /// A send the core refused; on a connection that is over, how it ended.
+    pub(super) fn refused(&self, e: UsageError) -> Error {
+        if e == UsageError::Closed && self.conn.state() == State::Closed {
+            self.ended()
+        } else {
+            Error::Usage(e)
+        }
+    }
+
+    /// The end of stream: the core decides what it means (1006 unless the
+    /// closing handshake was done).
+    fn eof(&mut self) {
+        self.conn.receive_eof();
+        self.saw_eof = true;
+    }
+
+    /// The transport failed: the connection is lost (1006), nothing more is
+    /// read or written.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.conn.receive_eof();
+    }
+
+    /// Ends the connection after a failed write and says why. A write that
+    /// timed out (`WouldBlock` on Unix) is reported as `TimedOut`, so that
+    /// [`Error::is_fatal`] calls it fatal.
+    pub(super) fn write_failed(&mut self, e: io::Error) -> Error {
+        self.fail();
+        if is_timeout(&e) {
+            return Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write timed out; the connection is lost (a frame may be half sent)",
+            ));
+        }
+        e.into()
+    }
+
+    /// The write timeout to set once the connection stops being open: a
+    /// peer that does not read must not hold a closing connection past the
+    /// close timeout.
+    fn closing_write_timeout(&mut self) -> Option<Duration> {
+        if self.close_bounded || self.conn.state() == State::Open {
+            return None;
+        }
+        self.close_bounded = true;
+        let config = self.conn.config();
+        Some(config.write_timeout.map_or(config.close_timeout, |write| {
+            write.min(config.close_timeout)
+        }))
+    }
+
+    /// Writes everything the core has queued to `stream` (the unsplit
+    /// socket): vectored writes straight from the core's buffers, then the
+    /// shutdown once the core asks for it, then a flush.
+    pub(super) fn write_to<S: super::Stream>(&mut self, stream: &mut S) -> Result<(), Error> {
+        if self.failed {
+            return Err(Error::ConnectionLost);
+        }
+        let result = self.write_to_inner(stream);
+        result.map_err(|e| self.write_failed(e))
+    }
+
+    fn write_to_inner<S: super::Stream>(&mut self, stream: &mut S) -> io::Result<()> {
+        if let Some(timeout) = self.closing_write_timeout() {
+            stream.set_write_timeout(Some(timeout))?;
+        }
+        write_all(stream, &mut self.conn)?;
+        // The shutdown comes only once the connection is over, so an open
+        // one need not ask.
+        if self.conn.state() == State::Closed {
+            let mut rest = Chunks::default();
+            if take_transmits(&mut self.conn, &mut rest) {
+                write_all(stream, &mut rest)?;
+                stream.flush()?;
+                stream.shutdown_write()?;
+            }
+        }
+        stream.flush()
+    }
+
+    /// Takes what the core queued into `out` (the split writer's chunks,
+    /// written without the core's lock); returns the write timeout to set
+    /// first, if the connection just started closing, and whether to shut
+    /// down after writing.
+    pub(super) fn take_queue(&mut self, out: &mut Chunks) -> (Option<Duration>, bool) {
+        let timeout = self.closing_write_timeout();
+        (timeout, take_transmits(&mut self.conn, out))
+    }
+
+    pub(super) fn is_failed(&self) -> bool {
+        self.failed
+    }
+}
+
+/// Moves the core's pending output into `out`; whether it asked for the
+/// shutdown.
+fn take_transmits(conn: &mut Connection, out: &mut Chunks) -> bool {
+    let mut shutdown = false;
+    while let Some(transmit) = conn.poll_transmit() {
+        match transmit {
+            Transmit::Data(bytes) => out.0.push_back(bytes),
+            Transmit::Shutdown => shutdown = true,
+        }
+    }
+    shutdown
+}
+
+/// Bytes waiting to be written, lent as slices for one vectored write.
+pub(super) trait Outgoing {
+    /// Fills `dst` with the next slices; how many.
+    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize;
+    /// Drops the first `n` bytes, written.
+    fn advance(&mut self, n: usize);
+    fn is_empty(&self) -> bool;
+}
+
+impl Outgoing for Connection {
+    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.transmit_slices(dst)
+    }
+    fn advance(&mut self, n: usize) {
+        self.advance_transmit(n);
+    }
+    fn is_empty(&self) -> bool {
+        self.buffered_amount() == 0
+    }
+}
+
+/// Chunks taken out of the core (reference-counted, not copied).
+#[derive(Debug, Default)]
+pub(super) struct Chunks(VecDeque<Bytes>);
+
+impl Chunks {
+    pub(super) fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+impl Outgoing for Chunks {
+    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for (slot, chunk) in dst.iter_mut().zip(&self.0) {
+            *slot = IoSlice::new(chunk);
+            n += 1;
+        }
+        n
+    }
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.0.front_mut() else {
+                return;
+            };
+            if n < front.len() {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.0.pop_front();
+        }
+    }
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|chunk| chunk.is_empty())
+    }
+}
+
+/// Writes all of `queue`: several slices per system call, payloads not
+/// copied; a single slice (small frames, the usual case) by plain `write`,
+/// which skips the kernel's import of an iovec array.
+pub(super) fn write_all<W: Write + ?Sized>(
+    stream: &mut W,
+    queue: &mut impl Outgoing,
+) -> io::Result<()> {
+    while !queue.is_empty() {
+        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+        let n = queue.slices(&mut slices);
+        let result = match &slices[..n] {
+            [one] => stream.write(one),
+            more => stream.write_vectored(more),
+        };
+        match result {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => queue.advance(written),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// How a reading adapter reaches the connection and the stream; the read
+/// loop ([`read`]) and the end ([`finish`]) are the same for all.
+pub(super) trait ReadSide {
+    /// Runs `f` on the driver (owned, or under the split's lock).
+    fn with<R>(&mut self, f: impl FnOnce(&mut Driver) -> R) -> R;
+    /// Writes what the core queued (a Pong, the Close echo). `must`: write
+    /// it now even if another thread is writing (the split reader then
+    /// waits for the write lock; otherwise it leaves the bytes to the
+    /// thread that holds it).
+    fn write_owed(&mut self, must: bool) -> Result<(), Error>;
+    /// As [`Stream::set_read_timeout`](super::Stream::set_read_timeout).
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
+    /// One read of at most `size` bytes from the stream into the core; `0`
+    /// is the end of stream (not yet told to the core).
+    fn read_into_core(&mut self, size: usize) -> io::Result<usize>;
+    /// The longest one read may block, so a deadline that another thread
+    /// starts (the split writer's Close) is noticed in time.
+    fn max_wait(&mut self) -> Option<Duration> {
+        None
+    }
+}
+
+/// What a reader remembers between reads.
+#[derive(Debug)]
+pub(super) struct ReadState {
+    read_size: usize,
+    read_timeout: ReadTimeout,
+    ended: bool,
+}
+
+impl ReadState {
+    pub(super) fn new() -> ReadState {
+        ReadState {
+            read_size: MIN_READ,
+            read_timeout: ReadTimeout::Unknown,
+            ended: false,
+        }
+    }
+}
+
+/// What one read from the stream brought.
+enum Got {
+    /// Bytes (now in the core), or the end of stream (told to the core).
+    Progress,
+    /// The read timeout we set fired: a deadline may be due.
+    OurTimeout,
+}
+
+/// Reads the next message. `until` bounds the wait: `Ok(None)` when it
+/// passes first. A stream that reports `WouldBlock`/`TimedOut` without
+/// having waited for the timeout we set (a non-blocking socket, or a
+/// stream with a timeout of its own) gets [`Error::Io`] with `WouldBlock`
+/// back, not a busy loop; the call can be repeated.
+pub(super) fn read<R: ReadSide>(
+    side: &mut R,
+    state: &mut ReadState,
+    until: Option<Instant>,
+) -> Result<Option<Message>, Error> {
+    enum Next {
+        Event(Event, bool),
+        Ended,
+        Read(Option<Instant>, bool),
+    }
+    loop {
+        // Messages already parsed go out without a look at the clock (a
+        // `clock_gettime` per message was a fifth of the cost of reading
+        // small ones); the deadlines are checked before every read from the
+        // stream, and traffic is timed from then.
+        let mut clock = None;
+        let next = side.with(|d| {
+            if d.failed {
+                return Next::Ended;
+            }
+            let event = match d.conn.poll_event() {
+                Some(event) => Some(event),
+                None => {
+                    d.conn.handle_timeout(*clock.insert(Instant::now()));
+                    d.conn.poll_event()
+                }
+            };
+            let owed = d.conn.buffered_amount() > 0;
+            match event {
+                Some(event) => Next::Event(event, owed),
+                None if d.conn.state() == State::Closed => Next::Ended,
+                None => Next::Read(d.conn.poll_timeout(), owed),
+            }
+        });
+        match next {
+            Next::Event(event, owed) => {
+                if matches!(event, Event::Close(_)) {
+                    // The echo and the shutdown; the peer that sent a Close
+                    // may already be gone, and its message still counts.
+                    let _ = side.write_owed(true);
+                } else if owed {
+                    side.write_owed(false)?;
+                }
+                return Ok(Some(Message::from(event)));
+            }
+            Next::Ended => return Err(finish(side, state)),
+            Next::Read(deadline, owed) => {
+                if owed {
+                    side.write_owed(false)?;
+                }
+                // A write can block (a peer that stops reading): then the
+                // clock is read again, or the read timeout would be
+                // computed from a stale instant and the deadline overshot.
+                let now = match clock {
+                    Some(at) if !owed => at,
+                    _ => Instant::now(),
+                };
+                if until.is_some_and(|until| until <= now) {
+                    return Ok(None);
+                }
+                let cap = side.max_wait().map(|wait| now + wait);
+                let deadline = [deadline, until, cap].into_iter().flatten().min();
+                match read_once(side, state, deadline, now) {
+                    Ok(_) => {}
+                    Err(e) if is_timeout(&e) => {
+                        return Err(Error::Io(io::Error::new(io::ErrorKind::WouldBlock, e)));
+                    }
+                    Err(e) => {
+                        side.with(Driver::fail);
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One read from the stream into the core, bounded by `deadline`. Errors
+/// are the stream's: a timeout among them is one we did not ask for.
+fn read_once<R: ReadSide>(
+    side: &mut R,
+    state: &mut ReadState,
+    deadline: Option<Instant>,
+    now: Instant,
+) -> io::Result<Got> {
+    if let Some(timeout) = state.read_timeout.update(deadline, now) {
+        side.set_read_timeout(timeout)?;
+    }
+    match side.read_into_core(state.read_size) {
+        Ok(0) => {
+            side.with(Driver::eof);
+            Ok(Got::Progress)
+        }
+        Ok(n) => {
+            state.read_size = next_read_size(state.read_size, n);
+            Ok(Got::Progress)
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::Progress),
+        Err(e) if is_timeout(&e) && state.read_timeout.waited(now, Instant::now()) => {
+            Ok(Got::OurTimeout)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The end of the connection: flush our Close and shut down, then (a
+/// client) wait for the server's end of stream, bounded by the close
+/// timeout. Errors here no longer matter: the connection is over.
+pub(super) fn finish<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Error {
+    if !state.ended {
+        state.ended = true;
+        loop {
+            let failed = side.with(|d| {
+                d.conn.handle_timeout(Instant::now());
+                d.failed
+            });
+            if failed || side.write_owed(true).is_err() {
+                break;
+            }
+            let (finished, deadline) =
+                side.with(|d| (d.conn.is_finished() || d.failed, d.conn.poll_timeout()));
+            if finished {
+                break;
+            }
+            // Input is discarded now; this waits for the end of stream or
+            // the close deadline.
+            let now = Instant::now();
+            let cap = side.max_wait().map(|wait| now + wait);
+            let deadline = [deadline, cap].into_iter().flatten().min();
+            if read_once(side, state, deadline, now).is_err() {
+                break;
+            }
+        }
+    }
+    side.with(|d| d.ended())
+}
+
+/// Grows the read size while reads fill it and shrinks it when they come
+/// back mostly empty, so bulk transfers use few system calls and small
+/// messages do not pay for zeroing a large buffer.
+fn next_read_size(size: usize, got: usize) -> usize {
+    if got == size {
+        (size * 2).min(MAX_READ)
+    } else if got < size / 4 {
+        (size / 2).max(MIN_READ)
+    } else {
+        size
+    }
+}
+
+/// The read timeout last set on the stream, so that it is changed (a system
+/// call) only when a deadline needs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadTimeout {
+    /// Not set by us yet: whatever the caller left on the stream.
+    Unknown,
+    /// Set to this (`None`: block).
+    Set(Option<Duration>),
+}
+
+impl ReadTimeout {
+    /// The timeout to set for `deadline`, or `None` when the current one is
+    /// good enough: it fires no later than the deadline (give or take
+    /// 1/64) and no earlier than halfway there. An early wake-up costs one
+    /// loop; a timeout left in place saves a system call per read.
+    fn update(&mut self, deadline: Option<Instant>, now: Instant) -> Option<Option<Duration>> {
+        let want = deadline.map(|d| d.saturating_duration_since(now));
+        let keep = match (*self, want) {
+            (ReadTimeout::Set(None), None) => true,
+            (ReadTimeout::Set(Some(d)), Some(w)) => {
+                d <= w + w / 64 + Duration::from_millis(1) && d >= w / 2
+            }
+            _ => false,
+        };
+        if keep {
+            return None;
+        }
+        *self = ReadTimeout::Set(want);
+        Some(want)
+    }
+
+    /// Whether a read that started at `start` and failed with a timeout at
+    /// `end` waited for the timeout we set. A timer never fires before its
+    /// time, so a read that returned in less than half of it (a
+    /// non-blocking socket) timed out on its own.
+    fn waited(&self, start: Instant, end: Instant) -> bool {
+        match *self {
+            ReadTimeout::Set(Some(timeout)) => end.duration_since(start) >= timeout / 2,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_size_grows_while_reads_fill_it_and_shrinks_back() {
+        let mut size = MIN_READ;
+        for _ in 0..10 {
+            size = next_read_size(size, size);
+        }
+        assert_eq!(size, MAX_READ);
+        size = next_read_size(size, size / 2);
+        assert_eq!(size, MAX_READ);
+        for _ in 0..10 {
+            size = next_read_size(size, 10);
+        }
+        assert_eq!(size, MIN_READ);
+    }
+
+    #[test]
+    fn read_timeout_is_reset_only_when_needed() {
+        let now = Instant::now();
+        let secs = Duration::from_secs;
+        let mut t = ReadTimeout::Unknown;
+        // Unknown: always set, even to "block".
+        assert_eq!(t.update(None, now), Some(None));
+        assert_eq!(t.update(None, now), None);
+        assert_eq!(t.update(Some(now + secs(20)), now), Some(Some(secs(20))));
+        // A deadline that moved a little keeps the timeout.
+        assert_eq!(
+            t.update(Some(now + secs(20)), now + Duration::from_millis(5)),
+            None
+        );
+        // One much earlier needs a new one; so does "no deadline".
+        assert_eq!(t.update(Some(now + secs(5)), now), Some(Some(secs(5))));
+        assert_eq!(t.update(None, now), Some(None));
+    }
+
+    #[test]
+    fn a_timeout_counts_as_ours_only_after_waiting_half_of_it() {
+        let start = Instant::now();
+        let ms = Duration::from_millis;
+        assert!(!ReadTimeout::Unknown.waited(start, start + ms(100)));
+        // No timeout set: any timeout error is the stream's own.
+        assert!(!ReadTimeout::Set(None).waited(start, start + ms(100)));
+        let set = ReadTimeout::Set(Some(ms(100)));
+        assert!(!set.waited(start, start + ms(1)));
+        assert!(set.waited(start, start + ms(50)));
+        assert!(set.waited(start, start + ms(120)));
+    }
+
+    #[test]
+    fn chunks_advance_across_and_within_chunks() {
+        let mut chunks = Chunks::default();
+        for part in [&b"abc"[..], b"", b"defg"] {
+            chunks.0.push_back(Bytes::copy_from_slice(part));
+        }
+        chunks.advance(4);
+        let mut slices = [IoSlice::new(&[]); 4];
+        let n = chunks.slices(&mut slices);
+        assert_eq!(n, 1);
+        assert_eq!(&*slices[0], b"efg");
+        chunks.advance(3);
+        assert!(chunks.is_empty());
+    }
+
+    /// A writer that takes at most `per_call` bytes a call and records them.
+    struct Dribble {
+        per_call: usize,
+        got: Vec<u8>,
+    }
+
+    impl Write for Dribble {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.per_call);
+            self.got.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_all_writes_every_byte_in_order_through_short_writes() {
+        for per_call in [1, 2, 5, 64] {
+            let mut chunks = Chunks::default();
+            let parts: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i % 7)]).collect();
+            for part in &parts {
+                chunks.0.push_back(Bytes::copy_from_slice(part));
+            }
+            let mut out = Dribble {
+                per_call,
+                got: Vec::new(),
+            };
+            write_all(&mut out, &mut chunks).unwrap();
+            assert_eq!(out.got, parts.concat(), "{per_call} bytes a call");
+        }
+    }
+}
