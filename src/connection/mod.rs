@@ -244,6 +244,12 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// A connection in the [`State::Open`] state, after a completed opening
     /// handshake. Allocates nothing.
+    ///
+    /// It ignores the fields of `config` that are not its own (see
+    /// [`Config`]): `handshake` and `deflate` belong to the handshake, and
+    /// `write_timeout` to the adapters. permessage-deflate is on only once
+    /// the handshake agreed it and [`set_deflate`](Self::set_deflate) was
+    /// called with the outcome.
     pub fn new(role: Role, config: Config) -> Connection {
         Connection {
             role,
