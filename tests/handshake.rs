@@ -371,6 +371,39 @@ fn each_missing_or_bad_header_is_400() {
     }
 }
 
+/// RFC 6455 §4.1, item 10: the subprotocols offered "MUST all be unique
+/// strings". A repeat, in one field or across several (§11.3.4: repeated
+/// fields are "logically the same as a single |Sec-WebSocket-Protocol|
+/// header field that contains all values"), is refused with 400 naming it.
+/// Each request is fed whole and one byte at a time (`refusal`).
+#[test]
+fn a_subprotocol_offered_twice_is_400() {
+    let one_field = request_with(
+        &["Sec-WebSocket-Protocol"],
+        "Sec-WebSocket-Protocol: chat, superchat, chat\r\n",
+    );
+    let two_fields = request_with(&[], "Sec-WebSocket-Protocol: superchat\r\n");
+    for (req, repeated) in [(one_field, "chat"), (two_fields, "superchat")] {
+        let e = refusal(&req);
+        assert_eq!(e, HandshakeError::DuplicateProtocol(repeated.into()));
+        let body = format!("subprotocol \"{repeated}\" offered more than once\n");
+        let want = format!(
+            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        assert_eq!(String::from_utf8(e.response()).unwrap(), want);
+    }
+    // Values are compared as the strings they are: a different case is a
+    // different subprotocol.
+    let req = request_with(
+        &["Sec-WebSocket-Protocol"],
+        "Sec-WebSocket-Protocol: chat, Chat\r\n",
+    );
+    let (upgrade, _) = server(&req).unwrap();
+    assert_eq!(upgrade.protocols(), ["chat", "Chat"]);
+}
+
 #[test]
 fn malformed_http_is_400() {
     for req in [
@@ -804,7 +837,7 @@ fn client_builder_misuse() {
             .protocol("chat")
             .build()
             .unwrap_err(),
-        HandshakeUsageError::InvalidProtocol("chat".into())
+        HandshakeUsageError::DuplicateProtocol("chat".into())
     );
     assert_eq!(
         base().header("Sec-WebSocket-Key", "x").build().unwrap_err(),
@@ -1027,9 +1060,12 @@ proptest! {
     /// Token lists of any shape parse to the same protocols however spaced.
     #[test]
     fn protocol_lists_ignore_spacing(
-        names in proptest::collection::vec("[a-z0-9.]{1,8}", 1..6),
+        mut names in proptest::collection::vec("[a-z0-9.]{1,8}", 1..6),
         pad in "[ \t]{0,3}",
     ) {
+        // Each offered once (RFC 6455 §4.1); repeats are refused, above.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         let list = names.join(&format!("{pad},{pad}"));
         let req = request_with(&["Sec-WebSocket-Protocol"], &format!("Sec-WebSocket-Protocol: {pad}{list}{pad}\r\n"));
         let (upgrade, _) = server(&req).unwrap();

@@ -191,8 +191,11 @@ impl ClientRequest {
             // characters in the range U+0021 to U+007E not including
             // separator characters as defined in [RFC2616] and MUST all be
             // unique strings."
-            if !is_token(p.as_bytes()) || self.protocols[..i].contains(p) {
+            if !is_token(p.as_bytes()) {
                 return Err(HandshakeUsageError::InvalidProtocol(p.clone()));
+            }
+            if self.protocols[..i].contains(p) {
+                return Err(HandshakeUsageError::DuplicateProtocol(p.clone()));
             }
         }
         for e in &self.extensions {

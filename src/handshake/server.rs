@@ -1,6 +1,8 @@
 //! The server side: parse and validate the client's request, then accept or
 //! refuse it.
 
+use std::collections::HashSet;
+
 use super::accept::{accept_key, is_valid_key};
 use super::error::{HandshakeError, HandshakeUsageError};
 use super::head::{HeadError, HeadScanner, StartLine};
@@ -302,6 +304,15 @@ impl UpgradeRequest {
         let key = String::from_utf8_lossy(key).into_owned();
         let protocols = parse_protocols(h.get_all("Sec-WebSocket-Protocol"))
             .map_err(|()| HandshakeError::InvalidProtocols)?;
+        // RFC 6455 §4.1, item 10 of the client's request: "The elements
+        // that comprise this value MUST be non-empty strings with characters
+        // in the range U+0021 to U+007E not including separator characters
+        // as defined in [RFC2616] and MUST all be unique strings." A hash
+        // set keeps the check linear: a head can hold thousands of elements.
+        let mut seen = HashSet::with_capacity(protocols.len());
+        if let Some(repeated) = protocols.iter().find(|p| !seen.insert(p.as_str())) {
+            return Err(HandshakeError::DuplicateProtocol(repeated.clone()));
+        }
         let mut extensions = Vec::new();
         for value in h.get_all("Sec-WebSocket-Extensions") {
             parse_extensions(value, &mut extensions)
