@@ -5,8 +5,8 @@ use super::accept::{accept_key, generate_key, key_from_nonce};
 use super::error::{HandshakeUsageError, HttpResponse, ResponseError};
 use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
-use super::response::{check_header, check_not_reserved, write_header};
-use super::server::httparse_reason;
+use super::http1::{httparse_reason, write_header};
+use super::response::{check_header, check_not_reserved};
 use super::url::WsUrl;
 use crate::{HandshakeLimits, Status};
 

@@ -11,8 +11,7 @@
 use thiserror::Error;
 
 use super::headers::Headers;
-use super::response::{write_header, write_status_line};
-use super::server::HttpRequest;
+use super::http1::{HttpRequest, write_header, write_status_line};
 
 /// A client's request that the server refuses; answer with
 /// [`HandshakeError::response`] and close the connection.

@@ -7,9 +7,8 @@ use super::accept::{accept_key, is_valid_key};
 use super::error::{HandshakeError, HandshakeUsageError};
 use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
-use super::response::{
-    check_header, check_not_reserved, http_response, write_header, write_status_line,
-};
+use super::http1::{HttpRequest, parse_head, write_header, write_status_line};
+use super::response::{check_header, check_not_reserved, http_response};
 use crate::{HandshakeLimits, Status};
 
 /// Reads a client's request head as it arrives, in linear time.
@@ -84,7 +83,7 @@ impl RequestParser {
             }
         };
         self.scanner.reset();
-        let http = parse_head(&buf[..len], fields)?;
+        let http = parse_head(&buf[..len], fields).map_err(HandshakeError::Malformed)?;
         let request = UpgradeRequest::validate(http)?;
         Ok(Status::Complete((request, len)))
     }
@@ -105,125 +104,6 @@ impl RequestParser {
     }
 }
 
-/// Runs `httparse` once over a complete head of `fields` header lines.
-fn parse_head(head: &[u8], fields: usize) -> Result<HttpRequest, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; fields];
-    let mut req = httparse::Request::new(&mut slots);
-    match req.parse(head) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::Malformed("incomplete head")),
-        Err(e) => return Err(HandshakeError::Malformed(httparse_reason(e))),
-    }
-    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
-        return Err(HandshakeError::Malformed("incomplete request line"));
-    };
-    let mut headers = Headers::new();
-    for h in req.headers.iter() {
-        headers.push(h.name, h.value);
-    }
-    let (path, query) = split_target(target);
-    Ok(HttpRequest {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        path: path.to_owned(),
-        query: query.map(str::to_owned),
-        minor_version: version,
-        headers,
-        head_len: head.len(),
-    })
-}
-
-pub(crate) fn httparse_reason(e: httparse::Error) -> &'static str {
-    match e {
-        httparse::Error::HeaderName => "invalid header name",
-        httparse::Error::HeaderValue => "invalid header value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status",
-        httparse::Error::Token => "invalid token",
-        httparse::Error::TooManyHeaders => "too many headers",
-        httparse::Error::Version => "invalid HTTP version",
-    }
-}
-
-/// Splits a request-target into path and query. RFC 6455 §4.1: the
-/// Request-URI is the /resource name/ "or be an absolute http/https URI"
-/// — for that form the path starts after the authority.
-fn split_target(target: &str) -> (&str, Option<&str>) {
-    let mut rest = target;
-    if !rest.starts_with('/') {
-        if let Some(i) = rest.find("://") {
-            let after = &rest[i + 3..];
-            rest = after.find(['/', '?']).map_or("", |j| &after[j..]);
-        }
-    }
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    (if path.is_empty() { "/" } else { path }, query)
-}
-
-/// A parsed HTTP/1.x request head, WebSocket or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    method: String,
-    target: String,
-    path: String,
-    query: Option<String>,
-    minor_version: u8,
-    headers: Headers,
-    head_len: usize,
-}
-
-impl HttpRequest {
-    /// How many bytes of the buffer the head used. For a plain HTTP request
-    /// any body follows; a keep-alive server reads the next request after it.
-    pub fn head_len(&self) -> usize {
-        self.head_len
-    }
-
-    /// The method, e.g. `GET`.
-    pub fn method(&self) -> &str {
-        &self.method
-    }
-
-    /// The request-target exactly as sent, e.g. `/chat?token=x`.
-    pub fn target(&self) -> &str {
-        &self.target
-    }
-
-    /// The path part of the target (`/` when empty), still percent-encoded.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The query after `?`, still percent-encoded; `None` without a `?`.
-    pub fn query(&self) -> Option<&str> {
-        self.query.as_deref()
-    }
-
-    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
-    pub fn minor_version(&self) -> u8 {
-        self.minor_version
-    }
-
-    /// Every header field, repeats included.
-    pub fn headers(&self) -> &Headers {
-        &self.headers
-    }
-
-    /// The first field called `name` (any case), if UTF-8.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get_str(name)
-    }
-
-    /// Whether the request asks for a WebSocket upgrade (`Upgrade` lists
-    /// `websocket`), valid or not.
-    pub fn is_websocket_upgrade(&self) -> bool {
-        self.headers.contains_token("Upgrade", "websocket")
-    }
-}
-
 /// A valid WebSocket upgrade request (RFC 6455 §4.2.1), ready to be accepted
 /// or refused after the application has looked at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -238,7 +118,7 @@ impl UpgradeRequest {
     /// Checks the RFC 6455 §4.2.1 requirements, in an order that gives the
     /// most useful answer first.
     fn validate(http: HttpRequest) -> Result<UpgradeRequest, HandshakeError> {
-        let h = &http.headers;
+        let h = http.headers();
         // RFC 6455 §4.2.1: "An |Upgrade| header field containing the value
         // "websocket", treated as an ASCII case-insensitive value."
         // Without it this is plain HTTP, which the caller may want to serve.
@@ -246,10 +126,10 @@ impl UpgradeRequest {
             return Err(HandshakeError::NotWebSocket(Box::new(http)));
         }
         // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
-        if http.method != "GET" {
-            return Err(HandshakeError::MethodNotAllowed(http.method));
+        if http.method() != "GET" {
+            return Err(HandshakeError::MethodNotAllowed(http.method().to_owned()));
         }
-        if http.minor_version < 1 {
+        if http.minor_version() < 1 {
             return Err(HandshakeError::UnsupportedHttpVersion);
         }
         // RFC 6455 §4.2.1: "A |Host| header field containing the server's
@@ -564,21 +444,5 @@ impl Accepted {
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
         self.deflate
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        assert_eq!(split_target("/chat"), ("/chat", None));
-        assert_eq!(split_target("/chat?a=1?b"), ("/chat", Some("a=1?b")));
-        assert_eq!(split_target("/?"), ("/", Some("")));
-        assert_eq!(split_target("http://h:1/p?q"), ("/p", Some("q")));
-        assert_eq!(split_target("https://h"), ("/", None));
-        assert_eq!(split_target("https://h?x"), ("/", Some("x")));
-        assert_eq!(split_target("*"), ("*", None));
     }
 }
