@@ -243,7 +243,8 @@ impl ClientHandshake {
     }
 
     /// Bytes examined so far; equals the head length however it was split.
-    pub fn bytes_scanned(&self) -> u64 {
+    /// Exported as `wsproto::__private::response_bytes_scanned` for tests.
+    pub(crate) fn bytes_scanned(&self) -> u64 {
         self.scanner.scanned()
     }
 

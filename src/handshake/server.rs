@@ -61,7 +61,8 @@ impl RequestParser {
 
     /// Bytes examined so far over the parser's life. Feeding a head of `n`
     /// bytes in any number of pieces examines exactly `n`: the work is linear.
-    pub fn bytes_scanned(&self) -> u64 {
+    /// Exported as `wsproto::__private::request_bytes_scanned` for tests.
+    pub(crate) fn bytes_scanned(&self) -> u64 {
         self.scanner.scanned()
     }
 
