@@ -46,7 +46,7 @@ fn bench(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("portable", size), |b| {
                 let buf = &mut as_bytes(&mut blocks)[offset..offset + len];
                 b.iter(|| {
-                    wsproto::frame::apply_mask_portable(black_box(&mut *buf), black_box(KEY), 0)
+                    wsproto::__private::apply_mask_portable(black_box(&mut *buf), black_box(KEY), 0)
                 })
             });
             group.bench_function(BenchmarkId::new("fastwebsockets", size), |b| {

@@ -8,12 +8,43 @@ use std::time::Duration;
 
 /// Limits and timeouts of one connection.
 ///
-/// Fields are public; start from [`Config::default`] and change what you need:
+/// Start from [`Config::default`] and change what you need, with the
+/// chaining setters (one per field; the struct is `#[non_exhaustive]`, so
+/// struct-update syntax is not available outside the crate):
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let config = wsproto::Config::default()
+///     .max_message_size(1 << 20)
+///     .ping_interval(Some(Duration::from_secs(30)));
+/// assert_eq!(config.max_message_size, 1 << 20);
+/// ```
+///
+/// or through the public fields:
 ///
 /// ```
 /// let mut config = wsproto::Config::default();
 /// config.max_message_size = 1 << 20;
 /// ```
+///
+/// # Who reads which field
+///
+/// [`Connection::new`](crate::Connection::new) honours the limits, the
+/// fragmenting, the write-buffer cap, the close timeout and the keepalive.
+/// Three fields are not the connection's, and it ignores them:
+/// - [`handshake`](field@Self::handshake) caps the opening handshake: pass it to
+///   [`RequestParser::new`](crate::handshake::RequestParser::new) or
+///   [`ClientRequest::limits`](crate::handshake::ClientRequest::limits);
+/// - `deflate` (feature `deflate`) is what to offer or accept in the
+///   handshake; the connection compresses only with what the handshake
+///   agreed, given to
+///   [`Connection::set_deflate`](crate::Connection::set_deflate);
+/// - [`write_timeout`](field@Self::write_timeout) is for the blocking adapters,
+///   which own the socket.
+///
+/// The blocking adapters read all of them. The handshake and connect
+/// timeouts are not here: they belong to the adapters' builders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -42,12 +73,13 @@ pub struct Config {
     pub max_write_buffer: usize,
     /// How long to wait for the peer's Close after sending ours. Default 10 s.
     pub close_timeout: Duration,
-    /// For the blocking adapters (the core itself does no I/O): a socket
+    /// **Adapter-only**: read by the blocking adapters, ignored by
+    /// [`Connection`](crate::Connection), which does no I/O. A socket
     /// write that makes no progress for this long fails the connection with
     /// an I/O error. A peer that stops reading cannot then hold a thread and
     /// its socket buffers forever; until the timeout it is simply
     /// back-pressured (TCP flow control), and memory stays within
-    /// [`max_write_buffer`](Self::max_write_buffer). Default 30 s; `None`
+    /// [`max_write_buffer`](field@Self::max_write_buffer). Default 30 s; `None`
     /// blocks as long as the peer does.
     pub write_timeout: Option<Duration>,
     /// Send a Ping after this much silence from the peer. `None` (the
@@ -56,15 +88,111 @@ pub struct Config {
     /// Fail the connection when the peer stays silent this long after a
     /// keepalive Ping. Default 20 s; used only with `ping_interval`.
     pub pong_timeout: Duration,
-    /// Limits of the opening handshake.
+    /// **Handshake-only**: limits of the opening handshake, for
+    /// [`RequestParser::new`](crate::handshake::RequestParser::new) and
+    /// [`ClientRequest::limits`](crate::handshake::ClientRequest::limits)
+    /// (the blocking adapters pass them); ignored by
+    /// [`Connection`](crate::Connection), which starts after the handshake.
     pub handshake: HandshakeLimits,
-    /// permessage-deflate preferences, for drivers and adapters that
-    /// negotiate it from the configuration. `None` (the default) neither
-    /// offers nor accepts it. The connection itself compresses only once
-    /// given the agreed parameters
-    /// ([`Connection::set_deflate`](crate::Connection::set_deflate)).
+    /// **Handshake-only**: permessage-deflate preferences, the offer a
+    /// client makes ([`ClientRequest::deflate`](crate::handshake::ClientRequest::deflate))
+    /// or what a server accepts ([`Accept::deflate`](crate::handshake::Accept::deflate)).
+    /// The blocking adapters pass it to the handshake; `None` (the default)
+    /// neither offers nor accepts it.
+    ///
+    /// [`Connection::new`](crate::Connection::new) ignores it: preferences
+    /// are not an agreement, and a connection that compressed on its own
+    /// would send RSV1 frames the peer must reject (RFC 6455 §5.2). The
+    /// handshake's outcome ([`Accepted::deflate`](crate::handshake::Accepted::deflate),
+    /// [`Established::deflate`](crate::handshake::Established::deflate)) is
+    /// what turns compression on, through
+    /// [`Connection::set_deflate`](crate::Connection::set_deflate).
     #[cfg(feature = "deflate")]
     pub deflate: Option<crate::deflate::DeflateConfig>,
+}
+
+/// Chaining setters, one per field: `Config::default().max_frame_size(1 << 20)`.
+impl Config {
+    /// Sets [`max_frame_size`](field@Self::max_frame_size).
+    #[must_use]
+    pub fn max_frame_size(mut self, bytes: u64) -> Self {
+        self.max_frame_size = bytes;
+        self
+    }
+
+    /// Sets [`max_message_size`](field@Self::max_message_size).
+    #[must_use]
+    pub fn max_message_size(mut self, bytes: u64) -> Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// Sets [`max_fragments`](field@Self::max_fragments).
+    #[must_use]
+    pub fn max_fragments(mut self, fragments: usize) -> Self {
+        self.max_fragments = fragments;
+        self
+    }
+
+    /// Sets [`fragment_size`](field@Self::fragment_size).
+    #[must_use]
+    pub fn fragment_size(mut self, bytes: Option<usize>) -> Self {
+        self.fragment_size = bytes;
+        self
+    }
+
+    /// Sets [`max_write_buffer`](field@Self::max_write_buffer).
+    #[must_use]
+    pub fn max_write_buffer(mut self, bytes: usize) -> Self {
+        self.max_write_buffer = bytes;
+        self
+    }
+
+    /// Sets [`close_timeout`](field@Self::close_timeout).
+    #[must_use]
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`write_timeout`](field@Self::write_timeout)
+    /// (adapter-only).
+    #[must_use]
+    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.write_timeout = timeout;
+        self
+    }
+
+    /// Sets [`ping_interval`](field@Self::ping_interval).
+    #[must_use]
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Sets [`pong_timeout`](field@Self::pong_timeout).
+    #[must_use]
+    pub fn pong_timeout(mut self, timeout: Duration) -> Self {
+        self.pong_timeout = timeout;
+        self
+    }
+
+    /// Sets [`handshake`](field@Self::handshake)
+    /// (handshake-only).
+    #[must_use]
+    pub fn handshake(mut self, limits: HandshakeLimits) -> Self {
+        self.handshake = limits;
+        self
+    }
+
+    /// Sets [`deflate`](field@Self::deflate) (handshake-only:
+    /// the offer, not the agreement).
+    #[cfg(feature = "deflate")]
+    #[must_use]
+    pub fn deflate(mut self, deflate: Option<crate::deflate::DeflateConfig>) -> Self {
+        self.deflate = deflate;
+        self
+    }
 }
 
 impl Default for Config {
@@ -99,6 +227,30 @@ pub struct HandshakeLimits {
     pub max_headers: usize,
     /// Longest single line in bytes. Default 8 KiB.
     pub max_line_length: usize,
+}
+
+/// Chaining setters, one per field.
+impl HandshakeLimits {
+    /// Sets [`max_head_size`](field@Self::max_head_size).
+    #[must_use]
+    pub fn max_head_size(mut self, bytes: usize) -> Self {
+        self.max_head_size = bytes;
+        self
+    }
+
+    /// Sets [`max_headers`](field@Self::max_headers).
+    #[must_use]
+    pub fn max_headers(mut self, headers: usize) -> Self {
+        self.max_headers = headers;
+        self
+    }
+
+    /// Sets [`max_line_length`](field@Self::max_line_length).
+    #[must_use]
+    pub fn max_line_length(mut self, bytes: usize) -> Self {
+        self.max_line_length = bytes;
+        self
+    }
 }
 
 impl Default for HandshakeLimits {

@@ -3,10 +3,9 @@
 //! yields the same headers and payloads.
 
 use proptest::prelude::*;
+use wsproto::__private::apply_mask_bytewise;
 use wsproto::Status;
-use wsproto::frame::{
-    FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask, apply_mask_at, apply_mask_bytewise,
-};
+use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask, apply_mask_at};
 
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 

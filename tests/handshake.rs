@@ -4,6 +4,7 @@
 //! byte at a time and insist the results are identical.
 
 use proptest::prelude::*;
+use wsproto::__private::{request_bytes_scanned, response_bytes_scanned};
 use wsproto::handshake::{
     Accept, ClientHandshake, ClientRequest, Established, Extension, HandshakeError,
     HandshakeUsageError, OriginPolicy, RequestParser, ResponseError, UpgradeRequest, WsUrl,
@@ -40,11 +41,11 @@ fn server_bytewise(limits: HandshakeLimits, bytes: &[u8]) -> (Option<ServerResul
     for end in 0..=bytes.len() {
         match parser.parse(&bytes[..end]) {
             Ok(Status::Partial) => {}
-            Ok(Status::Complete(done)) => return (Some(Ok(done)), parser.bytes_scanned()),
-            Err(e) => return (Some(Err(e)), parser.bytes_scanned()),
+            Ok(Status::Complete(done)) => return (Some(Ok(done)), request_bytes_scanned(&parser)),
+            Err(e) => return (Some(Err(e)), request_bytes_scanned(&parser)),
         }
     }
-    (None, parser.bytes_scanned())
+    (None, request_bytes_scanned(&parser))
 }
 
 /// Parses `bytes` whole and byte by byte; the two must agree.
@@ -371,6 +372,39 @@ fn each_missing_or_bad_header_is_400() {
     }
 }
 
+/// RFC 6455 §4.1, item 10: the subprotocols offered "MUST all be unique
+/// strings". A repeat, in one field or across several (§11.3.4: repeated
+/// fields are "logically the same as a single |Sec-WebSocket-Protocol|
+/// header field that contains all values"), is refused with 400 naming it.
+/// Each request is fed whole and one byte at a time (`refusal`).
+#[test]
+fn a_subprotocol_offered_twice_is_400() {
+    let one_field = request_with(
+        &["Sec-WebSocket-Protocol"],
+        "Sec-WebSocket-Protocol: chat, superchat, chat\r\n",
+    );
+    let two_fields = request_with(&[], "Sec-WebSocket-Protocol: superchat\r\n");
+    for (req, repeated) in [(one_field, "chat"), (two_fields, "superchat")] {
+        let e = refusal(&req);
+        assert_eq!(e, HandshakeError::DuplicateProtocol(repeated.into()));
+        let body = format!("subprotocol \"{repeated}\" offered more than once\n");
+        let want = format!(
+            "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\
+             Content-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        assert_eq!(String::from_utf8(e.response()).unwrap(), want);
+    }
+    // Values are compared as the strings they are: a different case is a
+    // different subprotocol.
+    let req = request_with(
+        &["Sec-WebSocket-Protocol"],
+        "Sec-WebSocket-Protocol: chat, Chat\r\n",
+    );
+    let (upgrade, _) = server(&req).unwrap();
+    assert_eq!(upgrade.protocols(), ["chat", "Chat"]);
+}
+
 #[test]
 fn malformed_http_is_400() {
     for req in [
@@ -570,7 +604,7 @@ fn a_head_fed_one_byte_per_call_is_scanned_once() {
         assert!(h.parse_response(&resp[..end]).unwrap().is_partial());
     }
     assert!(h.parse_response(&resp).unwrap().is_complete());
-    assert_eq!(h.bytes_scanned(), resp.len() as u64);
+    assert_eq!(response_bytes_scanned(&h), resp.len() as u64);
 }
 
 #[test]
@@ -804,7 +838,7 @@ fn client_builder_misuse() {
             .protocol("chat")
             .build()
             .unwrap_err(),
-        HandshakeUsageError::InvalidProtocol("chat".into())
+        HandshakeUsageError::DuplicateProtocol("chat".into())
     );
     assert_eq!(
         base().header("Sec-WebSocket-Key", "x").build().unwrap_err(),
@@ -975,7 +1009,7 @@ proptest! {
         };
         prop_assert_eq!(used, RFC_REQUEST.len());
         prop_assert_eq!(Ok(Status::Complete((request, used))), RequestParser::default().parse(RFC_REQUEST));
-        prop_assert_eq!(parser.bytes_scanned(), RFC_REQUEST.len() as u64);
+        prop_assert_eq!(request_bytes_scanned(&parser), RFC_REQUEST.len() as u64);
     }
 
     /// Arbitrary bytes never panic, and chunked feeding agrees with whole.
@@ -1027,9 +1061,12 @@ proptest! {
     /// Token lists of any shape parse to the same protocols however spaced.
     #[test]
     fn protocol_lists_ignore_spacing(
-        names in proptest::collection::vec("[a-z0-9.]{1,8}", 1..6),
+        mut names in proptest::collection::vec("[a-z0-9.]{1,8}", 1..6),
         pad in "[ \t]{0,3}",
     ) {
+        // Each offered once (RFC 6455 §4.1); repeats are refused, above.
+        let mut seen = std::collections::HashSet::new();
+        names.retain(|n| seen.insert(n.clone()));
         let list = names.join(&format!("{pad},{pad}"));
         let req = request_with(&["Sec-WebSocket-Protocol"], &format!("Sec-WebSocket-Protocol: {pad}{list}{pad}\r\n"));
         let (upgrade, _) = server(&req).unwrap();
@@ -1049,7 +1086,7 @@ fn non_http_bytes_get_400_at_once() {
     let error = parser.parse(&client_hello).unwrap_err();
     assert_eq!(error.http_status(), 400);
     assert!(error.response().starts_with(b"HTTP/1.1 400 "));
-    assert_eq!(parser.bytes_scanned(), 1);
+    assert_eq!(request_bytes_scanned(&parser), 1);
 
     let mut parser = RequestParser::default();
     let error = parser

@@ -69,6 +69,17 @@ fn subprotocol_header_of_64k_spaces_and_commas_431() {
 }
 
 #[test]
+fn subprotocol_offered_twice_400() {
+    // RFC 6455 §4.1: the offered subprotocols "MUST all be unique strings".
+    let extra = "Sec-WebSocket-Protocol: chat, superchat, chat\r\n";
+    assert_refused(
+        "repeated subprotocol",
+        request_with(extra).into_bytes(),
+        400,
+    );
+}
+
+#[test]
 fn subprotocol_list_of_empty_elements_within_limits() {
     // Just under the 8 KiB line limit: parsed in linear time. RFC 9110 §5.6.1
     // lets a recipient ignore empty list elements, so this is a request
@@ -108,7 +119,11 @@ fn dribbled_head_is_scanned_once() {
         }
     };
     assert_eq!(used, head.len());
-    assert_eq!(parser.bytes_scanned(), head.len() as u64, "linear work");
+    assert_eq!(
+        wsproto::__private::request_bytes_scanned(&parser),
+        head.len() as u64,
+        "linear work"
+    );
 
     // Over a socket: a few bytes per write, each flushed (no Nagle).
     let server = Server::start();

@@ -4,8 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use wsproto::__private::apply_mask_bytewise;
 use wsproto::Status;
-use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask, apply_mask_bytewise};
+use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
 
 fuzz_target!(|data: &[u8]| {
     let mut rest = data.to_vec();

@@ -24,7 +24,7 @@ fuzz_target!(|data: &[u8]| {
         }
     };
     assert_eq!(whole, chunked);
-    assert!(parser.bytes_scanned() <= bytes.len() as u64);
+    assert!(wsproto::__private::request_bytes_scanned(&parser) <= bytes.len() as u64);
     match whole {
         Ok(Status::Partial) => {}
         Ok(Status::Complete((request, used))) => {

@@ -4,9 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsproto::frame::{
-    apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked, extend_masked_streaming,
-};
+use wsproto::__private::{apply_mask_bytewise, apply_mask_portable};
+use wsproto::frame::{apply_mask_at, extend_masked, extend_masked_streaming};
 
 fuzz_target!(|data: &[u8]| {
     if data.len() < 6 {

@@ -71,13 +71,12 @@ pub enum Transmit {
 }
 
 /// Where the connection stands, named after the browser API's
-/// `readyState` (RFC 6455 §4.1, §7.1.3, §7.1.4).
+/// `readyState` (RFC 6455 §7.1.3, §7.1.4). There is no `Connecting`: a
+/// [`Connection`] exists only after the opening handshake, which the
+/// [`handshake`](crate::handshake) module runs on its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum State {
-    /// The opening handshake is in progress. A [`Connection`] starts after
-    /// the handshake and never reports this; adapters do.
-    Connecting,
     /// Messages flow both ways.
     Open,
     /// A Close frame was sent, and the peer's has not arrived yet.
@@ -244,6 +243,12 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// A connection in the [`State::Open`] state, after a completed opening
     /// handshake. Allocates nothing.
+    ///
+    /// It ignores the fields of `config` that are not its own (see
+    /// [`Config`]): `handshake` and `deflate` belong to the handshake, and
+    /// `write_timeout` to the adapters. permessage-deflate is on only once
+    /// the handshake agreed it and [`set_deflate`](Self::set_deflate) was
+    /// called with the outcome.
     pub fn new(role: Role, config: Config) -> Connection {
         Connection {
             role,

@@ -91,8 +91,8 @@ pub fn apply_mask_bytewise(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize
 
 /// The portable path: safe code, eight bytes at a time.
 ///
-/// Public for the differential tests and benchmarks; [`apply_mask_at`]
-/// already picks the fastest path for the CPU.
+/// Exported only in `wsproto::__private`, for the differential tests and
+/// benchmarks; [`apply_mask_at`] already picks the fastest path for the CPU.
 pub fn apply_mask_portable(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     apply_mask_words(buf, KeyWord::new(key).at(offset));
     (offset + buf.len()) & 3

@@ -5,12 +5,11 @@
 //! caller's array, and [`apply_mask`] XORs a payload in place.
 
 mod header;
-mod mask;
+// Visible to the crate so that `crate::__private` can export the masking
+// references and the portable path; the public API is re-exported below.
+pub(crate) mod mask;
 mod opcode;
 
 pub use header::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN};
-pub use mask::{
-    apply_mask, apply_mask_at, apply_mask_bytewise, apply_mask_portable, extend_masked,
-    extend_masked_bytewise, extend_masked_streaming,
-};
+pub use mask::{apply_mask, apply_mask_at, extend_masked, extend_masked_streaming};
 pub use opcode::OpCode;

@@ -5,8 +5,8 @@ use super::accept::{accept_key, generate_key, key_from_nonce};
 use super::error::{HandshakeUsageError, HttpResponse, ResponseError};
 use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
-use super::response::{check_header, check_not_reserved, write_header};
-use super::server::httparse_reason;
+use super::http1::{httparse_reason, write_header};
+use super::response::{check_header, check_not_reserved};
 use super::url::WsUrl;
 use crate::{HandshakeLimits, Status};
 
@@ -191,8 +191,11 @@ impl ClientRequest {
             // characters in the range U+0021 to U+007E not including
             // separator characters as defined in [RFC2616] and MUST all be
             // unique strings."
-            if !is_token(p.as_bytes()) || self.protocols[..i].contains(p) {
+            if !is_token(p.as_bytes()) {
                 return Err(HandshakeUsageError::InvalidProtocol(p.clone()));
+            }
+            if self.protocols[..i].contains(p) {
+                return Err(HandshakeUsageError::DuplicateProtocol(p.clone()));
             }
         }
         for e in &self.extensions {
@@ -240,7 +243,8 @@ impl ClientHandshake {
     }
 
     /// Bytes examined so far; equals the head length however it was split.
-    pub fn bytes_scanned(&self) -> u64 {
+    /// Exported as `wsproto::__private::response_bytes_scanned` for tests.
+    pub(crate) fn bytes_scanned(&self) -> u64 {
         self.scanner.scanned()
     }
 

@@ -11,8 +11,7 @@
 use thiserror::Error;
 
 use super::headers::Headers;
-use super::response::{write_header, write_status_line};
-use super::server::HttpRequest;
+use super::http1::{HttpRequest, write_header, write_status_line};
 
 /// A client's request that the server refuses; answer with
 /// [`HandshakeError::response`] and close the connection.
@@ -73,6 +72,11 @@ pub enum HandshakeError {
     /// A `Sec-WebSocket-Protocol` element that is not a token (400).
     #[error("malformed Sec-WebSocket-Protocol header")]
     InvalidProtocols,
+    /// A subprotocol offered more than once in `Sec-WebSocket-Protocol`
+    /// (400); holds the first repeated value. RFC 6455 §4.1: the elements
+    /// "MUST all be unique strings".
+    #[error("subprotocol {0:?} offered more than once")]
+    DuplicateProtocol(String),
     /// A `Sec-WebSocket-Extensions` value outside the §9.1 grammar (400).
     #[error("malformed Sec-WebSocket-Extensions header")]
     InvalidExtensions,
@@ -104,6 +108,7 @@ impl HandshakeError {
             | MissingKey
             | InvalidKey
             | InvalidProtocols
+            | DuplicateProtocol(_)
             | InvalidExtensions => 400,
         }
     }
@@ -266,9 +271,13 @@ pub enum HandshakeUsageError {
     /// client."
     #[error("extension {0:?} was not offered by the client")]
     ExtensionNotOffered(String),
-    /// A subprotocol that is not a token, or offered twice.
+    /// A subprotocol that is not a token.
     #[error("subprotocol {0:?} is not a token")]
     InvalidProtocol(String),
+    /// A subprotocol offered twice. RFC 6455 §4.1: the elements "MUST all
+    /// be unique strings".
+    #[error("subprotocol {0:?} is offered twice")]
+    DuplicateProtocol(String),
     /// An extension whose name, parameter names or values are not tokens.
     #[error("extension {0:?} is not made of tokens")]
     InvalidExtension(String),

@@ -45,6 +45,7 @@ mod client;
 mod error;
 mod head;
 mod headers;
+mod http1;
 mod origin;
 mod response;
 mod server;
@@ -54,10 +55,60 @@ pub use accept::{GUID, accept_key, generate_key, key_from_nonce};
 pub use client::{ClientHandshake, ClientRequest, Established};
 pub use error::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
 pub use headers::{Extension, ExtensionParam, Headers};
+pub use http1::{HttpRequest, reason_phrase};
 pub use origin::OriginPolicy;
-pub use response::{http_response, reason_phrase};
-pub use server::{Accept, Accepted, HttpRequest, RequestParser, UpgradeRequest};
+pub use response::http_response;
+pub use server::{Accept, Accepted, RequestParser, UpgradeRequest};
 pub use url::WsUrl;
 
 #[cfg(all(test, feature = "deflate"))]
 pub(crate) use headers::parse_extensions as parse_extensions_for_tests;
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    /// The files of this module import each other without a circle (the
+    /// `use super::file` lines form a DAG), so each can be read from its
+    /// leaves up.
+    #[test]
+    fn imports_among_handshake_files_are_acyclic() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/handshake");
+        let mut graph: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            let name = path.file_stem().unwrap().to_str().unwrap().to_owned();
+            let text = std::fs::read_to_string(&path).unwrap();
+            let deps = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("use super::"))
+                .map(|l| l.split([':', ';']).next().unwrap().to_owned())
+                .filter(|d| d != "*")
+                .collect();
+            graph.insert(name, deps);
+        }
+        assert!(graph.len() > 5 && graph["error"].contains(&"http1".to_owned()));
+        // Depth-first search; `stack` holds the path being explored.
+        fn visit<'a>(
+            node: &'a str,
+            graph: &'a BTreeMap<String, Vec<String>>,
+            stack: &mut Vec<&'a str>,
+            done: &mut Vec<&'a str>,
+        ) {
+            if done.contains(&node) {
+                return;
+            }
+            assert!(!stack.contains(&node), "import circle: {stack:?} -> {node}");
+            stack.push(node);
+            for dep in &graph[node] {
+                visit(dep, graph, stack, done);
+            }
+            stack.pop();
+            done.push(node);
+        }
+        let mut done = Vec::new();
+        for node in graph.keys() {
+            visit(node, &graph, &mut Vec::new(), &mut done);
+        }
+    }
+}

@@ -15,7 +15,8 @@ use super::server::UpgradeRequest;
 /// An origin passes when it equals an allowed one (scheme and host compared
 /// case-insensitively, default ports normalised: `https://a.com:443` is
 /// `https://a.com`), or, with [`OriginPolicy::same_origin`], when its host
-/// and port are the request's `Host`. Always refused: `Origin: null`
+/// and port are the request's `Host` (the scheme is not compared there; see
+/// that method for the exact rules). Always refused: `Origin: null`
 /// (sandboxed frames, `file:` pages) and a request with two `Origin` fields.
 ///
 /// A request without `Origin` is allowed by default: browsers always send
@@ -48,7 +49,51 @@ impl OriginPolicy {
         Ok(self)
     }
 
-    /// Also allows an origin whose host and port match the `Host` header.
+    /// Also allows an origin whose host and port match the request's `Host`
+    /// header (default: off).
+    ///
+    /// Exactly what is compared:
+    /// - **Host**: the origin's host and the `Host` header's host must be
+    ///   equal, ASCII case-insensitively, as text: no subdomain or suffix
+    ///   matching, no DNS, an IPv6 literal compared with its brackets
+    ///   (`[::1]` does not match `[0::1]`).
+    /// - **Port**: when `Host` carries a port, the origin's port must equal
+    ///   it — the port written in the origin, or else its scheme's default
+    ///   (80 for `http`/`ws`, 443 for `https`/`wss`; an origin of another
+    ///   scheme without a port matches no `Host` port). When `Host` has no
+    ///   port, the origin must not name a port other than its scheme's
+    ///   default.
+    /// - **Scheme**: not compared. `Host` carries none, and the server
+    ///   cannot tell from the request whether the WebSocket came over TLS, so
+    ///   `http://example.com` and `https://example.com` both match
+    ///   `Host: example.com`. Use [`allow`](Self::allow) to admit a scheme
+    ///   only.
+    ///
+    /// A `Host` that is not `host[:port]` (a path, userinfo, an empty host, a
+    /// bad port) matches nothing; the allow-list still applies.
+    ///
+    /// ```
+    /// use wsproto::Status;
+    /// use wsproto::handshake::{OriginPolicy, RequestParser};
+    ///
+    /// let check = |origin: &str, host: &str| {
+    ///     let request = format!(
+    ///         "GET / HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\nUpgrade: websocket\r\n\
+    ///          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///          Sec-WebSocket-Version: 13\r\n\r\n"
+    ///     );
+    ///     let Ok(Status::Complete((upgrade, _))) = RequestParser::default().parse(request.as_bytes())
+    ///     else { unreachable!() };
+    ///     OriginPolicy::new().same_origin(true).check(&upgrade).is_ok()
+    /// };
+    /// assert!(check("https://Example.com", "example.com"));
+    /// assert!(check("https://example.com", "example.com:443")); // the default port
+    /// assert!(check("http://example.com", "example.com")); // the scheme is not compared
+    /// assert!(check("http://example.com:8080", "example.com:8080"));
+    /// assert!(!check("http://example.com:8080", "example.com"));
+    /// assert!(!check("https://example.com", "example.com:8443"));
+    /// assert!(!check("https://www.example.com", "example.com"));
+    /// ```
     pub fn same_origin(mut self, yes: bool) -> Self {
         self.same_origin = yes;
         self

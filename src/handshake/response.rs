@@ -2,38 +2,7 @@
 
 use super::error::HandshakeUsageError;
 use super::headers::is_token;
-
-/// The reason phrase for a status code (RFC 7231 §6.1), or `""` when unknown.
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        204 => "No Content",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
-}
+use super::http1::{write_header, write_status_line};
 
 /// Builds a complete HTTP/1.1 response: status line, `headers`, then `body`.
 ///
@@ -94,17 +63,6 @@ pub(crate) fn check_not_reserved(name: &str, reserved: &[&str]) -> Result<(), Ha
         return Err(HandshakeUsageError::ReservedHeader(name.to_owned()));
     }
     Ok(())
-}
-
-pub(crate) fn write_status_line(out: &mut Vec<u8>, status: u16) {
-    out.extend_from_slice(format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status)).as_bytes());
-}
-
-pub(crate) fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
-    out.extend_from_slice(name.as_bytes());
-    out.extend_from_slice(b": ");
-    out.extend_from_slice(value.as_bytes());
-    out.extend_from_slice(b"\r\n");
 }
 
 #[cfg(test)]

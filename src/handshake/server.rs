@@ -1,13 +1,14 @@
 //! The server side: parse and validate the client's request, then accept or
 //! refuse it.
 
+use std::collections::HashSet;
+
 use super::accept::{accept_key, is_valid_key};
 use super::error::{HandshakeError, HandshakeUsageError};
 use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
-use super::response::{
-    check_header, check_not_reserved, http_response, write_header, write_status_line,
-};
+use super::http1::{HttpRequest, parse_head, write_header, write_status_line};
+use super::response::{check_header, check_not_reserved, http_response};
 use crate::{HandshakeLimits, Status};
 
 /// Reads a client's request head as it arrives, in linear time.
@@ -60,7 +61,8 @@ impl RequestParser {
 
     /// Bytes examined so far over the parser's life. Feeding a head of `n`
     /// bytes in any number of pieces examines exactly `n`: the work is linear.
-    pub fn bytes_scanned(&self) -> u64 {
+    /// Exported as `wsproto::__private::request_bytes_scanned` for tests.
+    pub(crate) fn bytes_scanned(&self) -> u64 {
         self.scanner.scanned()
     }
 
@@ -82,7 +84,7 @@ impl RequestParser {
             }
         };
         self.scanner.reset();
-        let http = parse_head(&buf[..len], fields)?;
+        let http = parse_head(&buf[..len], fields).map_err(HandshakeError::Malformed)?;
         let request = UpgradeRequest::validate(http)?;
         Ok(Status::Complete((request, len)))
     }
@@ -103,125 +105,6 @@ impl RequestParser {
     }
 }
 
-/// Runs `httparse` once over a complete head of `fields` header lines.
-fn parse_head(head: &[u8], fields: usize) -> Result<HttpRequest, HandshakeError> {
-    let mut slots = vec![httparse::EMPTY_HEADER; fields];
-    let mut req = httparse::Request::new(&mut slots);
-    match req.parse(head) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HandshakeError::Malformed("incomplete head")),
-        Err(e) => return Err(HandshakeError::Malformed(httparse_reason(e))),
-    }
-    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
-        return Err(HandshakeError::Malformed("incomplete request line"));
-    };
-    let mut headers = Headers::new();
-    for h in req.headers.iter() {
-        headers.push(h.name, h.value);
-    }
-    let (path, query) = split_target(target);
-    Ok(HttpRequest {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        path: path.to_owned(),
-        query: query.map(str::to_owned),
-        minor_version: version,
-        headers,
-        head_len: head.len(),
-    })
-}
-
-pub(crate) fn httparse_reason(e: httparse::Error) -> &'static str {
-    match e {
-        httparse::Error::HeaderName => "invalid header name",
-        httparse::Error::HeaderValue => "invalid header value",
-        httparse::Error::NewLine => "invalid line ending",
-        httparse::Error::Status => "invalid status",
-        httparse::Error::Token => "invalid token",
-        httparse::Error::TooManyHeaders => "too many headers",
-        httparse::Error::Version => "invalid HTTP version",
-    }
-}
-
-/// Splits a request-target into path and query. RFC 6455 §4.1: the
-/// Request-URI is the /resource name/ "or be an absolute http/https URI"
-/// — for that form the path starts after the authority.
-fn split_target(target: &str) -> (&str, Option<&str>) {
-    let mut rest = target;
-    if !rest.starts_with('/') {
-        if let Some(i) = rest.find("://") {
-            let after = &rest[i + 3..];
-            rest = after.find(['/', '?']).map_or("", |j| &after[j..]);
-        }
-    }
-    let (path, query) = match rest.split_once('?') {
-        Some((p, q)) => (p, Some(q)),
-        None => (rest, None),
-    };
-    (if path.is_empty() { "/" } else { path }, query)
-}
-
-/// A parsed HTTP/1.x request head, WebSocket or not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HttpRequest {
-    method: String,
-    target: String,
-    path: String,
-    query: Option<String>,
-    minor_version: u8,
-    headers: Headers,
-    head_len: usize,
-}
-
-impl HttpRequest {
-    /// How many bytes of the buffer the head used. For a plain HTTP request
-    /// any body follows; a keep-alive server reads the next request after it.
-    pub fn head_len(&self) -> usize {
-        self.head_len
-    }
-
-    /// The method, e.g. `GET`.
-    pub fn method(&self) -> &str {
-        &self.method
-    }
-
-    /// The request-target exactly as sent, e.g. `/chat?token=x`.
-    pub fn target(&self) -> &str {
-        &self.target
-    }
-
-    /// The path part of the target (`/` when empty), still percent-encoded.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
-    /// The query after `?`, still percent-encoded; `None` without a `?`.
-    pub fn query(&self) -> Option<&str> {
-        self.query.as_deref()
-    }
-
-    /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.
-    pub fn minor_version(&self) -> u8 {
-        self.minor_version
-    }
-
-    /// Every header field, repeats included.
-    pub fn headers(&self) -> &Headers {
-        &self.headers
-    }
-
-    /// The first field called `name` (any case), if UTF-8.
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get_str(name)
-    }
-
-    /// Whether the request asks for a WebSocket upgrade (`Upgrade` lists
-    /// `websocket`), valid or not.
-    pub fn is_websocket_upgrade(&self) -> bool {
-        self.headers.contains_token("Upgrade", "websocket")
-    }
-}
-
 /// A valid WebSocket upgrade request (RFC 6455 §4.2.1), ready to be accepted
 /// or refused after the application has looked at it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -236,7 +119,7 @@ impl UpgradeRequest {
     /// Checks the RFC 6455 §4.2.1 requirements, in an order that gives the
     /// most useful answer first.
     fn validate(http: HttpRequest) -> Result<UpgradeRequest, HandshakeError> {
-        let h = &http.headers;
+        let h = http.headers();
         // RFC 6455 §4.2.1: "An |Upgrade| header field containing the value
         // "websocket", treated as an ASCII case-insensitive value."
         // Without it this is plain HTTP, which the caller may want to serve.
@@ -244,10 +127,10 @@ impl UpgradeRequest {
             return Err(HandshakeError::NotWebSocket(Box::new(http)));
         }
         // RFC 6455 §4.2.1: "An HTTP/1.1 or higher GET request".
-        if http.method != "GET" {
-            return Err(HandshakeError::MethodNotAllowed(http.method));
+        if http.method() != "GET" {
+            return Err(HandshakeError::MethodNotAllowed(http.method().to_owned()));
         }
-        if http.minor_version < 1 {
+        if http.minor_version() < 1 {
             return Err(HandshakeError::UnsupportedHttpVersion);
         }
         // RFC 6455 §4.2.1: "A |Host| header field containing the server's
@@ -302,6 +185,15 @@ impl UpgradeRequest {
         let key = String::from_utf8_lossy(key).into_owned();
         let protocols = parse_protocols(h.get_all("Sec-WebSocket-Protocol"))
             .map_err(|()| HandshakeError::InvalidProtocols)?;
+        // RFC 6455 §4.1, item 10 of the client's request: "The elements
+        // that comprise this value MUST be non-empty strings with characters
+        // in the range U+0021 to U+007E not including separator characters
+        // as defined in [RFC2616] and MUST all be unique strings." A hash
+        // set keeps the check linear: a head can hold thousands of elements.
+        let mut seen = HashSet::with_capacity(protocols.len());
+        if let Some(repeated) = protocols.iter().find(|p| !seen.insert(p.as_str())) {
+            return Err(HandshakeError::DuplicateProtocol(repeated.clone()));
+        }
         let mut extensions = Vec::new();
         for value in h.get_all("Sec-WebSocket-Extensions") {
             parse_extensions(value, &mut extensions)
@@ -553,21 +445,5 @@ impl Accepted {
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {
         self.deflate
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets() {
-        assert_eq!(split_target("/chat"), ("/chat", None));
-        assert_eq!(split_target("/chat?a=1?b"), ("/chat", Some("a=1?b")));
-        assert_eq!(split_target("/?"), ("/", Some("")));
-        assert_eq!(split_target("http://h:1/p?q"), ("/p", Some("q")));
-        assert_eq!(split_target("https://h"), ("/", None));
-        assert_eq!(split_target("https://h?x"), ("/", Some("x")));
-        assert_eq!(split_target("*"), ("*", None));
     }
 }
