@@ -76,7 +76,7 @@
 //! # Ok::<(), wsproto::ProtocolError>(())
 //! ```
 
-#![deny(missing_docs, unreachable_pub)]
+#![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms)]
 
 #[cfg(feature = "blocking")]
@@ -93,6 +93,9 @@ mod message;
 mod reassembly;
 mod role;
 mod status;
+// One of the two modules allowed `unsafe` (with `frame::mask`): the
+// unchecked `&str` view of text validated once; see its header.
+#[allow(unsafe_code)]
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};

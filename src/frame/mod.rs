@@ -5,6 +5,8 @@
 //! caller's array, and [`apply_mask`] XORs a payload in place.
 
 mod header;
+// One of the two modules allowed `unsafe` (SIMD masking); see its header.
+#[allow(unsafe_code)]
 mod mask;
 mod opcode;
 
