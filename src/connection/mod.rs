@@ -118,9 +118,12 @@ enum Shutdown {
 /// # The API, by direction
 ///
 /// - **Input**: [`receive_data`](Self::receive_data) (or
-///   [`receive_buffer`](Self::receive_buffer) then
+///   [`receive_buf_mut`](Self::receive_buf_mut) or
+///   [`receive_buffer`](Self::receive_buffer), then
 ///   [`receive_commit`](Self::receive_commit), to read from the socket
-///   straight into the connection's buffer), [`receive_eof`](Self::receive_eof),
+///   straight into the connection's buffer; the first is a `BufMut` over
+///   uninitialised memory, for async readers, the second a zero-filled
+///   `&mut [u8]`), [`receive_eof`](Self::receive_eof),
 ///   and [`handle_timeout`](Self::handle_timeout) with the current time.
 /// - **Commands**: [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
