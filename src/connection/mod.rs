@@ -13,6 +13,7 @@ mod timers;
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 
@@ -247,6 +248,13 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// A connection in the [`State::Open`] state, after a completed opening
     /// handshake. Allocates nothing.
+    ///
+    /// It has not been told the time: its deadlines (the keepalive of
+    /// [`Config::ping_interval`]) count from the first
+    /// [`handle_timeout`](Self::handle_timeout), and
+    /// [`poll_timeout`](Self::poll_timeout) is `None` until then. A driver
+    /// that sleeps until `poll_timeout` should create it with
+    /// [`new_at`](Self::new_at) instead.
     pub fn new(role: Role, config: Config) -> Connection {
         Connection {
             role,
@@ -271,6 +279,29 @@ impl Connection {
             #[cfg(feature = "deflate")]
             deflater: None,
         }
+    }
+
+    /// A connection as [`new`](Self::new) makes, created at `now` (the
+    /// moment the opening handshake completed): its keepalive counts from
+    /// then, and [`poll_timeout`](Self::poll_timeout) reports the first
+    /// deadline straight away (`now` + [`Config::ping_interval`]), before
+    /// any input or [`handle_timeout`](Self::handle_timeout). The same as
+    /// `new` followed by `handle_timeout(now)`.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::{Config, Connection, Role};
+    ///
+    /// let mut config = Config::default();
+    /// config.ping_interval = Some(Duration::from_secs(30));
+    /// let now = Instant::now();
+    /// let conn = Connection::new_at(Role::Server, config, now);
+    /// assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(30)));
+    /// ```
+    pub fn new_at(role: Role, config: Config, now: Instant) -> Connection {
+        let mut conn = Connection::new(role, config);
+        conn.handle_timeout(now);
+        conn
     }
 
     /// Turns on permessage-deflate (RFC 7692) with the parameters agreed in
