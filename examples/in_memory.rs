@@ -84,7 +84,6 @@ fn pump(
                 to.receive_data(&bytes)?;
             }
             Transmit::Shutdown => println!("{label} (shutdown of the write half)"),
-            _ => {}
         }
     }
     to.handle_timeout(Instant::now());

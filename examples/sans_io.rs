@@ -68,7 +68,6 @@ fn main() -> Result<(), Box<dyn Error>> {
                 Transmit::Data(bytes) => stream.write_all(&bytes)?,
                 // The core says when to close TCP (the server goes first).
                 Transmit::Shutdown => drop(stream.shutdown(Shutdown::Write)),
-                _ => {}
             }
         }
         if conn.is_finished() {

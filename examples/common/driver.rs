@@ -162,7 +162,6 @@ fn flush(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<()> {
             Transmit::Data(bytes) => stream.write_all(&bytes)?,
             // The peer may have gone already; nothing is lost then.
             Transmit::Shutdown => drop(stream.shutdown(Shutdown::Write)),
-            _ => {}
         }
     }
     Ok(())

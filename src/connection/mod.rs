@@ -58,8 +58,12 @@ pub enum Event {
 }
 
 /// Output for the transport, from [`Connection::poll_transmit`].
+///
+/// Unlike the crate's other public enums this one is exhaustive, on
+/// purpose: each variant is a duty of the driver, so a driver must match
+/// every one, and a new duty is a breaking change that the compiler points
+/// out in every driver, not a `_ => {}` arm that silently ignores it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
 pub enum Transmit {
     /// Bytes to write, in order, after those of earlier calls.
     Data(Bytes),
@@ -178,7 +182,6 @@ enum Shutdown {
 ///     match transmit {
 ///         Transmit::Data(bytes) => wire.extend_from_slice(&bytes),
 ///         Transmit::Shutdown => break, // shutdown(Write) on a socket
-///         _ => {}
 ///     }
 /// }
 /// assert_eq!(wire, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o', 0x88, 0x02, 0x03, 0xe8]);
