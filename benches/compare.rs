@@ -156,9 +156,9 @@ fn main() {
         settings.sample.as_millis()
     );
     println!(
-        "| benchmark | wsproto | wsproto_read | wsproto_blocking | tungstenite | fastwebsockets | wsproto / tungstenite (range) | target {TARGET}× |"
+        "| benchmark | wsproto | wsproto_read | wsproto_read_buf | wsproto_blocking | tungstenite | fastwebsockets | wsproto / tungstenite (range) | target {TARGET}× |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---|");
     for race in &races {
         let rate_of = |name: &str| {
             race.contenders
@@ -184,10 +184,11 @@ fn main() {
         let ratio = median(&ratios);
         let (low, high) = range(&ratios);
         println!(
-            "| {} | {} | {} | {} | {} | {} | {ratio:.2}× ({low:.2}–{high:.2}) | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {ratio:.2}× ({low:.2}–{high:.2}) | {} |",
             race.name,
             cell("wsproto"),
             cell("wsproto_read"),
+            cell("wsproto_read_buf"),
             cell("wsproto_blocking"),
             cell("tungstenite"),
             cell("fastwebsockets"),
@@ -195,7 +196,8 @@ fn main() {
         );
     }
     println!(
-        "\nwsproto: the sans-IO core fed slices; wsproto_read: the core reading into its own buffer; \
+        "\nwsproto: the sans-IO core fed slices; wsproto_read: the core reading into its own buffer (`receive_buffer`, zero-filled); \
+         wsproto_read_buf: the same through `receive_buf_mut` (not zero-filled); \
          wsproto_blocking: blocking::WebSocket over the same in-memory stream. \
          M/s = million messages per second, GB/s = 10^9 payload bytes per second. Total {:.1} s.",
         started.elapsed().as_secs_f64()

@@ -5,6 +5,7 @@
 //!
 //! Run with `cargo run --example in_memory`.
 
+use std::io::IoSlice;
 use std::time::Instant;
 use wsproto::handshake::{Accept, ClientRequest, RequestParser};
 use wsproto::{Config, Connection, Event, Role, Status, Transmit};
@@ -77,14 +78,27 @@ fn pump(
     to: &mut Connection,
 ) -> Result<(), wsproto::ProtocolError> {
     from.handle_timeout(Instant::now());
+    // The bytes waiting, borrowed (what a driver passes to a vectored
+    // write); then how many "went out": all of them here.
+    loop {
+        let mut slices = [IoSlice::new(&[]); 16];
+        let n = from.transmit_slices(&mut slices);
+        if n == 0 {
+            break;
+        }
+        let mut written = 0;
+        for slice in &slices[..n] {
+            println!("{label} {:02x?}", &slice[..]);
+            to.receive_data(slice)?;
+            written += slice.len();
+        }
+        from.advance_transmit(written);
+    }
+    // Nothing waits any more: only the shutdown, once owed.
     while let Some(transmit) = from.poll_transmit() {
         match transmit {
-            Transmit::Data(bytes) => {
-                println!("{label} {:02x?}", &bytes[..]);
-                to.receive_data(&bytes)?;
-            }
+            Transmit::Data(bytes) => to.receive_data(&bytes)?,
             Transmit::Shutdown => println!("{label} (shutdown of the write half)"),
-            _ => {}
         }
     }
     to.handle_timeout(Instant::now());

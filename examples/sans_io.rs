@@ -2,7 +2,8 @@
 //! this file. The core ([`ClientRequest`], [`Connection`]) never touches a
 //! socket or a clock; we read into `receive_data`, hand it the time with
 //! `handle_timeout`, take events with `poll_event`, write what
-//! `poll_transmit` gives, and stop at `is_finished`.
+//! `transmit_slices` lends (then `advance_transmit`), take the shutdown
+//! from `poll_transmit`, and stop at `is_finished`.
 //!
 //! ```text
 //! cargo run --example sans_io                             # against its own echo thread
@@ -10,7 +11,7 @@
 //! ```
 
 use std::error::Error;
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -63,12 +64,22 @@ fn main() -> Result<(), Box<dyn Error>> {
                 other => println!("event: {other:?}"),
             }
         }
+        // Write what waits, borrowed from the core; say how much went out.
+        loop {
+            let mut slices = [IoSlice::new(&[]); 16];
+            let n = conn.transmit_slices(&mut slices);
+            if n == 0 {
+                break;
+            }
+            let written = stream.write_vectored(&slices[..n])?;
+            conn.advance_transmit(written);
+        }
+        // With nothing waiting, this yields only the shutdown: the core
+        // says when to close TCP (the server goes first).
         while let Some(transmit) = conn.poll_transmit() {
             match transmit {
                 Transmit::Data(bytes) => stream.write_all(&bytes)?,
-                // The core says when to close TCP (the server goes first).
                 Transmit::Shutdown => drop(stream.shutdown(Shutdown::Write)),
-                _ => {}
             }
         }
         if conn.is_finished() {

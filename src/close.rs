@@ -6,7 +6,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::MAX_CONTROL_PAYLOAD;
-use crate::utf8::{Utf8Bytes, Utf8Validator};
+use crate::utf8::Utf8Bytes;
 
 /// Longest close reason: a control payload (125 bytes) minus the 2-byte code.
 pub const MAX_CLOSE_REASON: usize = MAX_CONTROL_PAYLOAD - 2;
@@ -133,13 +133,9 @@ impl CloseFrame {
                 }
                 let reason = payload.slice(2..);
                 // RFC 6455 §5.5.1: "the body MAY contain UTF-8-encoded data".
-                let mut utf8 = Utf8Validator::new();
-                utf8.feed(&reason)?;
-                utf8.finish()?;
-                Ok(CloseFrame {
-                    code,
-                    reason: Utf8Bytes::from_validated(reason),
-                })
+                let reason =
+                    Utf8Bytes::try_from_bytes(reason).map_err(|_| ProtocolError::InvalidUtf8)?;
+                Ok(CloseFrame { code, reason })
             }
         }
     }

@@ -30,18 +30,32 @@
 //! a socket:
 //!
 //! ```
+//! use std::io::{IoSlice, Write};
 //! use std::time::Instant;
-//! use wsproto::{Config, Connection, Event, Role, Transmit};
+//! use wsproto::{Config, Connection, Event, Role};
 //!
-//! let mut client = Connection::new(Role::Client, Config::default());
-//! let mut server = Connection::new(Role::Server, Config::default());
+//! /// Writes what `conn` has to send into `socket` (here a `Vec`): the
+//! /// waiting bytes as slices for a vectored write, then how many went out.
+//! fn write_out(conn: &mut Connection, socket: &mut impl Write) -> std::io::Result<()> {
+//!     loop {
+//!         let mut slices = [IoSlice::new(&[]); 16];
+//!         let n = conn.transmit_slices(&mut slices);
+//!         if n == 0 {
+//!             return Ok(());
+//!         }
+//!         let written = socket.write_vectored(&slices[..n])?;
+//!         conn.advance_transmit(written);
+//!     }
+//! }
+//!
+//! let now = Instant::now();
+//! let mut client = Connection::new_at(Role::Client, Config::default(), now);
+//! let mut server = Connection::new_at(Role::Server, Config::default(), now);
 //! client.send_text("hello")?;
 //!
-//! // Whatever the client hands out is what the server's socket reads.
+//! // Whatever the client writes is what the server's socket reads.
 //! let mut wire = Vec::new();
-//! while let Some(Transmit::Data(bytes)) = client.poll_transmit() {
-//!     wire.extend_from_slice(&bytes);
-//! }
+//! write_out(&mut client, &mut wire)?;
 //! server.receive_data(&wire)?;            // 1. input
 //! server.handle_timeout(Instant::now());  //    and the time
 //! while let Some(event) = server.poll_event() {  // 2. events
@@ -49,13 +63,12 @@
 //!         server.send_text(text)?;        // 3. commands (an echo)
 //!     }
 //! }
-//! while let Some(transmit) = server.poll_transmit() {  // 4. output
-//!     if let Transmit::Data(bytes) = transmit {
-//!         client.receive_data(&bytes)?;   // a socket write, in real life
-//!     }
-//! }
+//! let mut back = Vec::new();
+//! write_out(&mut server, &mut back)?;     // 4. output
+//! // (`poll_transmit` says when to shut the write half down.)
 //! let deadline = server.poll_timeout();   // 5. when to wake if nothing comes
 //! # let _ = deadline;
+//! client.receive_data(&back)?;
 //! assert!(matches!(client.poll_event(), Some(Event::Text(t)) if t == "hello"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -76,7 +89,7 @@
 //! # Ok::<(), wsproto::ProtocolError>(())
 //! ```
 
-#![deny(missing_docs, unreachable_pub)]
+#![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms)]
 
 #[doc(hidden)]
@@ -96,6 +109,9 @@ mod message;
 mod reassembly;
 mod role;
 mod status;
+// One of the two modules allowed `unsafe` (with `frame::mask`): the
+// unchecked `&str` view of text validated once; see its header.
+#[allow(unsafe_code)]
 mod utf8;
 
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};

@@ -10,6 +10,13 @@
 //! fails as soon as the bytes seen so far cannot start any valid UTF-8
 //! string. A code point split across pieces is held back (at most three
 //! bytes) and completed by the next piece.
+//!
+//! `unsafe`: this module is one of the two allowed to use it (with
+//! `frame::mask`). It has one block, in [`Utf8Bytes::as_str`], which skips
+//! re-validation: every way to build a [`Utf8Bytes`] is in this module and
+//! checks its bytes, or takes a `str`, or (crate-internal
+//! [`Utf8Bytes::from_validated`]) takes bytes that went whole through a
+//! [`Utf8Validator`]. Its tests also run under Miri (`.ci/run`).
 
 use std::fmt;
 use std::ops::Deref;
@@ -104,10 +111,12 @@ impl Utf8Validator {
 /// Text known to be valid UTF-8, sharing its bytes (no copy) with wherever
 /// they came from: the receive buffer for received messages.
 ///
-/// It dereferences to `str`. The crate forbids `unsafe` outside masking, so
-/// that dereference re-checks the bytes with [`std::str::from_utf8`] (linear,
-/// vectorised for ASCII, and it cannot fail); [`Utf8Bytes::len`] and
-/// comparisons work on the bytes and cost nothing.
+/// The bytes are validated once, when it is built (received text as it
+/// arrives, piece by piece); dereferencing to `str`, [`Utf8Bytes::as_str`],
+/// `Display` and `Debug` cost nothing more.
+///
+/// Invariant: the bytes are valid UTF-8. The field is private to this
+/// module and nothing hands out `&mut` access to it.
 #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Utf8Bytes(Bytes);
 
@@ -123,17 +132,32 @@ impl Utf8Bytes {
         Ok(Utf8Bytes(bytes))
     }
 
-    /// Wraps bytes the caller has validated already (crate-internal).
+    /// Wraps the bytes of a received text message, which the caller has
+    /// fed whole, in order, through one [`Utf8Validator`] whose
+    /// [`finish`](Utf8Validator::finish) returned `Ok` (crate-internal).
+    ///
+    /// That promise is what [`as_str`](Self::as_str) relies on. Debug
+    /// builds (the tests, the fuzz targets) check it on every call.
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
-        debug_assert!(std::str::from_utf8(&bytes).is_ok());
+        debug_assert!(
+            std::str::from_utf8(&bytes).is_ok(),
+            "Utf8Bytes::from_validated given invalid UTF-8: {bytes:x?}"
+        );
         Utf8Bytes(bytes)
     }
 
-    /// The text.
+    /// The text, without a check: O(1).
     #[inline]
     pub fn as_str(&self) -> &str {
-        // Every constructor validated the bytes: this cannot fail.
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // SAFETY: the bytes are valid UTF-8, the invariant of the type.
+        // Every constructor upholds it: `from_static`, `From<String>` and
+        // `From<&str>` take a `str`; `try_from_bytes` (and `TryFrom<Bytes>`)
+        // run `std::str::from_utf8`; `Default` is empty; `from_validated`
+        // is crate-internal and takes only the bytes of a text message that
+        // went through `Utf8Validator` (see there; asserted in debug
+        // builds). The bytes never change afterwards: `Bytes` is immutable
+        // and the field is private to this module.
+        unsafe { std::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The text as bytes, without a check.
@@ -300,6 +324,45 @@ mod tests {
         v.feed(b"\xf0\x90").unwrap();
         v.feed(b"\x80").unwrap();
         assert_eq!(v.finish(), Err(ProtocolError::InvalidUtf8));
+    }
+
+    /// Every constructor yields the text it was given, and the unchecked
+    /// view agrees with `std::str::from_utf8` on every slice (run under
+    /// Miri too).
+    #[test]
+    fn every_constructor_gives_back_its_text() {
+        let text = "aé€😀\u{10FFFF}z";
+        let built = [
+            Utf8Bytes::from_static("aé€😀\u{10FFFF}z"),
+            Utf8Bytes::from(text),
+            Utf8Bytes::from(text.to_string()),
+            Utf8Bytes::try_from_bytes(Bytes::copy_from_slice(text.as_bytes())).unwrap(),
+            Utf8Bytes::try_from(Bytes::from_static(text.as_bytes())).unwrap(),
+            Utf8Bytes::from_validated(Bytes::from(text.as_bytes().to_vec())),
+        ];
+        for t in &built {
+            assert_eq!(t.as_str(), text);
+            assert_eq!(&**t, text);
+            assert_eq!(t.to_string(), text);
+            assert_eq!(format!("{t:?}"), format!("{text:?}"));
+            for (start, _) in text.char_indices() {
+                let tail = Utf8Bytes::try_from_bytes(t.clone().into_bytes().slice(start..));
+                assert_eq!(tail.unwrap().as_str(), &text[start..]);
+            }
+        }
+        assert_eq!(Utf8Bytes::default().as_str(), "");
+        // Cut inside a code point: refused, never wrapped.
+        let cut = Bytes::from_static(text.as_bytes()).slice(..2);
+        assert!(Utf8Bytes::try_from_bytes(cut).is_err());
+    }
+
+    /// The crate-internal constructor trusts its caller; debug builds (the
+    /// tests, the fuzz targets) still check the promise.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "invalid UTF-8")]
+    fn from_validated_checks_its_promise_in_debug_builds() {
+        let _ = Utf8Bytes::from_validated(Bytes::from_static(b"ab\xc3"));
     }
 
     #[test]

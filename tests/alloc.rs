@@ -103,6 +103,34 @@ fn receiving_small_messages_allocates_nothing() {
     assert_eq!(allocations(|| (0..N / 10).for_each(|_| many())), 0);
 }
 
+/// Reading into the spare capacity the connection lends
+/// (`receive_buf_mut`, what an async reader uses) allocates nothing either,
+/// for one small message per read or many.
+#[test]
+fn receiving_through_receive_buf_mut_allocates_nothing() {
+    use bytes::BufMut;
+    let mut server = conn(Role::Server, Config::default());
+    let frame = cf(true, 1, b"sixteen byte msg");
+    let batch: Vec<u8> = (0..64).flat_map(|_| frame.clone()).collect();
+    for input in [&frame, &batch] {
+        let mut read = || {
+            // A read of up to 64 KiB that returns what the peer sent.
+            server.receive_buf_mut(64 << 10).put_slice(input);
+            server.receive_commit(input.len()).unwrap();
+            let mut n = 0;
+            while let Some(event) = server.poll_event() {
+                assert!(matches!(event, Event::Text(ref t) if t.len() == 16));
+                n += 1;
+            }
+            assert_eq!(n, input.len() / frame.len());
+        };
+        for _ in 0..100 {
+            read();
+        }
+        assert_eq!(allocations(|| (0..N).for_each(|_| read())), 0);
+    }
+}
+
 #[test]
 fn receiving_large_messages_in_pieces_allocates_nothing() {
     let mut client = conn(Role::Client, Config::default());

@@ -560,6 +560,66 @@ mod zero_copy_io {
         assert_eq!(b.as_ptr() as usize, start + 6, "unmasked in place");
     }
 
+    /// The uninitialised variant: the whole `len` is offered at once (the
+    /// room is reserved), only the bytes written count, and the events are
+    /// those of `receive_data`, for any read size.
+    #[test]
+    fn receive_buf_mut_and_commit() {
+        use bytes::BufMut;
+        let mut input = cf(false, 1, "κόσμε".as_bytes());
+        input.extend(cf(true, 9, b"ping"));
+        input.extend(cf(true, 0, b" ok"));
+        input.extend(cf(true, 2, &[5; 300]));
+        let expected = run(Role::Server, &Config::default(), &input);
+        for read in [1, 7, 64, 4096] {
+            let mut s = conn(Role::Server, Config::default());
+            for piece in input.chunks(read) {
+                let mut buf = s.receive_buf_mut(read);
+                assert_eq!(buf.chunk_mut().len(), read, "room reserved");
+                assert_eq!(buf.remaining_mut(), read);
+                buf.put_slice(piece);
+                drop(buf); // it borrows the connection
+                // A commit larger than what was written takes what was.
+                s.receive_commit(read).unwrap();
+            }
+            assert_eq!(drain_events(&mut s), expected.events, "reads of {read}");
+            assert_eq!(drain_output(&mut s).0, expected.output, "reads of {read}");
+        }
+        // Lent and never written, or written and not committed: discarded
+        // by the next call, as with `receive_buffer`.
+        let mut s = conn(Role::Server, Config::default());
+        s.receive_buf_mut(16).put_slice(b"garbage");
+        s.receive_buf_mut(16).put_slice(&input[..10]);
+        s.receive_commit(10).unwrap();
+        s.receive_data(&input[10..]).unwrap();
+        assert_eq!(drain_events(&mut s), expected.events);
+    }
+
+    #[test]
+    fn receive_buf_mut_payloads_are_not_copied() {
+        use bytes::BufMut;
+        let mut s = conn(Role::Server, Config::default());
+        let input = cf(true, 1, b"0123456789");
+        let mut buf = s.receive_buf_mut(64);
+        let start = buf.chunk_mut().as_mut_ptr() as usize;
+        buf.put_slice(&input);
+        drop(buf);
+        s.receive_commit(input.len()).unwrap();
+        let Some(Event::Text(t)) = s.poll_event() else {
+            panic!()
+        };
+        assert_eq!(t, "0123456789");
+        assert_eq!(t.as_ptr() as usize, start + 6, "unmasked in place");
+    }
+
+    #[test]
+    #[should_panic]
+    fn receive_buf_mut_refuses_more_than_it_lent() {
+        use bytes::BufMut;
+        let mut s = conn(Role::Server, Config::default());
+        s.receive_buf_mut(4).put_slice(b"12345");
+    }
+
     #[test]
     fn vectored_writes_with_partial_progress() {
         let mut s = conn(Role::Server, Config::default());

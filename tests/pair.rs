@@ -194,6 +194,35 @@ fn keepalive_pings_after_silence_and_fails_after_pong_timeout() {
     );
 }
 
+/// A driver that sleeps until `poll_timeout` before anything happens must
+/// still wake for the first keepalive: the deadline is known from creation.
+#[test]
+fn keepalive_deadline_is_reported_from_creation() {
+    let mut config = Config::default();
+    config.ping_interval = Some(Duration::from_secs(30));
+    config.pong_timeout = Duration::from_secs(10);
+    let t0 = Instant::now();
+    for role in [Role::Server, Role::Client] {
+        let mut c = Connection::new_at(role, config.clone(), t0);
+        c.set_mask_source(|| KEY);
+        assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+        // The driver sleeps until then, and nothing else happened.
+        c.handle_timeout(t0 + Duration::from_secs(30));
+        let ping = match role {
+            Role::Server => sf(true, 9, b""),
+            Role::Client => cf(true, 9, b""),
+        };
+        assert_eq!(drain_output(&mut c).0, ping);
+        assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(40)));
+    }
+    // Without the time, `new` cannot know it (documented): `None` until
+    // the first `handle_timeout`.
+    let mut c = Connection::new(Role::Server, config);
+    assert_eq!(c.poll_timeout(), None);
+    c.handle_timeout(t0);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(30)));
+}
+
 #[test]
 fn keepalive_between_two_endpoints() {
     let mut config = Config::default();

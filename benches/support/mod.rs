@@ -80,6 +80,17 @@ impl Read for MemStream<'_> {
     }
 }
 
+impl MemStream<'_> {
+    /// A read into uninitialised spare capacity, as tokio's `read_buf`
+    /// does: what fits of the input, appended with `put_slice`.
+    pub fn read_buf(&mut self, buf: &mut impl bytes::BufMut) -> usize {
+        let n = self.input.len().min(buf.remaining_mut());
+        buf.put_slice(&self.input[..n]);
+        self.input = &self.input[n..];
+        n
+    }
+}
+
 impl Write for MemStream<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         Ok(self.copy_out(data))

@@ -87,6 +87,29 @@ pub fn wsproto_core_read(input: &[u8]) -> Seen {
     }
 }
 
+/// The core reading into the spare capacity of its buffer without
+/// zero-filling it first (`receive_buf_mut`), as an async reader does.
+pub fn wsproto_core_read_buf(input: &[u8]) -> Seen {
+    let mut conn = Connection::new(Role::Server, Config::default());
+    let mut stream = MemStream::new(input);
+    let mut seen = (0, 0);
+    loop {
+        let n = stream.read_buf(&mut conn.receive_buf_mut(READ_SIZE));
+        conn.receive_commit(n).expect("valid input");
+        while let Some(event) = conn.poll_event() {
+            let len = match event {
+                Event::Text(text) => black_box(text.as_str()).len(),
+                Event::Binary(data) => black_box(&data[..]).len(),
+                other => panic!("unexpected {other:?}"),
+            };
+            seen = (seen.0 + 1, seen.1 + len);
+        }
+        if n == 0 {
+            return seen;
+        }
+    }
+}
+
 pub fn wsproto_blocking(input: &[u8]) -> Seen {
     use wsproto::blocking::{Message, WebSocket};
     let stream = MemStream::new(input);
@@ -138,9 +161,10 @@ pub fn fastwebsockets(input: &[u8]) -> Seen {
 
 pub type Receiver = fn(&[u8]) -> Seen;
 
-pub const RECEIVERS: [(&str, Receiver); 5] = [
+pub const RECEIVERS: [(&str, Receiver); 6] = [
     ("wsproto", wsproto_core),
     ("wsproto_read", wsproto_core_read),
+    ("wsproto_read_buf", wsproto_core_read_buf),
     ("wsproto_blocking", wsproto_blocking),
     ("tungstenite", tungstenite),
     ("fastwebsockets", fastwebsockets),

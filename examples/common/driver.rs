@@ -3,9 +3,15 @@
 //! The core does no I/O and reads no clock; this file is the whole I/O loop
 //! (see the driving loop on [`Connection`]): read into `receive_data`, tell
 //! the time with `handle_timeout`, drain `poll_event`, write what
-//! `transmit_slices` / `poll_transmit` hand out, sleep until readable or
-//! until `poll_timeout`, and stop at `is_finished`. Every protocol decision
+//! `transmit_slices` lends (reporting it with `advance_transmit`), take the
+//! shutdown from `poll_transmit`, sleep until readable or until
+//! `poll_timeout`, and stop at `is_finished`. Every protocol decision
 //! (pongs, close echo, who closes TCP first, limits) stays in the core.
+//!
+//! Writing: `transmit_slices` + `advance_transmit` is the cheap path (no
+//! `Bytes` split off per call, and a short write leaves the rest in the
+//! core); `poll_transmit` is called only once nothing waits, so all it
+//! can yield is the shutdown.
 
 // Each example that includes this file uses part of it.
 #![allow(dead_code)]
@@ -143,7 +149,8 @@ pub fn run(
 }
 
 /// Writes everything the connection has to send (vectored, so a frame
-/// header and its payload leave in one call), then the shutdown if owed.
+/// header and its payload leave in one call, and borrowed from the core:
+/// nothing is copied or reference-counted), then the shutdown if owed.
 fn flush(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<()> {
     loop {
         let mut slices = [IoSlice::new(&[]); 16];
@@ -157,12 +164,12 @@ fn flush(stream: &mut TcpStream, conn: &mut Connection) -> io::Result<()> {
         }
         conn.advance_transmit(written);
     }
+    // Nothing waits now, so this yields only the shutdown, once owed.
     while let Some(transmit) = conn.poll_transmit() {
         match transmit {
             Transmit::Data(bytes) => stream.write_all(&bytes)?,
             // The peer may have gone already; nothing is lost then.
             Transmit::Shutdown => drop(stream.shutdown(Shutdown::Write)),
-            _ => {}
         }
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! The receiving side: bytes in, frames parsed, payloads unmasked (as they
 //! are copied in, or in place in the receive buffer), events out.
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 
 use super::{Connection, Ending, Event, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
@@ -117,19 +117,80 @@ impl Connection {
     /// Space at the end of the receive buffer, `len` bytes long, to read
     /// from the transport into directly (saving the copy `receive_data`
     /// makes). Follow with [`receive_commit`](Self::receive_commit) and the
-    /// number of bytes read. The space is zero-filled (no `unsafe` here).
+    /// number of bytes read.
+    ///
+    /// The space is zero-filled first, `len` bytes on every call, because a
+    /// `&mut [u8]` must be initialised. A reader that can write into
+    /// uninitialised memory (an async one: tokio's `read_buf`,
+    /// `poll_read_buf`) should use [`receive_buf_mut`](Self::receive_buf_mut),
+    /// which skips that.
     pub fn receive_buffer(&mut self, len: usize) -> &mut [u8] {
-        self.discard_lent();
-        self.reserve_input(len);
-        let start = self.rx.len();
+        let start = self.lend(len);
         self.rx.resize(start + len, 0);
-        self.note_capacity();
-        self.rx_lent = Some(start);
         &mut self.rx[start..]
     }
 
+    /// The spare capacity at the end of the receive buffer, up to `len`
+    /// bytes, as a [`BufMut`], to read from the transport into directly:
+    /// like [`receive_buffer`](Self::receive_buffer), but nothing is
+    /// zero-filled, so this is what an async reader should use. Follow
+    /// with [`receive_commit`](Self::receive_commit) and the number of bytes
+    /// read (or just call it with `len`: only the bytes written count).
+    ///
+    /// The room is reserved before this returns, so a read into it
+    /// allocates nothing and payloads are later handed out without a copy,
+    /// as with `receive_buffer`. Writing more than `len` bytes panics. The
+    /// buffer borrows the connection: use it as a temporary, as below, or
+    /// drop it before the commit.
+    ///
+    /// With tokio (`tokio::io::AsyncReadExt::read_buf`, or
+    /// `tokio_util::io::poll_read_buf` inside a `poll_*` function, both of
+    /// which take a `BufMut` and fill its uninitialised chunk through a
+    /// `ReadBuf`):
+    ///
+    /// ```ignore
+    /// let n = socket.read_buf(&mut conn.receive_buf_mut(64 << 10)).await?;
+    /// if n == 0 {
+    ///     conn.receive_eof();
+    /// } else {
+    ///     conn.receive_commit(n)?;
+    /// }
+    /// ```
+    ///
+    /// The same with a plain slice as the "socket":
+    ///
+    /// ```
+    /// use bytes::BufMut;
+    /// use wsproto::{Config, Connection, Event, Role};
+    ///
+    /// let mut server = Connection::new(Role::Server, Config::default());
+    /// // A masked "Hello" from a client (RFC 6455 §5.7).
+    /// let socket = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
+    /// // What a read into uninitialised memory does:
+    /// server.receive_buf_mut(4096).put_slice(&socket);
+    /// server.receive_commit(socket.len())?;
+    /// assert!(matches!(server.poll_event(), Some(Event::Text(t)) if t == "Hello"));
+    /// # Ok::<(), wsproto::ProtocolError>(())
+    /// ```
+    pub fn receive_buf_mut(&mut self, len: usize) -> impl BufMut + '_ {
+        self.lend(len);
+        (&mut self.rx).limit(len)
+    }
+
+    /// Reserves room for `len` bytes after the buffered ones, to lend to a
+    /// read; returns where the lent region starts.
+    fn lend(&mut self, len: usize) -> usize {
+        self.discard_lent();
+        self.reserve_input(len);
+        self.note_capacity();
+        let start = self.rx.len();
+        self.rx_lent = Some(start);
+        start
+    }
+
     /// Processes the first `n` bytes written into the space from
-    /// [`receive_buffer`](Self::receive_buffer), like
+    /// [`receive_buffer`](Self::receive_buffer) or
+    /// [`receive_buf_mut`](Self::receive_buf_mut), like
     /// [`receive_data`](Self::receive_data) would.
     pub fn receive_commit(&mut self, n: usize) -> Result<(), ProtocolError> {
         if let Some(error) = self.error.clone() {

@@ -53,9 +53,12 @@ impl Connection {
     ///
     /// An instant in the past (the `now` of the last call) means "call it
     /// again right away": something happened since that needs the time.
-    /// Before the first `handle_timeout` the connection has never been told
-    /// the time and answers `None`: call `handle_timeout(now)` once right
-    /// after creating the connection, as the driving loop does.
+    ///
+    /// A connection made with [`Connection::new_at`] knows the time from
+    /// creation, so the keepalive deadline is reported at once. One made
+    /// with [`Connection::new`] has never been told the time and answers
+    /// `None` until the first `handle_timeout(now)`; a driver that waits
+    /// for this deadline before calling it would never send a keepalive.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         let t = &self.timers;

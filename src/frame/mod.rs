@@ -7,6 +7,8 @@
 mod header;
 // Visible to the crate so that `crate::__private` can export the masking
 // references and the portable path; the public API is re-exported below.
+// One of the two modules allowed `unsafe` (SIMD masking); see its header.
+#[allow(unsafe_code)]
 pub(crate) mod mask;
 mod opcode;
 
