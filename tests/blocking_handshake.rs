@@ -256,3 +256,33 @@ fn client_handshake_runs_over_a_callers_stream() {
     assert!(drain(&mut ws).1.is_closed());
     assert!(server.join().unwrap().0.is_closed());
 }
+
+/// A refusal is not lost to a reset: the server drains what the client
+/// still sends (lingering close) instead of closing with unread input,
+/// which would reset the connection. The client sends its head with 64 KiB
+/// more, waits until the server has answered, sends more, then reads the
+/// whole response and a clean end of stream.
+#[test]
+fn a_refusal_survives_a_client_that_keeps_sending() {
+    let (addr, server) = serve_one(|tcp| accept(tcp).map(|_| ()).unwrap_err());
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    let mut request = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 12\r\n\r\n"
+        .to_vec();
+    request.extend(std::iter::repeat_n(b'x', 64 << 10));
+    tcp.write_all(&request).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    tcp.write_all(&[b'y'; 1024])
+        .expect("the server reset the connection instead of draining it");
+    tcp.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut response = Vec::new();
+    tcp.read_to_end(&mut response)
+        .expect("the response was lost to a reset");
+    assert!(
+        response.starts_with(b"HTTP/1.1 426 "),
+        "{}",
+        String::from_utf8_lossy(&response)
+    );
+    assert_eq!(server.join().unwrap().http_status(), Some(426));
+}

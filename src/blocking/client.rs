@@ -4,14 +4,12 @@ use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 use super::error::{Error, HandshakeFailure};
-use super::handshake_io::HeadReader;
-use super::stream::{MaybeTlsStream, Stream};
+use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
+use super::maybe_tls::MaybeTlsStream;
+use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::handshake::{ClientRequest, Established, ResponseError, WsUrl};
 use crate::{Config, Connection, Role, Status};
-
-/// Default bound on the TCP connect and on the opening handshake.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Most body bytes of a refusal read to show the caller.
 const MAX_REFUSAL_BODY: usize = 64 << 10;

@@ -56,6 +56,7 @@ mod client;
 mod driver;
 mod error;
 mod handshake_io;
+mod maybe_tls;
 mod reconnect;
 mod server;
 mod split;
@@ -67,12 +68,12 @@ mod websocket;
 pub use crate::Message;
 #[cfg(feature = "tls")]
 pub use crate::blocking::tls::{TlsReader, TlsStream, TlsWriter};
-pub use client::{ClientBuilder, DEFAULT_TIMEOUT, client_handshake, connect};
+pub use client::{ClientBuilder, client_handshake, connect};
 pub use error::{Error, HandshakeFailure};
+pub use handshake_io::DEFAULT_TIMEOUT;
+pub use maybe_tls::{MaybeTlsReader, MaybeTlsStream, MaybeTlsWriter};
 pub use reconnect::{Backoff, ReconnectingClient};
 pub use server::{Decision, Request, ServerBuilder, accept, accept_with};
 pub use split::{WebSocketReader, WebSocketWriter};
-pub use stream::{
-    MaybeTlsReader, MaybeTlsStream, MaybeTlsWriter, ReadHalf, SplitStream, Stream, WriteHalf,
-};
+pub use stream::{ReadHalf, SplitStream, Stream, WriteHalf};
 pub use websocket::WebSocket;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::client::ClientBuilder;
 use super::error::Error;
-use super::stream::MaybeTlsStream;
+use super::maybe_tls::MaybeTlsStream;
 use super::websocket::WebSocket;
 use crate::CloseCode;
 use crate::Message;

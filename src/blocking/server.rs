@@ -1,10 +1,9 @@
 //! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::client::DEFAULT_TIMEOUT;
 use super::error::{Error, HandshakeFailure};
-use super::handshake_io::HeadReader;
+use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
 use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::handshake::{
@@ -233,7 +232,10 @@ impl ServerBuilder {
     ///   [`Decision::respond`] answers it, and the result is
     ///   [`HandshakeFailure::Answered`] with the status sent.
     /// - A refusal is written to the client, then the write half is shut
-    ///   down, before the stream is dropped.
+    ///   down and what the client still sends is drained (until it closes,
+    ///   at most 256 KiB and 1 s: a lingering close, so that closing with
+    ///   unread input does not reset the connection and destroy the
+    ///   response) before the stream is dropped.
     /// - Bytes the client sent after its head (early frames) are kept and
     ///   processed by the connection.
     pub fn accept_with<S, F>(&self, mut stream: S, decide: F) -> Result<WebSocket<S>, Error>
@@ -324,10 +326,38 @@ impl ServerBuilder {
 }
 
 /// Writes a response, then shuts the write half down so the client sees
-/// the end of it. Errors do not matter: the connection is being dropped.
+/// the end of it, and lingers. Errors do not matter: the connection is
+/// being dropped.
 fn send_and_close<S: Stream>(stream: &mut S, head: &HeadReader, bytes: &[u8]) {
-    if head.write(stream, bytes).is_ok() {
-        let _ = stream.shutdown_write();
+    if head.write(stream, bytes).is_ok() && stream.shutdown_write().is_ok() {
+        linger(stream);
+    }
+}
+
+/// How long and how much a refused connection is drained before it is
+/// dropped.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 256 << 10;
+
+/// Lingering close, as HTTP servers do: closing a socket with unread
+/// input (a request body, early frames) sends a reset, which can destroy
+/// the response before the client has read it. So what the client still
+/// sends is read and discarded until it closes, bounded in bytes and time.
+fn linger<S: Stream>(stream: &mut S) {
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut buf = [0u8; 4 << 10];
+    let mut drained = 0;
+    while drained < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => drained += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
+        }
     }
 }
 

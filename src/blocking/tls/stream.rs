@@ -1,118 +1,19 @@
-//! TLS with rustls (feature `tls`): `wss://` for clients, and TLS for
-//! servers.
-//!
-//! - Clients: [`connect`](super::connect) handles `wss://` with the Mozilla
-//!   roots from `webpki-roots`; pass your own [`rustls::ClientConfig`]
-//!   (custom roots, client certificates) with
-//!   [`ClientBuilder::tls_config`](super::ClientBuilder::tls_config).
-//! - Servers: [`accept_tls`] runs the TLS handshake on an accepted socket
-//!   (bounded by a timeout) and returns a stream for
-//!   [`accept`](super::accept); [`server_config`] builds a
-//!   [`rustls::ServerConfig`] from a certificate chain and key. A
-//!   [`rustls::StreamOwned`] made by hand works with `accept` too.
-//!
-//! The `ring` provider is used explicitly (it builds with a plain C
-//! compiler, unlike `aws-lc-rs`), so enabling another rustls provider
-//! elsewhere in the build does not make the choice ambiguous.
-//!
-//! A TLS stream splits like a socket ([`WebSocket::split`](super::WebSocket::split)):
-//! each half gets its own handle of the socket, and the rustls state is
-//! shared under a lock held while records are decrypted or encrypted,
-//! never during socket I/O. TLS-level messages produced while reading
-//! (rare after the handshake: a KeyUpdate answer, an alert) go out with
-//! the writer's next write.
+//! [`TlsStream`] and its split halves: rustls over a blocking socket,
+//! readable and writable as plaintext.
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
+use rustls::{ClientConnection, Connection, ServerConnection};
 
-use super::error::{Error, HandshakeFailure, is_timeout};
-
-use super::stream::{MaybeTlsStream, ReadHalf, SplitStream, Stream, WriteHalf};
-/// The rustls this module is built on, for its configuration types.
-pub use rustls;
-
-/// The crypto provider: rustls with `ring`.
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A client configuration trusting the Mozilla root certificates shipped
-/// by `webpki-roots`; built once and shared. Used by `wss://` URLs unless
-/// the builder was given another.
-pub fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    if let Some(config) = CONFIG.get() {
-        return Ok(config.clone());
-    }
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = client_config_with_roots(roots)?;
-    Ok(CONFIG.get_or_init(|| config).clone())
-}
-
-/// A client configuration trusting only `roots` (e.g. a private CA or a
-/// self-signed test certificate).
-pub fn client_config_with_roots(roots: rustls::RootCertStore) -> Result<Arc<ClientConfig>, Error> {
-    let config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// A server configuration from a certificate chain (leaf first) and its
-/// private key, without client authentication.
-pub fn server_config(
-    cert_chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<ServerConfig>, Error> {
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(cert_chain, key)?;
-    Ok(Arc::new(config))
-}
-
-/// Runs the server side of the TLS handshake on an accepted socket, giving
-/// up after `timeout` (a peer that stalls is dropped), and returns the
-/// stream to pass to [`accept`](super::accept) or
-/// [`accept_with`](super::accept_with).
-pub fn accept_tls<S: Stream>(
-    sock: S,
-    config: Arc<ServerConfig>,
-    timeout: Duration,
-) -> Result<MaybeTlsStream<S>, Error> {
-    let conn = ServerConnection::new(config)?;
-    let stream = TlsStream::handshake(Connection::Server(conn), sock, timeout)?;
-    Ok(MaybeTlsStream::Tls(Box::new(stream)))
-}
-
-/// Runs the client side of the TLS handshake for `host` (a DNS name or an
-/// IP address) over a connected socket.
-pub fn connect_tls<S: Stream>(
-    sock: S,
-    host: &str,
-    config: Arc<ClientConfig>,
-    timeout: Duration,
-) -> Result<MaybeTlsStream<S>, Error> {
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| {
-        Error::InvalidRequest(crate::handshake::HandshakeUsageError::InvalidUrl(
-            "host is not a valid TLS server name",
-        ))
-    })?;
-    let conn = ClientConnection::new(config, name)?;
-    let stream = TlsStream::handshake(Connection::Client(conn), sock, timeout)?;
-    Ok(MaybeTlsStream::Tls(Box::new(stream)))
-}
+use crate::blocking::error::{Error, HandshakeFailure, is_timeout};
+use crate::blocking::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
 
 /// A rustls connection over a socket: either role, readable and writable
-/// as plaintext. Inside [`MaybeTlsStream::Tls`].
+/// as plaintext. Inside
+/// [`MaybeTlsStream::Tls`](crate::blocking::MaybeTlsStream::Tls).
 pub struct TlsStream<S> {
     conn: Connection,
     sock: S,
@@ -140,7 +41,11 @@ impl<S> TlsStream<S> {
 
 impl<S: Stream> TlsStream<S> {
     /// Completes the TLS handshake within `timeout`.
-    fn handshake(conn: Connection, mut sock: S, timeout: Duration) -> Result<Self, Error> {
+    pub(super) fn handshake(
+        conn: Connection,
+        mut sock: S,
+        timeout: Duration,
+    ) -> Result<Self, Error> {
         let deadline = Instant::now() + timeout;
         sock.set_write_timeout(Some(timeout))?;
         let mut stream = TlsStream { conn, sock };
@@ -242,7 +147,7 @@ type TlsHalves<S> = (
 
 impl<S: SplitStream> TlsStream<S> {
     /// Splits the socket and shares the TLS state (see the module docs).
-    pub(super) fn split(self) -> io::Result<TlsHalves<S>> {
+    pub(crate) fn split(self) -> io::Result<TlsHalves<S>> {
         let (r, w) = self.sock.split_stream()?;
         let tls = Arc::new(Mutex::new(self.conn));
         Ok((

@@ -1,0 +1,198 @@
+//! [`MaybeTlsStream`]: a stream that is plain or wrapped in TLS, and its
+//! split halves; what [`connect`](super::connect) returns.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use super::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
+#[cfg(feature = "tls")]
+use super::tls::{TlsReader, TlsStream, TlsWriter};
+
+/// A stream that is plain or wrapped in TLS, as [`connect`](super::connect)
+/// returns for `ws://` and `wss://` URLs.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MaybeTlsStream<S> {
+    /// No encryption (`ws://`).
+    Plain(S),
+    /// TLS with rustls (`wss://`, or a server that accepted TLS).
+    #[cfg(feature = "tls")]
+    Tls(Box<TlsStream<S>>),
+}
+
+impl<S> MaybeTlsStream<S> {
+    /// The socket under any TLS layer, e.g. for its peer address.
+    pub fn get_ref(&self) -> &S {
+        match self {
+            MaybeTlsStream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.get_ref(),
+        }
+    }
+
+    /// Whether the bytes are encrypted.
+    pub fn is_tls(&self) -> bool {
+        !matches!(self, MaybeTlsStream::Plain(_))
+    }
+}
+
+impl<S: Read + Write> Read for MaybeTlsStream<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.read(buf),
+        }
+    }
+}
+
+impl<S: Read + Write> Write for MaybeTlsStream<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.write(buf),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.write_vectored(bufs),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.flush(),
+        }
+    }
+}
+
+impl<S: Stream> Stream for MaybeTlsStream<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.set_read_timeout(timeout),
+        }
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.set_write_timeout(timeout),
+        }
+    }
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.shutdown_write(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => t.shutdown_write(),
+        }
+    }
+}
+
+/// The read half of a split [`MaybeTlsStream`].
+#[non_exhaustive]
+pub enum MaybeTlsReader<S: SplitStream> {
+    /// A plain stream's read half.
+    Plain(S::Reader),
+    /// A TLS stream's read half.
+    #[cfg(feature = "tls")]
+    Tls(TlsReader<S::Reader>),
+}
+
+/// The write half of a split [`MaybeTlsStream`].
+#[non_exhaustive]
+pub enum MaybeTlsWriter<S: SplitStream> {
+    /// A plain stream's write half.
+    Plain(S::Writer),
+    /// A TLS stream's write half.
+    #[cfg(feature = "tls")]
+    Tls(TlsWriter<S::Writer>),
+}
+
+impl<S: SplitStream> SplitStream for MaybeTlsStream<S> {
+    type Reader = MaybeTlsReader<S>;
+    type Writer = MaybeTlsWriter<S>;
+
+    /// A plain stream splits as `S` does. A TLS stream splits its socket
+    /// too; the two halves share only the TLS state, under a lock held
+    /// while records are encrypted or decrypted, never during socket I/O.
+    fn split_stream(self) -> io::Result<(Self::Reader, Self::Writer)> {
+        match self {
+            MaybeTlsStream::Plain(s) => {
+                let (r, w) = s.split_stream()?;
+                Ok((MaybeTlsReader::Plain(r), MaybeTlsWriter::Plain(w)))
+            }
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(t) => {
+                let (r, w) = t.split()?;
+                Ok((MaybeTlsReader::Tls(r), MaybeTlsWriter::Tls(w)))
+            }
+        }
+    }
+}
+
+impl<S: SplitStream> Read for MaybeTlsReader<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsReader::Plain(r) => r.read(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsReader::Tls(r) => r.read(buf),
+        }
+    }
+}
+
+impl<S: SplitStream> ReadHalf for MaybeTlsReader<S> {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsReader::Plain(r) => r.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsReader::Tls(r) => r.set_read_timeout(timeout),
+        }
+    }
+}
+
+impl<S: SplitStream> Write for MaybeTlsWriter<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsWriter::Plain(w) => w.write(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::Tls(w) => w.write(buf),
+        }
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            MaybeTlsWriter::Plain(w) => w.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::Tls(w) => w.write_vectored(bufs),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsWriter::Plain(w) => w.flush(),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::Tls(w) => w.flush(),
+        }
+    }
+}
+
+impl<S: SplitStream> WriteHalf for MaybeTlsWriter<S> {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsWriter::Plain(w) => w.shutdown_write(),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::Tls(w) => w.shutdown_write(),
+        }
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsWriter::Plain(w) => w.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::Tls(w) => w.set_write_timeout(timeout),
+        }
+    }
+}
