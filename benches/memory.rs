@@ -460,9 +460,13 @@ impl Impl for RawTcp {
 // ---------------------------------------------------------------------------
 // Heap held per connection.
 
-/// Heap per connection (after the handshake, after 64 KiB each way) of
-/// `pairs` servers of `I`, each talking to a raw client.
-fn held_server<I: Impl>(pairs: usize) -> (isize, isize) {
+/// Heap per connection (after the handshake, after 64 KiB each way, and
+/// while waiting in `read()` after each of those) of `pairs` servers of
+/// `I`, each talking to a raw client.
+fn held_server<I: Impl>(pairs: usize) -> (isize, isize, isize, isize)
+where
+    I::Server: Send,
+{
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     let payload: Vec<u8> = (0..LARGE).map(|i| i as u8).collect();
@@ -488,6 +492,7 @@ fn held_server<I: Impl>(pairs: usize) -> (isize, isize) {
         peer.join().expect("raw clients");
     });
     let idle = live() - before;
+    let idle_in_read = idle / pairs as isize + waiting_in_read::<I>(&mut servers, &mut peers);
 
     thread::scope(|s| {
         let peer = s.spawn(|| {
@@ -503,8 +508,52 @@ fn held_server<I: Impl>(pairs: usize) -> (isize, isize) {
         peer.join().expect("raw clients");
     });
     let after = live() - before;
+    let after_in_read = after / pairs as isize + waiting_in_read::<I>(&mut servers, &mut peers);
     drop((servers, peers));
-    (idle / pairs as isize, after / pairs as isize)
+    (
+        idle / pairs as isize,
+        after / pairs as isize,
+        idle_in_read,
+        after_in_read,
+    )
+}
+
+/// What waiting in `read()` adds to the heap held per connection (what a
+/// thread-per-connection server holds between messages): measured while
+/// one thread per connection blocks in `read()`, minus what as many
+/// threads blocked on a barrier hold (the threads' own bookkeeping).
+fn waiting_in_read<I: Impl>(servers: &mut [I::Server], peers: &mut [TcpStream]) -> isize
+where
+    I::Server: Send,
+{
+    let settle = std::time::Duration::from_millis(200);
+    let wake = frame(Role::Client, &[7; 16]);
+    let barrier = std::sync::Barrier::new(servers.len() + 1);
+    let base = live();
+    let threads = thread::scope(|s| {
+        for _ in 0..servers.len() {
+            s.spawn(|| {
+                barrier.wait();
+            });
+        }
+        thread::sleep(settle);
+        let held = live() - base;
+        barrier.wait();
+        held
+    });
+    let base = live();
+    let reading = thread::scope(|s| {
+        for ws in servers.iter_mut() {
+            s.spawn(move || assert_eq!(I::server_read(ws), 16));
+        }
+        thread::sleep(settle);
+        let held = live() - base;
+        for tcp in peers.iter_mut() {
+            tcp.write_all(&wake).expect("raw client: write");
+        }
+        held
+    });
+    (reading - threads) / servers.len() as isize
 }
 
 /// As [`held_server`], for `pairs` clients of `I` and raw servers.
@@ -883,6 +932,20 @@ fn main() {
     ] {
         t.row(what, bytes(ours), bytes(theirs), "", None);
     }
+    t.row(
+        "heap per server connection, waiting in read() after the handshake",
+        bytes(ws_server.2),
+        bytes(tu_server.2),
+        "≤ 8 KiB",
+        Some(ws_server.2 <= idle_target),
+    );
+    t.row(
+        "heap per server connection, waiting in read() after 64 KiB each way",
+        bytes(ws_server.3),
+        bytes(tu_server.3),
+        "",
+        None,
+    );
 
     for len in [SMALL, MEDIUM] {
         let (ws_s, ws_c) = recv_rows::<Wsproto>(len, &settings);
