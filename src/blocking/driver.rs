@@ -281,7 +281,7 @@ pub(super) fn write_all<W: Write + ?Sized>(
 }
 
 /// How a reading adapter reaches the connection and the stream; the read
-/// loop ([`read`]) and the end ([`finish`]) are the same for all.
+/// loop ([`read`], [`read_timeout`]) and the end ([`finish`]) are the same for all.
 pub(super) trait ReadSide {
     /// Runs `f` on the driver (owned, or under the split's lock).
     fn with<R>(&mut self, f: impl FnOnce(&mut Driver) -> R) -> R;
@@ -328,12 +328,31 @@ enum Got {
     OurTimeout,
 }
 
+/// Reads the next message, waiting as long as it takes.
+pub(super) fn read<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Result<Message, Error> {
+    loop {
+        if let Some(message) = read_until(side, state, None)? {
+            return Ok(message);
+        }
+    }
+}
+
+/// Reads the next message, waiting at most `timeout`: `Ok(None)` when it
+/// passes first.
+pub(super) fn read_timeout<R: ReadSide>(
+    side: &mut R,
+    state: &mut ReadState,
+    timeout: Duration,
+) -> Result<Option<Message>, Error> {
+    read_until(side, state, Some(Instant::now() + timeout))
+}
+
 /// Reads the next message. `until` bounds the wait: `Ok(None)` when it
 /// passes first. A stream that reports `WouldBlock`/`TimedOut` without
 /// having waited for the timeout we set (a non-blocking socket, or a
 /// stream with a timeout of its own) gets [`Error::Io`] with `WouldBlock`
 /// back, not a busy loop; the call can be repeated.
-pub(super) fn read<R: ReadSide>(
+fn read_until<R: ReadSide>(
     side: &mut R,
     state: &mut ReadState,
     until: Option<Instant>,

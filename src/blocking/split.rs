@@ -210,18 +210,15 @@ impl<S: SplitStream> WebSocketReader<S> {
     /// of the connection ([`Error::ConnectionClosed`] after the Close, on
     /// every later call).
     pub fn read(&mut self) -> Result<Message, Error> {
-        loop {
-            if let Some(message) = self.read_until(None)? {
-                return Ok(message);
-            }
-        }
+        let (mut side, state) = self.side();
+        driver::read(&mut side, state)
     }
 
     /// Reads the next message, waiting at most `timeout`; as
     /// [`WebSocket::read_timeout`].
     pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let until = Instant::now() + timeout;
-        self.read_until(Some(until))
+        let (mut side, state) = self.side();
+        driver::read_timeout(&mut side, state, timeout)
     }
 
     /// Where the connection stands.
@@ -239,13 +236,14 @@ impl<S: SplitStream> WebSocketReader<S> {
         &self.stream
     }
 
-    fn read_until(&mut self, until: Option<Instant>) -> Result<Option<Message>, Error> {
-        let mut side = SplitReader::<S> {
+    /// The driver's view of this reader, and its read state.
+    fn side(&mut self) -> (SplitReader<'_, S>, &mut ReadState) {
+        let side = SplitReader::<S> {
             stream: &mut self.stream,
             shared: &self.shared,
             buf: &mut self.buf,
         };
-        driver::read(&mut side, &mut self.read_state, until)
+        (side, &mut self.read_state)
     }
 }
 

@@ -2,7 +2,7 @@
 //! sans-IO [`Connection`].
 
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::driver::{self, Driver, ReadSide, ReadState};
 use super::error::Error;
@@ -86,11 +86,8 @@ impl<S: Stream> WebSocket<S> {
     /// [`WouldBlock`](io::ErrorKind::WouldBlock) (not fatal: call again
     /// when the stream is readable) instead of spinning.
     pub fn read(&mut self) -> Result<Message, Error> {
-        loop {
-            if let Some(message) = self.read_until(None)? {
-                return Ok(message);
-            }
-        }
+        let (mut side, state) = self.side();
+        driver::read(&mut side, state)
     }
 
     /// Reads the next message, waiting at most `timeout`: `Ok(None)` when
@@ -99,8 +96,8 @@ impl<S: Stream> WebSocket<S> {
     /// from there. Pings, keepalive and close deadlines are handled as in
     /// [`read`](Self::read).
     pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let until = Instant::now() + timeout;
-        self.read_until(Some(until))
+        let (mut side, state) = self.side();
+        driver::read_timeout(&mut side, state, timeout)
     }
 
     /// Queues a message and writes everything queued. Blocks while the
@@ -197,12 +194,13 @@ impl<S: Stream> WebSocket<S> {
         self.stream
     }
 
-    fn read_until(&mut self, until: Option<Instant>) -> Result<Option<Message>, Error> {
-        let mut side = Unsplit {
+    /// The driver's view of this reader, and its read state.
+    fn side(&mut self) -> (Unsplit<'_, S>, &mut ReadState) {
+        let side = Unsplit {
             stream: &mut self.stream,
             driver: &mut self.driver,
         };
-        driver::read(&mut side, &mut self.read_state, until)
+        (side, &mut self.read_state)
     }
 }
 

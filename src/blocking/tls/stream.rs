@@ -2,11 +2,12 @@
 //! readable and writable as plaintext.
 
 use std::fmt;
+use std::ops::{Deref, DerefMut};
 use std::io::{self, IoSlice, Read, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use rustls::{ClientConnection, Connection, ServerConnection};
+use rustls::Connection;
 
 use crate::blocking::error::{Error, HandshakeFailure, is_timeout};
 use crate::blocking::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
@@ -168,24 +169,18 @@ impl<S: SplitStream> TlsStream<S> {
     }
 }
 
-/// A rustls stream made by hand works with [`accept`](super::accept).
-impl<S: Stream> Stream for rustls::StreamOwned<ServerConnection, S> {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock.set_read_timeout(timeout)
-    }
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock.set_write_timeout(timeout)
-    }
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
-        self.flush()?;
-        self.sock.shutdown_write()
-    }
-}
-
-/// A rustls client stream made by hand works with
-/// [`client_handshake`](super::client_handshake).
-impl<S: Stream> Stream for rustls::StreamOwned<ClientConnection, S> {
+/// A rustls stream made by hand (server or client connection) works with
+/// [`accept`](crate::blocking::accept) and
+/// [`client_handshake`](crate::blocking::client_handshake). Its writes go
+/// through rustls' `complete_io`, which after a write timeout goes on to
+/// read: prefer [`accept_tls`](super::accept_tls) and
+/// [`connect_tls`](super::connect_tls) when writes have a timeout.
+impl<C, D, S> Stream for rustls::StreamOwned<C, S>
+where
+    C: DerefMut + Deref<Target = rustls::ConnectionCommon<D>>,
+    D: rustls::SideData,
+    S: Stream,
+{
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.sock.set_read_timeout(timeout)
     }
