@@ -1,7 +1,7 @@
 //! The client side: [`connect`], [`ClientBuilder`], [`client_handshake`].
 
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::error::{Error, HandshakeFailure};
 use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
@@ -243,7 +243,7 @@ fn handshake<S: Stream>(
             Ok(Status::Complete((established, used))) => {
                 HeadReader::done(&mut stream)?;
                 #[allow(unused_mut)]
-                let mut conn = Connection::new(Role::Client, config);
+                let mut conn = Connection::new_at(Role::Client, config, Instant::now());
                 #[cfg(feature = "deflate")]
                 if let Some(params) = established.deflate() {
                     conn.set_deflate(params);

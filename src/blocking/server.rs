@@ -291,7 +291,8 @@ impl ServerBuilder {
                 head.write(&mut stream, accepted.response())?;
                 HeadReader::done(&mut stream)?;
                 #[allow(unused_mut)]
-                let mut conn = Connection::new(Role::Server, self.config.clone());
+                let mut conn =
+                    Connection::new_at(Role::Server, self.config.clone(), Instant::now());
                 #[cfg(feature = "deflate")]
                 if let Some(params) = accepted.deflate() {
                     conn.set_deflate(params);

@@ -2,7 +2,7 @@
 //! sans-IO [`Connection`].
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::driver::{self, Driver, ReadSide, ReadState};
 use super::error::Error;
@@ -46,7 +46,12 @@ impl<S: Stream> WebSocket<S> {
     /// and limits. `leftover` is what was read after the handshake's head
     /// (frames the peer sent right away); it is processed first.
     pub fn from_stream(stream: S, role: Role, config: Config, leftover: &[u8]) -> Self {
-        WebSocket::from_connection(stream, Connection::new(role, config), None, leftover)
+        WebSocket::from_connection(
+            stream,
+            Connection::new_at(role, config, Instant::now()),
+            None,
+            leftover,
+        )
     }
 
     pub(super) fn from_connection(

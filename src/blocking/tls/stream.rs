@@ -2,8 +2,8 @@
 //! readable and writable as plaintext.
 
 use std::fmt;
-use std::ops::{Deref, DerefMut};
 use std::io::{self, IoSlice, Read, Write};
+use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
