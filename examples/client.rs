@@ -83,7 +83,7 @@ fn args() -> Result<(String, Duration), String> {
 enum News {
     /// A message, or how the connection ended (the reader stops then).
     Received(Result<Message, Error>),
-    /// Every line of input was sent.
+    /// Every line of input was sent (or input or sending failed).
     EndOfInput,
 }
 
@@ -102,9 +102,10 @@ fn run(url: &str, linger: Duration) -> Result<(), Error> {
                 Err(e) => Err(e.into()),
             };
             if let Err(e) = sent {
-                // The reader reports how the connection ended.
+                // Unreadable input or a connection that ended (the reader
+                // reports how): either way, no more lines.
                 eprintln!("send: {e}");
-                return;
+                break;
             }
         }
         let _ = input.send(News::EndOfInput);
