@@ -35,11 +35,12 @@ KOSOKU_VERSION=0.1.0
 CASES=517
 OUT=target/autobahn
 VENV=${AUTOBAHN_VENV:-$OUT/venv}
-# Seconds per run. Measured on 2 cores shared with other work: server role
-# 459 s, client role 670 s (its cases run one after another), 670 s for
-# both at once; groups 12-13 are nearly all of it (1000 echoes of up to
-# 128 KiB per case, bound by round trips and kosoku's own deflate), groups
-# 1-10 alone take ~20 s.
+# Seconds per run. Measured on 2 cores shared with other work (2026-12-02,
+# the four at once): blocking server role 253-273 s, blocking client role
+# 362-393 s (its cases run one after another), split server role 5-7 s,
+# split client role 10-14 s; groups 12-13 are nearly all of it (1000
+# echoes of up to 128 KiB per case, bound by round trips and kosoku's own
+# deflate), so the split runs add nothing to the wall time.
 ROLE_TIMEOUT=1800
 # Cases to leave out of every run, e.g. AUTOBAHN_EXCLUDE='12.* 13.*' for a
 # quick run of groups 1-10.
