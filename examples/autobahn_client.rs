@@ -4,44 +4,74 @@
 //! permessage-deflate when built with the `deflate` feature). See
 //! `scripts/autobahn.sh`.
 //!
-//! Run with `cargo run --release --example autobahn_client -- ws://127.0.0.1:9002 wsproto`.
+//! The cases run on the public blocking adapters, what users run:
+//! `--adapter blocking` (the default, [`wsproto::blocking::WebSocket`]) or
+//! `--adapter split` (a reader thread and a writer thread per connection);
+//! `--adapter sans-io` runs the core alone under the hand-written driver
+//! of `common/driver.rs`. See `common/echo.rs`.
+//!
+//! Run with `cargo run --release --example autobahn_client -- ws://127.0.0.1:9002 wsproto --adapter split`.
 
 #[path = "common/driver.rs"]
 mod driver;
+#[path = "common/echo.rs"]
+mod echo;
 
-use wsproto::{Config, Connection, Event};
+use echo::Adapter;
+use wsproto::Config;
+use wsproto::blocking::{ClientBuilder, Error, Message};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
-    let base = args.next().unwrap_or("ws://127.0.0.1:9002".into());
-    let agent = args.next().unwrap_or("wsproto".into());
+    let (args, adapter) = echo::args()?;
+    let base = args.first().map_or("ws://127.0.0.1:9002", String::as_str);
+    let agent = args.get(1).map_or("wsproto", String::as_str);
 
-    let mut count = None;
-    session(&format!("{base}/getCaseCount"), |_, event| {
-        if let Event::Text(text) = event {
-            count = text.trim().parse::<u32>().ok();
-        }
-    })?;
-    let count = count.ok_or("getCaseCount: no number received")?;
-    println!("running {count} cases as {agent}");
+    let count = read_all(&format!("{base}/getCaseCount"))?
+        .iter()
+        .find_map(|message| message.as_text()?.trim().parse::<u32>().ok())
+        .ok_or("getCaseCount: no number received")?;
+    println!("running {count} cases as {agent} ({adapter} adapter)");
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
-        if let Err(e) = session(&url, driver::echo) {
+        if let Err(e) = run_case(&url, adapter) {
             eprintln!("case {case}: {e}");
         }
     }
-    session(&format!("{base}/updateReports?agent={agent}"), |_, _| {})?;
+    // The fuzzing server writes its reports and exits without a Close.
+    match read_all(&format!("{base}/updateReports?agent={agent}")) {
+        Err(e) if matches!(e.downcast_ref(), Some(Error::ConnectionLost)) => {}
+        other => drop(other?),
+    }
     println!("reports updated");
     Ok(())
 }
 
-/// One connection, run to its end.
-fn session(url: &str, on_event: impl FnMut(&mut Connection, Event)) -> Result<()> {
-    let (mut stream, mut conn) = driver::connect(url, config())?;
-    driver::run(&mut stream, &mut conn, on_event)?;
+/// One case: a connection that echoes until it ends.
+fn run_case(url: &str, adapter: Adapter) -> Result<()> {
+    if adapter == Adapter::SansIo {
+        let (mut stream, mut conn) = driver::connect(url, config())?;
+        driver::run(&mut stream, &mut conn, driver::echo)?;
+    } else {
+        let (ws, _) = ClientBuilder::new(url).config(config()).connect()?;
+        echo::echo(ws, adapter)?;
+    }
     Ok(())
+}
+
+/// The messages of a connection the server ends (a control URL).
+fn read_all(url: &str) -> Result<Vec<Message>> {
+    let (mut ws, _) = ClientBuilder::new(url).config(config()).connect()?;
+    let mut messages = Vec::new();
+    loop {
+        match ws.read() {
+            Ok(message) if message.is_data() => messages.push(message),
+            Ok(_) => {}
+            Err(e) if e.is_closed() => return Ok(messages),
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 /// Default limits; permessage-deflate when built with the `deflate`

@@ -1,31 +1,53 @@
 //! A line client like `wscat`: each line of stdin is sent as a text
 //! message, each text message received is printed as a line on stdout
 //! (binary ones as a short hex note on stderr). At the end of input it
-//! closes with 1000, waits for the server's Close and exits 0; errors go
-//! to stderr with a non-zero exit status.
+//! keeps printing what arrives until the server has been quiet for a
+//! linger (1000 ms; `--linger MS`, `0` to close at once), then closes with
+//! 1000, waits for the server's Close and exits 0; errors go to stderr
+//! with a non-zero exit status.
 //!
 //! ```text
 //! cargo run --example echo_server &
 //! cargo run --example client -- ws://127.0.0.1:9001/
+//! printf 'one\ntwo\n' | cargo run --example client -- ws://127.0.0.1:9001/ --linger 200
 //! ```
 //!
 //! `wss://` URLs work when built with `--features tls` (Mozilla roots).
 //!
+//! Why linger: many servers (Python `websockets`, browsers' peers) stop
+//! sending once they have our Close, so a Close sent right after the last
+//! line would cut off the replies still on their way. Like `websocat`, the
+//! client waits for the server to go quiet first.
+//!
 //! Reading stdin and reading the socket both block, so the connection is
 //! [`split`](wsproto::blocking::WebSocket::split): a thread sends the
-//! lines while the main thread prints what arrives.
+//! lines, another reads the socket, and the main thread prints what
+//! arrives, timing the linger with `recv_timeout` on the channel between
+//! them.
 
 use std::io::BufRead;
 use std::process::ExitCode;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::Duration;
 
 use wsproto::blocking::{Error, Message, connect};
 
+/// How long the server may stay quiet after the end of input before we
+/// close.
+const DEFAULT_LINGER: Duration = Duration::from_millis(1000);
+
+const USAGE: &str = "usage: client ws://HOST:PORT/PATH [--linger MS]";
+
 fn main() -> ExitCode {
-    let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: client ws://HOST:PORT/PATH");
-        return ExitCode::from(2);
+    let (url, linger) = match args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("{e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
     };
-    match run(&url) {
+    match run(&url, linger) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -34,43 +56,115 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(url: &str) -> Result<(), Error> {
+/// The URL and the linger.
+fn args() -> Result<(String, Duration), String> {
+    let mut url = None;
+    let mut linger = DEFAULT_LINGER;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--linger" {
+            let ms = args
+                .next()
+                .ok_or("--linger needs a value in milliseconds")?;
+            let ms = ms
+                .parse()
+                .map_err(|_| format!("--linger {ms}: not a number of milliseconds"))?;
+            linger = Duration::from_millis(ms);
+        } else if url.is_none() {
+            url = Some(arg);
+        } else {
+            return Err(format!("unexpected argument {arg:?}"));
+        }
+    }
+    Ok((url.ok_or("no URL")?, linger))
+}
+
+/// What the main thread hears from the two others.
+enum News {
+    /// A message, or how the connection ended (the reader stops then).
+    Received(Result<Message, Error>),
+    /// Every line of input was sent (or input or sending failed).
+    EndOfInput,
+}
+
+fn run(url: &str, linger: Duration) -> Result<(), Error> {
     let (ws, _response) = connect(url)?;
     let (mut reader, writer) = ws.split()?;
+    let (news, inbox) = mpsc::channel();
 
-    // Lines from stdin go out as text messages; the end of input closes.
-    std::thread::spawn(move || {
+    // Lines from stdin go out as text messages.
+    let lines = writer.clone();
+    let input = news.clone();
+    thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let sent = match line {
-                Ok(line) => writer.send(line),
+                Ok(line) => lines.send(line),
                 Err(e) => Err(e.into()),
             };
             if let Err(e) = sent {
-                // The reader reports how the connection ended.
+                // Unreadable input or a connection that ended (the reader
+                // reports how): either way, no more lines.
                 eprintln!("send: {e}");
+                break;
+            }
+        }
+        let _ = input.send(News::EndOfInput);
+    });
+
+    // Everything received goes to the main thread, up to the end.
+    thread::spawn(move || {
+        loop {
+            let received = reader.read();
+            let end = received.is_err();
+            if news.send(News::Received(received)).is_err() || end {
                 return;
             }
         }
-        if let Err(e) = writer.close(1000, "end of input") {
-            eprintln!("close: {e}");
-        }
     });
 
+    // Until the end of input, wait for news without a bound; after it,
+    // wait at most the linger for the next message, then close and wait
+    // for the end of the closing handshake.
+    let mut lingering = false;
     loop {
-        match reader.read() {
-            Ok(Message::Text(text)) => println!("{text}"),
-            Ok(Message::Binary(data)) => {
-                eprintln!("[binary, {} bytes: {}]", data.len(), hex(&data))
-            }
-            Ok(Message::Close(frame)) => {
-                if frame.code.as_u16() != 1000 {
-                    eprintln!("closed by server: {} {}", frame.code.as_u16(), frame.reason);
+        let next = if lingering {
+            inbox.recv_timeout(linger)
+        } else {
+            inbox.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        };
+        match next {
+            Ok(News::Received(Ok(message))) => show(message),
+            Ok(News::Received(Err(e))) if e.is_closed() => return Ok(()),
+            Ok(News::Received(Err(e))) => return Err(e),
+            Ok(News::EndOfInput) if !linger.is_zero() => lingering = true,
+            Ok(News::EndOfInput) | Err(RecvTimeoutError::Timeout) => {
+                lingering = false;
+                // The reader then sees the server's Close and the end.
+                match writer.close(1000, "end of input") {
+                    Ok(()) => {}
+                    // The server closed first: the reader reports it.
+                    Err(e) if e.is_closed() || !e.is_fatal() => {}
+                    Err(e) => return Err(e),
                 }
             }
-            Ok(_) => {} // Pings are answered by the connection.
-            Err(e) if e.is_closed() => return Ok(()),
-            Err(e) => return Err(e),
+            // The reader reports the end before it stops, so only a panic
+            // there gets here.
+            Err(RecvTimeoutError::Disconnected) => return Err(Error::ConnectionLost),
         }
+    }
+}
+
+/// Prints a received message.
+fn show(message: Message) {
+    match message {
+        Message::Text(text) => println!("{text}"),
+        Message::Binary(data) => eprintln!("[binary, {} bytes: {}]", data.len(), hex(&data)),
+        Message::Close(frame) if frame.code.as_u16() != 1000 => {
+            eprintln!("closed by server: {} {}", frame.code.as_u16(), frame.reason);
+        }
+        // Pings are answered by the connection; a 1000 Close is the normal
+        // end.
+        _ => {}
     }
 }
 

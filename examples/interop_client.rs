@@ -1,17 +1,16 @@
 //! Interop check, client role: connects with permessage-deflate to an echo
-//! server (e.g. Python `websockets`, see `scripts/interop_websockets.sh`),
-//! sends text and binary messages of several sizes, and checks that each
-//! comes back unchanged. Exits non-zero when deflate was not agreed or an
-//! echo differs.
+//! server (e.g. Python `websockets`, see `scripts/interop_websockets.sh`)
+//! through the blocking adapter, sends text and binary messages of several
+//! sizes, and checks that each comes back unchanged. Exits non-zero when
+//! deflate was not agreed (built with the `deflate` feature) or an echo
+//! differs.
 //!
 //! Run with `cargo run --features deflate --example interop_client -- ws://127.0.0.1:8765`.
 
-#[path = "common/driver.rs"]
-mod driver;
-
 use std::collections::VecDeque;
 
-use wsproto::{Config, Event};
+use wsproto::Config;
+use wsproto::blocking::{ClientBuilder, Message};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
@@ -23,39 +22,50 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         config.deflate = Some(wsproto::deflate::DeflateConfig::default());
     }
-    let (mut stream, mut conn) = driver::connect(&url, config)?;
+    let (mut ws, _established) = ClientBuilder::new(&url).config(config).connect()?;
+    #[cfg(feature = "deflate")]
+    if _established.deflate().is_none() {
+        return Err("the server did not agree to permessage-deflate".into());
+    }
     let json: String = (0..20_000)
         .map(|i| format!("{{\"id\":{i},\"name\":\"user{}\"}},", i % 97))
         .collect();
-    let mut expected: VecDeque<(bool, Vec<u8>)> = VecDeque::new();
+    let mut expected: VecDeque<Message> = VecDeque::new();
     for text in ["", "Hello", "Hello", "héllo wörld ✓", &json[..1000], &json] {
-        conn.send_text(text)?;
-        expected.push_back((true, text.as_bytes().to_vec()));
+        expected.push_back(Message::text(text.to_owned()));
     }
     for binary in [
         vec![],
         vec![0u8; 100_000],
         (0..=255u8).cycle().take(70_000).collect(),
     ] {
-        conn.send_binary(binary.clone())?;
-        expected.push_back((false, binary));
+        expected.push_back(Message::binary(binary));
     }
+    // All of them in flight at once, then the echoes.
+    for message in &expected {
+        ws.queue(message.clone())?;
+    }
+    ws.flush()?;
     let mut failures = 0;
-    driver::run(&mut stream, &mut conn, |conn, event| {
-        let got = match event {
-            Event::Text(t) => (true, t.as_bytes().to_vec()),
-            Event::Binary(b) => (false, b.to_vec()),
-            _ => return,
-        };
-        if expected.pop_front().as_ref() != Some(&got) {
+    while !expected.is_empty() {
+        let got = ws.read()?;
+        if !got.is_data() {
+            continue;
+        }
+        if expected.pop_front() != Some(got) {
             failures += 1;
         }
-        if expected.is_empty() {
-            let _ = conn.close(1000u16, "done");
+    }
+    ws.close(1000, "done")?;
+    loop {
+        match ws.read() {
+            Ok(_) => {}
+            Err(e) if e.is_closed() => break,
+            Err(e) => return Err(e.into()),
         }
-    })?;
-    if failures > 0 || !expected.is_empty() {
-        return Err(format!("{failures} echoes differed, {} missing", expected.len()).into());
+    }
+    if failures > 0 {
+        return Err(format!("{failures} echoes differed").into());
     }
     println!("all echoes matched");
     Ok(())

@@ -4,6 +4,10 @@
                                             PORTFILE; exits after one
                                             connection, non-zero unless it
                                             used permessage-deflate
+    interop_websockets.py echo PORTFILE     echo server for a client that
+                                            may not offer deflate; writes
+                                            its port to PORTFILE; exits
+                                            after one connection
     interop_websockets.py client URL        sends messages to an echo
                                             server, checks each echo and that
                                             permessage-deflate was agreed
@@ -45,6 +49,33 @@ def run_server(portfile):
     return 0 if outcome.get("deflate") and outcome.get("count") else 1
 
 
+def run_echo(portfile):
+    """Echoes every message of one connection. Like every `websockets`
+    server, it sends nothing more once the client's Close has arrived: a
+    client that closes right after its last message loses the echoes still
+    on their way."""
+    done = threading.Event()
+    count = 0
+
+    def echo(ws):
+        nonlocal count
+        try:
+            for message in ws:
+                ws.send(message)
+                count += 1
+        finally:
+            done.set()
+
+    with serve(echo, "127.0.0.1", 0, max_size=None) as server:
+        with open(portfile, "w") as f:
+            f.write(str(server.socket.getsockname()[1]))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        done.wait(60)
+        server.shutdown()
+    print(f"python echo server: {count} messages echoed")
+    return 0
+
+
 def run_client(url):
     json = "".join(f'{{"id":{i},"name":"user{i % 97}"}},' for i in range(20000))
     messages = ["", "Hello", "Hello", "héllo wörld ✓", json[:1000], json,
@@ -64,4 +95,5 @@ def run_client(url):
 
 if __name__ == "__main__":
     mode, arg = sys.argv[1], sys.argv[2]
-    sys.exit(run_server(arg) if mode == "server" else run_client(arg))
+    run = {"server": run_server, "echo": run_echo, "client": run_client}[mode]
+    sys.exit(run(arg))

@@ -5,7 +5,11 @@
 #   our client (examples/interop_client) -> websockets echo server
 #   websockets client -> our echo server (examples/autobahn_server)
 #
-# Each side checks that deflate was agreed and every echo matches.
+# Each side checks that deflate was agreed and every echo matches. Then the
+# line client (examples/client, no deflate) gets four lines piped in -- one
+# of 70,000 characters, an empty one -- against a websockets echo server,
+# which stops sending once it has the client's Close: every echo must still
+# come back, byte for byte (the client lingers after the end of input).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +22,7 @@ if ! "$VENV/bin/python" -c "import websockets" 2>/dev/null; then
 fi
 PY=$VENV/bin/python
 
-cargo build --features deflate --example interop_client --example autobahn_server
+cargo build --features deflate --example interop_client --example autobahn_server --example client
 BIN=${CARGO_TARGET_DIR:-target}/debug/examples
 
 pids=()
@@ -51,4 +55,26 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 timeout 60 "$PY" scripts/interop_websockets.py client "ws://$addr"
+
+echo "=== line client, piped input -> websockets server: every echo before the close"
+{
+    head -c 70000 /dev/zero | tr '\0' x
+    printf '\n\nthird line\nfourth line, ünïcode ✓\n'
+} >"$OUT/lines.txt"
+rm -f "$OUT/port"
+"$PY" scripts/interop_websockets.py echo "$OUT/port" &
+py_pid=$!
+pids+=("$py_pid")
+for _ in $(seq 100); do
+    [ -s "$OUT/port" ] && break
+    sleep 0.1
+done
+timeout 60 "$BIN/client" "ws://127.0.0.1:$(cat "$OUT/port")/" <"$OUT/lines.txt" >"$OUT/echoes.txt"
+timeout 30 tail --pid="$py_pid" -f /dev/null
+wait "$py_pid"
+if ! cmp "$OUT/lines.txt" "$OUT/echoes.txt"; then
+    echo "line client: the echoes differ from the input ($(wc -l <"$OUT/lines.txt") lines sent, $(wc -l <"$OUT/echoes.txt") received)"
+    exit 1
+fi
+echo "line client: all 4 echoes, byte for byte"
 echo "interop: both roles OK"

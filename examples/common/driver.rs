@@ -1,4 +1,8 @@
-//! The sans-IO contract, driven by hand over a blocking `TcpStream`.
+//! The sans-IO contract, driven by hand over a blocking `TcpStream`: a
+//! teaching example of what an adapter does, not the code users run (that
+//! is `wsproto::blocking`, which the Autobahn testees and the interop
+//! client use). It runs only behind `--adapter sans-io` of the Autobahn
+//! testees, to test the core without an adapter.
 //!
 //! The core does no I/O and reads no clock; this file is the whole I/O loop
 //! (see the driving loop on [`Connection`]): read into `receive_data`, tell
