@@ -5,10 +5,7 @@
   left out with --exclude (kosoku's `-x` globs, e.g. '12.*'): an early
   updateReports or a runner killed early reports fewer and may still exit 0.
 - Every case's behavior and behaviorClose is OK or INFORMATIONAL: no FAILED,
-  NON-STRICT, UNIMPLEMENTED, UNCLEAN, WRONG CODE, ... A case listed for the
-  adapter in the known-failures file (--known, --adapter) may instead show
-  the verdicts listed there; it is printed as a known failure every time it
-  does, and any other verdict still fails.
+  NON-STRICT, UNIMPLEMENTED, UNCLEAN, WRONG CODE, ...
 - Per-case behaviour matches the committed expected results (case id ->
   behavior, behaviorClose; durations ignored), so any change names the case.
 
@@ -18,7 +15,7 @@ any problem. With --update, rewrites the expected file from the report
 excluded cases keep their expected results.
 
     autobahn_check.py --role 'split server' --cases 517 --exclude '12.*' --exclude '13.*' \\
-        --known KNOWN.json --adapter split INDEX.json EXPECTED.json
+        INDEX.json EXPECTED.json
 """
 
 import argparse
@@ -76,9 +73,8 @@ def group_table(role, results):
     return "\n".join(lines)
 
 
-def diff(expected, results, known):
-    """One line per case whose verdicts differ from the expected ones (a
-    known failure showing its known verdicts is not a difference)."""
+def diff(expected, results):
+    """One line per case whose verdicts differ from the expected ones."""
     out = []
     for case_id in sorted(set(expected) | set(results), key=case_key):
         want, got = expected.get(case_id), results.get(case_id)
@@ -86,17 +82,11 @@ def diff(expected, results, known):
             out.append(f"case {case_id}: not in the expected results (got {got})")
         elif got is None:
             out.append(f"case {case_id}: missing from the report (expected {want})")
-        elif case_id in known and is_known(known[case_id], got):
-            continue
         else:
             for field in FIELDS:
                 if want[field] != got[field]:
                     out.append(f"case {case_id}: {field} changed {want[field]} -> {got[field]}")
     return out
-
-
-def is_known(entry, got):
-    return all(got[field] == entry[field] for field in FIELDS)
 
 
 def main():
@@ -109,8 +99,6 @@ def main():
         "--exclude", action="append", default=[], metavar="GLOB",
         help="cases left out of this run (kosoku -x), repeatable",
     )
-    parser.add_argument("--known", help="known-failures file (JSON: adapter -> case -> verdicts)")
-    parser.add_argument("--adapter", help="the adapter's entry in the known-failures file")
     parser.add_argument("--update", action="store_true", help="rewrite the expected file")
     parser.add_argument("index")
     parser.add_argument("expected")
@@ -132,11 +120,6 @@ def main():
         all_expected = None
         problems.append(f"cannot read the expected results {args.expected}: {e}")
 
-    known = {}
-    if args.known and args.adapter:
-        with open(args.known, encoding="utf-8") as f:
-            known = json.load(f).get(args.adapter, {})
-
     def excluded(case_id):
         return any(fnmatchcase(case_id, pattern) for pattern in args.exclude)
 
@@ -150,12 +133,8 @@ def main():
             problems.append(
                 f"the report holds {len(results)} cases, expected {len(expected)}"
             )
-    reasons = {}
     for case_id in sorted(results, key=case_key):
         r = results[case_id]
-        if case_id in known and is_known(known[case_id], r):
-            reasons.setdefault(known[case_id]["why"], []).append(case_id)
-            continue
         for field in FIELDS:
             if r[field] not in ACCEPTED:
                 problems.append(f"case {case_id}: {field} is {r[field]}")
@@ -164,12 +143,9 @@ def main():
         if problems:
             problems.append("not updating the expected results from a run with problems")
         else:
-            # The excluded cases keep their expected results; a known
-            # failure does not become the reference.
+            # The excluded cases keep their expected results.
             merged = dict(all_expected or {})
-            for case_id, r in results.items():
-                if not (case_id in known and is_known(known[case_id], r)):
-                    merged[case_id] = r
+            merged.update(results)
             # One case per line, in case order: diffs name the case.
             lines = [
                 f"  {json.dumps(k)}: {json.dumps(merged[k])}"
@@ -179,18 +155,14 @@ def main():
                 f.write("{\n" + ",\n".join(lines) + "\n}\n")
             print(f"{args.role}: wrote {args.expected}")
     elif all_expected is not None:
-        problems.extend(diff(expected, results, known))
+        problems.extend(diff(expected, results))
 
-    for why, cases in reasons.items():
-        print(f"{args.role}: KNOWN FAILURES (not OK, allowed): {' '.join(cases)}: {why}")
     for problem in problems:
         print(f"{args.role}: {problem}")
     if problems:
         print(f"{args.role}: FAILED ({len(problems)} problems)")
         return 1
-    failures = sum(1 for k, r in results.items() if k in known and is_known(known[k], r))
-    note = f", {failures} known failures" if failures else ""
-    print(f"{args.role}: {len(results)} cases, all OK or INFORMATIONAL{note}, as expected")
+    print(f"{args.role}: {len(results)} cases, all OK or INFORMATIONAL, as expected")
     return 0
 
 

@@ -25,7 +25,7 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
 fi
 
 # With permessage-deflate: the test checks that Chromium agreed to it.
-cargo build --features deflate --example chat_server
+cargo build --all-features --example chat_server
 target_dir=${CARGO_TARGET_DIR:-target}
 server="$(realpath "$target_dir")/debug/examples/chat_server"
 

@@ -22,7 +22,7 @@ if ! "$VENV/bin/python" -c "import websockets" 2>/dev/null; then
 fi
 PY=$VENV/bin/python
 
-cargo build --features deflate --example interop_client --example autobahn_server --example client
+cargo build --all-features --example interop_client --example autobahn_server --example client
 BIN=${CARGO_TARGET_DIR:-target}/debug/examples
 
 pids=()

@@ -6,8 +6,9 @@
 //! functions here. They differ only in how they reach the connection
 //! (owned, or behind the split's lock) and where the stream reads into
 //! (the core's buffer, or the split reader's own): that is the
-//! [`ReadSide`] trait. Writing has one engine, [`write_all`], over the
-//! core's queue or over chunks the split writer took out of it.
+//! [`ReadSide`] trait. Writing has one engine, [`write_all`] (in
+//! `outgoing.rs`), over the core's queue or over chunks the split writer
+//! took out of it.
 //!
 //! Failure rule: reads are exact (a partial frame stays in the core), so a
 //! read that times out can be retried. A write is not: a frame may be half
@@ -16,13 +17,11 @@
 //! the core is told the transport is gone, the stream is not touched again,
 //! and every later call reports [`Error::ConnectionLost`].
 
-use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io;
 use std::time::{Duration, Instant};
 
-use bytes::{Buf, Bytes};
-
 use super::error::{Error, is_timeout};
+use super::outgoing::{Chunks, write_all};
 use crate::{CloseCode, Connection, Event, Message, State, Transmit, UsageError};
 
 /// First and smallest read size: small, so an idle connection holds little
@@ -31,8 +30,6 @@ use crate::{CloseCode, Connection, Event, Message, State, Transmit, UsageError};
 pub(super) const MIN_READ: usize = 1 << 10;
 /// Largest read size, reached only while reads keep filling the buffer.
 pub(super) const MAX_READ: usize = 64 << 10;
-/// Slices handed to one vectored write.
-const MAX_SLICES: usize = 16;
 
 /// The connection and what the adapter learned about its stream.
 #[derive(Debug)]
@@ -191,93 +188,11 @@ fn take_transmits(conn: &mut Connection, out: &mut Chunks) -> bool {
     let mut shutdown = false;
     while let Some(transmit) = conn.poll_transmit() {
         match transmit {
-            Transmit::Data(bytes) => out.0.push_back(bytes),
+            Transmit::Data(bytes) => out.push(bytes),
             Transmit::Shutdown => shutdown = true,
         }
     }
     shutdown
-}
-
-/// Bytes waiting to be written, lent as slices for one vectored write.
-pub(super) trait Outgoing {
-    /// Fills `dst` with the next slices; how many.
-    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize;
-    /// Drops the first `n` bytes, written.
-    fn advance(&mut self, n: usize);
-    fn is_empty(&self) -> bool;
-}
-
-impl Outgoing for Connection {
-    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        self.transmit_slices(dst)
-    }
-    fn advance(&mut self, n: usize) {
-        self.advance_transmit(n);
-    }
-    fn is_empty(&self) -> bool {
-        self.buffered_amount() == 0
-    }
-}
-
-/// Chunks taken out of the core (reference-counted, not copied).
-#[derive(Debug, Default)]
-pub(super) struct Chunks(VecDeque<Bytes>);
-
-impl Chunks {
-    pub(super) fn clear(&mut self) {
-        self.0.clear();
-    }
-}
-
-impl Outgoing for Chunks {
-    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        let mut n = 0;
-        for (slot, chunk) in dst.iter_mut().zip(&self.0) {
-            *slot = IoSlice::new(chunk);
-            n += 1;
-        }
-        n
-    }
-    fn advance(&mut self, mut n: usize) {
-        while n > 0 {
-            let Some(front) = self.0.front_mut() else {
-                return;
-            };
-            if n < front.len() {
-                front.advance(n);
-                return;
-            }
-            n -= front.len();
-            self.0.pop_front();
-        }
-    }
-    fn is_empty(&self) -> bool {
-        self.0.iter().all(|chunk| chunk.is_empty())
-    }
-}
-
-/// Writes all of `queue`: several slices per system call, payloads not
-/// copied; a single slice (small frames, the usual case) by plain `write`,
-/// which skips the kernel's import of an iovec array.
-pub(super) fn write_all<W: Write + ?Sized>(
-    stream: &mut W,
-    queue: &mut impl Outgoing,
-) -> io::Result<()> {
-    while !queue.is_empty() {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let n = queue.slices(&mut slices);
-        let result = match &slices[..n] {
-            [one] => stream.write(one),
-            more => stream.write_vectored(more),
-        };
-        match result {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-            Ok(written) => queue.advance(written),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
 }
 
 /// How a reading adapter reaches the connection and the stream; the read
@@ -594,54 +509,5 @@ mod tests {
         assert!(!set.waited(start, start + ms(1)));
         assert!(set.waited(start, start + ms(50)));
         assert!(set.waited(start, start + ms(120)));
-    }
-
-    #[test]
-    fn chunks_advance_across_and_within_chunks() {
-        let mut chunks = Chunks::default();
-        for part in [&b"abc"[..], b"", b"defg"] {
-            chunks.0.push_back(Bytes::copy_from_slice(part));
-        }
-        chunks.advance(4);
-        let mut slices = [IoSlice::new(&[]); 4];
-        let n = chunks.slices(&mut slices);
-        assert_eq!(n, 1);
-        assert_eq!(&*slices[0], b"efg");
-        chunks.advance(3);
-        assert!(chunks.is_empty());
-    }
-
-    /// A writer that takes at most `per_call` bytes a call and records them.
-    struct Dribble {
-        per_call: usize,
-        got: Vec<u8>,
-    }
-
-    impl Write for Dribble {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = buf.len().min(self.per_call);
-            self.got.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn write_all_writes_every_byte_in_order_through_short_writes() {
-        for per_call in [1, 2, 5, 64] {
-            let mut chunks = Chunks::default();
-            let parts: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i % 7)]).collect();
-            for part in &parts {
-                chunks.0.push_back(Bytes::copy_from_slice(part));
-            }
-            let mut out = Dribble {
-                per_call,
-                got: Vec::new(),
-            };
-            write_all(&mut out, &mut chunks).unwrap();
-            assert_eq!(out.got, parts.concat(), "{per_call} bytes a call");
-        }
     }
 }

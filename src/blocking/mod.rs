@@ -57,6 +57,7 @@ mod driver;
 mod error;
 mod handshake_io;
 mod maybe_tls;
+mod outgoing;
 mod reconnect;
 mod server;
 mod split;

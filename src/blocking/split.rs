@@ -34,8 +34,9 @@ use std::io::{self, Read};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
-use super::driver::{self, Chunks, Driver, ReadSide, ReadState, write_all};
+use super::driver::{self, Driver, ReadSide, ReadState};
 use super::error::Error;
+use super::outgoing::{Chunks, Outgoing, write_all};
 use super::stream::{ReadHalf, SplitStream, WriteHalf};
 use super::websocket::WebSocket;
 use crate::{CloseCode, Message, State};
@@ -109,7 +110,7 @@ impl<W: WriteHalf> Shared<W> {
             if let Some(timeout) = timeout {
                 out.stream.set_write_timeout(Some(timeout))?;
             }
-            if driver::Outgoing::is_empty(&out.queue) && !shutdown {
+            if out.queue.is_empty() && !shutdown {
                 return out.stream.flush();
             }
             write_all(&mut out.stream, &mut out.queue)?;
