@@ -86,7 +86,9 @@ fi
 KOSOKU=$VENV/bin/kosoku
 
 echo "=== build the testees (release)"
-cargo build --release --features deflate --example autobahn_server --example autobahn_client
+# The bench profile (optimised, as `--release`) with all features: the
+# build `cargo bench` makes in CI, so nothing is built twice.
+cargo build --profile bench --all-features --example autobahn_server --example autobahn_client
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
 
 # The four runs go at the same time: each is bound by round trips (every

@@ -18,8 +18,9 @@ use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder, Stream, We
 use wsproto::{CloseCode, Config, Role};
 
 /// A stream that takes `budget` bytes, then fails every write with `kind`,
-/// and records what it took.
+/// and records what it took; reads give `input`, then the end of stream.
 struct Faulty {
+    input: std::io::Cursor<Vec<u8>>,
     budget: usize,
     kind: io::ErrorKind,
     written: Vec<u8>,
@@ -30,6 +31,7 @@ struct Faulty {
 impl Faulty {
     fn new(budget: usize, kind: io::ErrorKind) -> Faulty {
         Faulty {
+            input: std::io::Cursor::new(Vec::new()),
             budget,
             kind,
             written: Vec::new(),
@@ -40,8 +42,8 @@ impl Faulty {
 }
 
 impl Read for Faulty {
-    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
-        Ok(0)
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.input.read(buf)
     }
 }
 
@@ -190,4 +192,30 @@ fn closing_to_a_peer_that_does_not_read_is_bounded_by_the_close_timeout() {
             });
         });
     }
+}
+
+/// Messages that arrived whole are returned even when writing the Pong
+/// owed for one fails; the failure ends the connection, and the read after
+/// them reports it.
+#[test]
+fn a_failed_pong_write_loses_no_received_message() {
+    let mut stream = Faulty::new(0, io::ErrorKind::BrokenPipe);
+    // A masked client Ping "hi", then a masked text "yo".
+    let mask = [9u8, 8, 7, 6];
+    for (opcode, payload) in [(0x89u8, b"hi"), (0x81, b"yo")] {
+        stream.input.get_mut().extend([opcode, 0x80 | 2]);
+        stream.input.get_mut().extend(mask);
+        stream
+            .input
+            .get_mut()
+            .extend(payload.iter().zip(mask).map(|(b, m)| b ^ m));
+    }
+    let mut ws = WebSocket::from_stream(stream, Role::Server, Config::default(), &[]);
+    assert_eq!(
+        ws.read().unwrap(),
+        Message::Ping(bytes::Bytes::from_static(b"hi"))
+    );
+    assert_eq!(ws.read().unwrap(), Message::text("yo"));
+    assert!(matches!(ws.read(), Err(Error::ConnectionLost)));
+    assert!(ws.get_ref().written.is_empty());
 }

@@ -284,9 +284,8 @@ fn read_until<R: ReadSide>(
         // stream, and traffic is timed from then.
         let mut clock = None;
         let next = side.with(|d| {
-            if d.failed {
-                return Next::Ended;
-            }
+            // Messages that arrived whole before a failure are still
+            // handed out.
             let event = match d.conn.poll_event() {
                 Some(event) => Some(event),
                 None => {
@@ -297,18 +296,20 @@ fn read_until<R: ReadSide>(
             let owed = d.conn.buffered_amount() > 0;
             match event {
                 Some(event) => Next::Event(event, owed),
-                None if d.conn.state() == State::Closed => Next::Ended,
+                None if d.failed || d.conn.state() == State::Closed => Next::Ended,
                 None => Next::Read(d.conn.poll_timeout(), owed),
             }
         });
         match next {
             Next::Event(event, owed) => {
-                if matches!(event, Event::Close(_)) {
-                    // The echo and the shutdown; the peer that sent a Close
-                    // may already be gone, and its message still counts.
-                    let _ = side.write_owed(true);
-                } else if owed {
-                    side.write_owed(false)?;
+                // The message arrived whole, so it is returned even if
+                // writing what is owed (a Pong; the Close echo and the
+                // shutdown, to a peer that may already be gone) fails: a
+                // failed write ends the connection, and the next call
+                // reports it.
+                let is_close = matches!(event, Event::Close(_));
+                if owed || is_close {
+                    let _ = side.write_owed(is_close);
                 }
                 return Ok(Some(Message::from(event)));
             }
