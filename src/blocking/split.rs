@@ -27,7 +27,15 @@
 //! A Close sent by the writer starts the close timeout, which the reader
 //! (blocked in `read`) cannot see at once; the reader therefore never
 //! blocks longer than half the close timeout, and a peer that does not
-//! answer a Close is dropped within 1.5 × the close timeout.
+//! answer a Close is dropped within 1.5 × the close timeout. Once the
+//! connection is closing, writes are bounded by the close timeout too
+//! (the write timeout, if shorter), so a writer sending its Close to a
+//! peer that does not read gives up in time.
+//!
+//! The read loop, the end of the connection and the write engine are the
+//! shared driver's (`driver.rs`, `outgoing.rs`), as for the unsplit
+//! socket; this file only decides how the halves reach the connection. A
+//! failed write ends the connection for both halves, as it does unsplit.
 
 use std::fmt;
 use std::io::{self, Read};
