@@ -195,8 +195,8 @@ fn closing_to_a_peer_that_does_not_read_is_bounded_by_the_close_timeout() {
 }
 
 /// Messages that arrived whole are returned even when writing the Pong
-/// owed for one fails; the failure ends the connection, and the read after
-/// them reports it.
+/// owed for one fails; the failure ends the connection, the read after
+/// them reports the write error, and later ones `ConnectionLost`.
 #[test]
 fn a_failed_pong_write_loses_no_received_message() {
     let mut stream = Faulty::new(0, io::ErrorKind::BrokenPipe);
@@ -216,6 +216,10 @@ fn a_failed_pong_write_loses_no_received_message() {
         Message::Ping(bytes::Bytes::from_static(b"hi"))
     );
     assert_eq!(ws.read().unwrap(), Message::text("yo"));
+    match ws.read() {
+        Err(Error::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::BrokenPipe),
+        other => panic!("expected the write error, got {other:?}"),
+    }
     assert!(matches!(ws.read(), Err(Error::ConnectionLost)));
     assert!(ws.get_ref().written.is_empty());
 }

@@ -223,6 +223,9 @@ pub(super) struct ReadState {
     read_size: usize,
     read_timeout: ReadTimeout,
     ended: bool,
+    /// A write that failed while a message was being handed out: reported
+    /// once the messages that arrived before it are out.
+    deferred: Option<Error>,
 }
 
 impl ReadState {
@@ -231,6 +234,7 @@ impl ReadState {
             read_size: MIN_READ,
             read_timeout: ReadTimeout::Unknown,
             ended: false,
+            deferred: None,
         }
     }
 }
@@ -303,17 +307,27 @@ fn read_until<R: ReadSide>(
         match next {
             Next::Event(event, owed) => {
                 // The message arrived whole, so it is returned even if
-                // writing what is owed (a Pong; the Close echo and the
-                // shutdown, to a peer that may already be gone) fails: a
-                // failed write ends the connection, and the next call
-                // reports it.
+                // writing what is owed fails: a failed write (of a Pong)
+                // ends the connection, and its error comes once the
+                // messages that arrived before it are out. The Close echo
+                // and the shutdown go to a peer that may already be gone:
+                // their errors do not matter.
                 let is_close = matches!(event, Event::Close(_));
                 if owed || is_close {
-                    let _ = side.write_owed(is_close);
+                    if let Err(e) = side.write_owed(is_close) {
+                        if !is_close {
+                            state.deferred.get_or_insert(e);
+                        }
+                    }
                 }
                 return Ok(Some(Message::from(event)));
             }
-            Next::Ended => return Err(finish(side, state)),
+            Next::Ended => {
+                return Err(match state.deferred.take() {
+                    Some(e) => e,
+                    None => finish(side, state),
+                });
+            }
             Next::Read(deadline, owed) => {
                 if owed {
                     side.write_owed(false)?;
