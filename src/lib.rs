@@ -91,6 +91,16 @@
 
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms)]
+// docs.rs builds with every feature and `--cfg docsrs`: each item behind a
+// feature is marked with it.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+/// The README's code, compiled and run as doctests (with every feature, as
+/// the README's test command runs them), so the first code a user copies
+/// works.
+#[cfg(all(doctest, feature = "blocking", feature = "deflate"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 #[doc(hidden)]
 #[path = "private.rs"]
