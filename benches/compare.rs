@@ -16,10 +16,10 @@
 //! Run:
 //!
 //! ```sh
-//! cargo bench --bench compare                 # 15 rounds, about a minute
-//! cargo bench --bench compare -- --rounds 31
-//! cargo bench --bench compare -- --quick      # smoke run (CI): 1 round
-//! cargo bench --bench compare -- --only "receive large"
+//! cargo bench -p wsproto-benches --bench compare                 # 15 rounds, about a minute
+//! cargo bench -p wsproto-benches --bench compare -- --rounds 31
+//! cargo bench -p wsproto-benches --bench compare -- --quick      # smoke run (CI): 1 round
+//! cargo bench -p wsproto-benches --bench compare -- --only "receive large"
 //! ```
 
 mod support;

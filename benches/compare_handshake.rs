@@ -26,8 +26,8 @@
 //! what an iteration returns (the `WebSocket`, or the parsed request and
 //! response) is dropped after the timing, the same way for all three.
 //!
-//! Run: `cargo bench --bench compare_handshake`
-//! (short: `cargo bench --bench compare_handshake -- --warm-up-time 1 --measurement-time 2`).
+//! Run: `cargo bench -p wsproto-benches --bench compare_handshake`
+//! (short: `cargo bench -p wsproto-benches --bench compare_handshake -- --warm-up-time 1 --measurement-time 2`).
 
 mod support;
 

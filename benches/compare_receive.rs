@@ -8,7 +8,7 @@
 //!   looked at, so UTF-8 validation counts wherever a crate does it).
 //! - `large`: 100 binary frames of 1 MiB.
 //!
-//! `cargo bench --bench compare` runs the same receivers in interleaved
+//! `cargo bench -p wsproto-benches --bench compare` runs the same receivers in interleaved
 //! rounds, for ratios that a noisy machine disturbs less.
 
 mod support;

@@ -4,7 +4,7 @@
 //! them into the same in-memory stream (the senders, and the payload form
 //! each is given, are in `support/send.rs`).
 //!
-//! `cargo bench --bench compare` runs the same senders in interleaved
+//! `cargo bench -p wsproto-benches --bench compare` runs the same senders in interleaved
 //! rounds, for ratios that a noisy machine disturbs less.
 
 mod support;

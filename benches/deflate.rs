@@ -2,7 +2,7 @@
 //! and inflating (client receives) a JSON-like message, against the same
 //! message uncompressed, at three sizes; the compression ratio is printed.
 //!
-//! Run with `cargo bench --features deflate --bench deflate`.
+//! Run with `cargo bench -p wsproto-benches --bench deflate`.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;

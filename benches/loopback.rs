@@ -33,10 +33,10 @@
 //! Run:
 //!
 //! ```sh
-//! cargo bench --bench loopback                  # full run, ~10 s on 2 cores
-//! cargo bench --bench loopback -- --quick       # smoke run (CI), ~1 s
-//! cargo bench --bench loopback -- --repeats 9   # median of 9 throughput runs
-//! WSPROTO_BENCH_QUICK=1 cargo bench --bench loopback   # same as --quick
+//! cargo bench -p wsproto-benches --bench loopback                  # full run, ~10 s on 2 cores
+//! cargo bench -p wsproto-benches --bench loopback -- --quick       # smoke run (CI), ~1 s
+//! cargo bench -p wsproto-benches --bench loopback -- --repeats 9   # median of 9 throughput runs
+//! WSPROTO_BENCH_QUICK=1 cargo bench -p wsproto-benches --bench loopback   # same as --quick
 //! ```
 //!
 //! Options: `--quick`, `--repeats N` (throughput runs per implementation,

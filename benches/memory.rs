@@ -29,9 +29,9 @@
 //! Run:
 //!
 //! ```sh
-//! cargo bench --bench memory               # full run, a few seconds
-//! cargo bench --bench memory -- --quick    # smoke run (CI)
-//! WSPROTO_BENCH_QUICK=1 cargo bench --bench memory
+//! cargo bench -p wsproto-benches --bench memory               # full run, a few seconds
+//! cargo bench -p wsproto-benches --bench memory -- --quick    # smoke run (CI)
+//! WSPROTO_BENCH_QUICK=1 cargo bench -p wsproto-benches --bench memory
 //! ```
 //!
 //! Options: `--quick`, `--pairs N`, `--messages N` (measured messages per
@@ -1017,7 +1017,7 @@ fn main() {
          warm-up (receives: at least {} KiB of frames after {} KiB); sends are `Message::Binary` of a shared `Bytes` unless marked. Not in the \
          heap figures, the connection objects themselves: wsproto server \
          `WebSocket<TcpStream>` {} B, client `WebSocket<MaybeTlsStream<TcpStream>>` {} B \
-         (feature `deflate` {}), tungstenite `WebSocket<TcpStream>` {} B. Total {:.1} s.",
+         (feature `deflate` on), tungstenite `WebSocket<TcpStream>` {} B. Total {:.1} s.",
         settings.pairs,
         raw.0,
         raw.1,
@@ -1027,11 +1027,6 @@ fn main() {
         settings.receive_warmup_bytes >> 10,
         std::mem::size_of::<WsServer>(),
         std::mem::size_of::<WsClient>(),
-        if cfg!(feature = "deflate") {
-            "on"
-        } else {
-            "off"
-        },
         std::mem::size_of::<TungSocket>(),
         started.elapsed().as_secs_f64()
     );

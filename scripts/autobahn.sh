@@ -86,8 +86,8 @@ fi
 KOSOKU=$VENV/bin/kosoku
 
 echo "=== build the testees (release)"
-# The bench profile (optimised, as `--release`) with all features: the
-# build `cargo bench` makes in CI, so nothing is built twice.
+# Optimised (the bench profile, as `--release` plus line tables), with
+# every feature, as CI's other builds.
 cargo build --profile bench --all-features --example autobahn_server --example autobahn_client
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
 
