@@ -82,7 +82,10 @@ impl<S: Stream> WebSocket<S> {
     /// bounded by the close timeout) and returns
     /// [`Error::ConnectionClosed`], as does every call after it. A peer that
     /// vanishes gives [`Error::ConnectionLost`] (1006); a protocol violation
-    /// gives [`Error::Protocol`] once its Close has been sent.
+    /// gives [`Error::Protocol`] once its Close has been sent; a peer that
+    /// leaves the keepalive's Ping unanswered
+    /// ([`Config::pong_timeout`](crate::Config::pong_timeout)) gives
+    /// [`Error::KeepaliveTimeout`] once our Close (1011) has been sent.
     ///
     /// This owns the stream's read timeout (it sets it to the core's next
     /// deadline); to wait with a bound of your own, use
