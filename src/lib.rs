@@ -116,6 +116,10 @@ mod status;
 #[allow(unsafe_code)]
 mod utf8;
 
+/// The shared byte buffer that payloads come in ([`Message::Binary`],
+/// [`Event::Binary`], …), re-exported so that no direct dependency on
+/// `bytes` is needed to name or build one.
+pub use bytes::Bytes;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, HandshakeLimits};
 pub use connection::{BinaryPayload, Connection, Event, MaskSource, State, TextPayload, Transmit};

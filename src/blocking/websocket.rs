@@ -147,6 +147,29 @@ impl<S: Stream> WebSocket<S> {
         self.flush()
     }
 
+    /// Sends a Ping with up to 125 bytes of `payload`, borrowed or owned
+    /// (copied next to its frame header). A longer payload is refused with
+    /// [`UsageError::ControlPayloadTooLong`](crate::UsageError::ControlPayloadTooLong)
+    /// ([`Error::Usage`], not fatal). The peer's Pong comes out of
+    /// [`read`](Self::read) as a [`Message::Pong`]; Pings from the peer
+    /// are answered without this.
+    ///
+    /// ```no_run
+    /// use wsproto::blocking::{connect, Message};
+    ///
+    /// let (mut ws, _) = connect("ws://127.0.0.1:9001/")?;
+    /// let label = format!("ping {}", 1);
+    /// ws.send_ping(&label)?;
+    /// ws.send(Message::ping(&label))?; // the same, as a message
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        if let Err(e) = self.driver.conn.send_ping(payload) {
+            return Err(self.driver.refused(e));
+        }
+        self.flush()
+    }
+
     /// Writes everything queued (messages, Pongs, a Close) and flushes the
     /// stream.
     ///
