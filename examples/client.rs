@@ -4,7 +4,9 @@
 //! keeps printing what arrives until the server has been quiet for a
 //! linger (1000 ms; `--linger MS`, `0` to close at once), then closes with
 //! 1000, waits for the server's Close and exits 0; errors go to stderr
-//! with a non-zero exit status.
+//! with a non-zero exit status. A line `/ping LABEL` sends a Ping with
+//! that label instead (at most 125 bytes); the server's Pong is noted on
+//! stderr as `[pong: LABEL]`.
 //!
 //! ```text
 //! cargo run --example echo_server &
@@ -98,7 +100,11 @@ fn run(url: &str, linger: Duration) -> Result<(), Error> {
     thread::spawn(move || {
         for line in std::io::stdin().lock().lines() {
             let sent = match line {
-                Ok(line) => lines.send(line),
+                // The label is borrowed from the line: `send_ping` copies it.
+                Ok(line) => match line.strip_prefix("/ping ") {
+                    Some(label) => lines.send_ping(label),
+                    None => lines.send(line),
+                },
                 Err(e) => Err(e.into()),
             };
             if let Err(e) = sent {
@@ -159,6 +165,7 @@ fn show(message: Message) {
     match message {
         Message::Text(text) => println!("{text}"),
         Message::Binary(data) => eprintln!("[binary, {} bytes: {}]", data.len(), hex(&data)),
+        Message::Pong(label) => eprintln!("[pong: {}]", String::from_utf8_lossy(&label)),
         Message::Close(frame) if frame.code.as_u16() != 1000 => {
             eprintln!("closed by server: {} {}", frame.code.as_u16(), frame.reason);
         }

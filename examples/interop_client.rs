@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut expected: VecDeque<Message> = VecDeque::new();
     for text in ["", "Hello", "Hello", "héllo wörld ✓", &json[..1000], &json] {
-        expected.push_back(Message::text(text.to_owned()));
+        expected.push_back(Message::text(text));
     }
     for binary in [
         vec![],

@@ -85,8 +85,9 @@ pub struct Config {
     /// Send a Ping after this much silence from the peer. `None` (the
     /// default) sends no keepalive pings.
     pub ping_interval: Option<Duration>,
-    /// Fail the connection when the peer stays silent this long after a
-    /// keepalive Ping. Default 20 s; used only with `ping_interval`.
+    /// Close the connection (1011, [`Timeout::Keepalive`](crate::Timeout::Keepalive))
+    /// when the peer stays silent this long after a keepalive Ping.
+    /// Default 20 s; used only with `ping_interval`.
     pub pong_timeout: Duration,
     /// **Handshake-only**: limits of the opening handshake, for
     /// [`RequestParser::new`](crate::handshake::RequestParser::new) and

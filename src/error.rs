@@ -4,6 +4,8 @@
 //!   the close code the connection sends ([`ProtocolError::close_code`]).
 //! - [`UsageError`]: the caller asked for something the protocol forbids in
 //!   the current state (sending after Close, an oversized ping, …).
+//! - [`Timeout`]: nobody broke a rule, but one of the connection's own
+//!   deadlines passed (the keepalive's pong timeout, the close timeout).
 //!
 //! Handshake errors live with the handshake, since they carry an HTTP status.
 //! `std::io::Error` never appears in the core.
@@ -98,11 +100,6 @@ pub enum ProtocolError {
     /// A close code that may not appear on the wire.
     #[error("invalid close code {0}")]
     InvalidCloseCode(u16),
-    /// The peer stayed silent past the keepalive's pong timeout after our
-    /// Ping (see `Config::ping_interval`). Closed with 1011: the peer broke
-    /// no rule on the wire, but the connection cannot go on.
-    #[error("no traffic from the peer within the pong timeout")]
-    KeepaliveTimeout,
 }
 
 impl ProtocolError {
@@ -113,8 +110,44 @@ impl ProtocolError {
             ProtocolError::FrameTooBig { .. }
             | ProtocolError::MessageTooBig { .. }
             | ProtocolError::TooManyFragments { .. } => MESSAGE_TOO_BIG,
-            ProtocolError::KeepaliveTimeout => INTERNAL_ERROR,
             _ => PROTOCOL_ERROR,
+        }
+    }
+}
+
+/// One of the connection's own deadlines passed and ended it: the peer
+/// broke no rule on the wire (that would be a [`ProtocolError`]), it just
+/// stopped answering. Reported by [`Connection::handle_timeout`] and,
+/// afterwards, by [`Connection::timed_out`].
+///
+/// [`Connection::handle_timeout`]: crate::Connection::handle_timeout
+/// [`Connection::timed_out`]: crate::Connection::timed_out
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Error)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// The keepalive ([`Config::ping_interval`](crate::Config::ping_interval)):
+    /// our Ping went out after that much silence, and nothing at all
+    /// arrived from the peer within
+    /// [`Config::pong_timeout`](crate::Config::pong_timeout). A Close with
+    /// code 1011 and this error's text as its reason was sent (the same
+    /// frame [`Connection::close_frame`](crate::Connection::close_frame)
+    /// reports), and the write half is to be shut down at once.
+    #[error("no traffic from the peer within the pong timeout")]
+    Keepalive,
+    /// The close timeout ([`Config::close_timeout`](crate::Config::close_timeout)):
+    /// we sent a Close and the peer's did not arrive in time. The
+    /// connection closed with 1006 (no Close received).
+    #[error("no Close frame from the peer within the close timeout")]
+    Close,
+}
+
+impl Timeout {
+    /// The close code the connection ended with: 1011 (sent in our Close)
+    /// for the keepalive, 1006 (none received) for the close timeout.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Timeout::Keepalive => INTERNAL_ERROR,
+            Timeout::Close => crate::CloseCode::ABNORMAL.as_u16(),
         }
     }
 }

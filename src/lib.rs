@@ -19,7 +19,9 @@
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
 //! (the peer's, with the close code to send), [`HandshakeError`] (a refused
 //! request, with its HTTP status and response) and [`UsageError`] (the
-//! caller's).
+//! caller's). A connection that one of its own deadlines ended (an
+//! unanswered keepalive, a Close never echoed) reports a [`Timeout`]: no
+//! one's fault on the wire.
 //!
 //! # The sans-IO loop
 //!
@@ -124,11 +126,16 @@ mod status;
 #[allow(unsafe_code)]
 mod utf8;
 
+/// The shared byte buffer that payloads come in ([`Message::Binary`],
+/// [`Event::Binary`], …), re-exported so that no direct dependency on
+/// `bytes` is needed to name or build one.
+pub use bytes::Bytes;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, HandshakeLimits};
 pub use connection::{BinaryPayload, Connection, Event, MaskSource, State, TextPayload, Transmit};
 pub use error::{
-    INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, UsageError,
+    INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, Timeout,
+    UsageError,
 };
 pub use handshake::HandshakeError;
 pub use message::Message;

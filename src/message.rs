@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use crate::{CloseCode, CloseFrame, Event, Utf8Bytes};
+use crate::{BinaryPayload, CloseCode, CloseFrame, Event, TextPayload, Utf8Bytes};
 
 /// A whole message or control frame, either direction.
 ///
@@ -28,14 +28,62 @@ pub enum Message {
 }
 
 impl Message {
-    /// A text message.
-    pub fn text(text: impl Into<Utf8Bytes>) -> Message {
-        Message::Text(text.into())
+    /// A text message, from borrowed or owned text: `&str` and `&String`
+    /// are copied, `String` and [`Utf8Bytes`] moved in (see
+    /// [`TextPayload`]).
+    ///
+    /// ```
+    /// use wsproto::Message;
+    ///
+    /// let name = String::from("ada");
+    /// let greeting = Message::text(&name); // borrowed: copied
+    /// assert_eq!(greeting.as_text(), Some("ada"));
+    /// assert_eq!(Message::text(name), greeting); // owned: moved
+    /// ```
+    pub fn text(text: impl TextPayload) -> Message {
+        Message::Text(text.into_text())
     }
 
-    /// A binary message.
-    pub fn binary(data: impl Into<Bytes>) -> Message {
-        Message::Binary(data.into())
+    /// A binary message, from borrowed or owned bytes: `&[u8]`, `&[u8; N]`,
+    /// `[u8; N]` and `&Vec<u8>` are copied, `Vec<u8>`, `Box<[u8]>`,
+    /// [`Bytes`] and `BytesMut` moved in (see [`BinaryPayload`]). No
+    /// `'static` needed for borrowed data.
+    ///
+    /// ```
+    /// use wsproto::{Bytes, Message};
+    ///
+    /// let buf = vec![1u8, 2, 3, 4];
+    /// let first_two = Message::binary(&buf[..2]); // borrowed: copied
+    /// assert_eq!(first_two.as_bytes(), [1, 2]);
+    /// assert_eq!(Message::binary([1u8, 2]), first_two);
+    /// assert_eq!(Message::binary(Bytes::from(buf)).len(), 4); // moved
+    /// ```
+    pub fn binary(data: impl BinaryPayload) -> Message {
+        Message::Binary(data.into_bytes())
+    }
+
+    /// A Ping with `payload` (copied: a control frame carries at most 125
+    /// bytes). A longer one is refused when it is sent, with
+    /// [`UsageError::ControlPayloadTooLong`](crate::UsageError::ControlPayloadTooLong).
+    ///
+    /// ```
+    /// use wsproto::Message;
+    ///
+    /// let label = String::from("are you there?");
+    /// let ping = Message::ping(&label);
+    /// assert!(ping.is_ping());
+    /// assert_eq!(ping.as_bytes(), b"are you there?");
+    /// assert_eq!(Message::ping(b"\x00\x01").len(), 2);
+    /// ```
+    pub fn ping(payload: impl AsRef<[u8]>) -> Message {
+        Message::Ping(Bytes::copy_from_slice(payload.as_ref()))
+    }
+
+    /// A Pong with `payload` (copied; at most 125 bytes, checked when it is
+    /// sent, as for [`ping`](Self::ping)). Pings are answered by the
+    /// connection: this is for an unsolicited Pong (a one-way heartbeat).
+    pub fn pong(payload: impl AsRef<[u8]>) -> Message {
+        Message::Pong(Bytes::copy_from_slice(payload.as_ref()))
     }
 
     /// A Close with a code and a reason of at most 123 bytes.

@@ -120,16 +120,13 @@ fn pings_are_answered_while_the_peer_reads() {
         drain(&mut ws)
     });
     let (mut ws, _) = connect(&url(addr)).unwrap();
-    ws.send(Message::Ping(Bytes::from_static(b"are you there")))
-        .unwrap();
-    assert_eq!(
-        ws.read().unwrap(),
-        Message::Pong(Bytes::from_static(b"are you there"))
-    );
+    let label = String::from("are you there");
+    ws.send_ping(&label).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::pong(&label));
     ws.close(1000, "").unwrap();
     assert!(drain(&mut ws).1.is_closed());
     let (seen, end) = server.join().unwrap();
-    assert_eq!(seen[0], Message::Ping(Bytes::from_static(b"are you there")));
+    assert_eq!(seen[0], Message::ping("are you there"));
     assert!(end.is_closed());
 }
 

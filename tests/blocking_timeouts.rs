@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use blocking_support::*;
 use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder, accept};
-use wsproto::{CloseCode, Config, ProtocolError};
+use wsproto::{CloseCode, Config};
 
 const SHORT: Duration = Duration::from_millis(200);
 
@@ -104,11 +104,38 @@ fn keepalive_fails_a_silent_peer_with_1011() {
         Duration::from_millis(100) + SHORT,
         Duration::from_secs(3),
     );
-    assert!(
-        matches!(end, Error::Protocol(ProtocolError::KeepaliveTimeout)),
-        "{end:?}"
-    );
+    assert!(matches!(end, Error::KeepaliveTimeout), "{end:?}");
+    assert!(end.is_fatal());
     assert_eq!(end.close_code(), Some(CloseCode::INTERNAL_ERROR));
+    // Every later read says the same, and the connection keeps the frame
+    // it sent, reason included.
+    assert!(matches!(ws.read(), Err(Error::KeepaliveTimeout)));
+    let frame = ws.connection().close_frame().unwrap();
+    assert_eq!(frame.code, CloseCode::INTERNAL_ERROR);
+    assert_eq!(
+        frame.reason,
+        "no traffic from the peer within the pong timeout"
+    );
+    go.send(()).unwrap();
+    server.join().unwrap();
+}
+
+#[test]
+fn keepalive_timeout_through_split_halves() {
+    let (addr, go, server) = stalling_server();
+    let mut config = Config::default();
+    config.ping_interval = Some(Duration::from_millis(100));
+    config.pong_timeout = SHORT;
+    config.close_timeout = SHORT;
+    let (ws, _) = ClientBuilder::new(url(addr))
+        .config(config)
+        .connect()
+        .unwrap();
+    let (mut reader, writer) = ws.split().unwrap();
+    let end = reader.read().unwrap_err();
+    assert!(matches!(end, Error::KeepaliveTimeout), "{end:?}");
+    assert_eq!(end.close_code(), Some(CloseCode::INTERNAL_ERROR));
+    assert!(matches!(writer.send("late"), Err(Error::KeepaliveTimeout)));
     go.send(()).unwrap();
     server.join().unwrap();
 }

@@ -251,6 +251,29 @@ fn client_sends_stdin_lines_and_prints_the_echoes() {
     assert!(status.success(), "{status}; stderr: {}", client.stderr());
 }
 
+/// `/ping LABEL` sends a Ping (`send_ping` on the split writer); the
+/// Pong is noted on stderr, and the lines around it are echoed as usual.
+#[test]
+fn client_pings_on_request() {
+    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    let url = format!("ws://{addr}/");
+    let mut client = Running::spawn("client", &[&url, "--linger", "0"]);
+    let mut stdin = client.stdin.take().unwrap();
+    writeln!(stdin, "/ping are you there?").unwrap();
+    writeln!(stdin, "after").unwrap();
+    // The echo of the next line comes after the Pong, on the same socket.
+    assert_eq!(client.line_starting(""), "after", "{}", client.stderr());
+    drop(stdin);
+    let status = client.wait();
+    assert!(status.success(), "{status}; stderr: {}", client.stderr());
+    assert!(
+        client.stderr().contains("[pong: are you there?]"),
+        "stderr: {}",
+        client.stderr()
+    );
+    assert_eq!(client.rest_of_stdout(), Vec::<String>::new());
+}
+
 /// Lines piped in all at once, input closed right away: the server gets
 /// the messages and the Close together, and must still answer every
 /// message before its Close echo.

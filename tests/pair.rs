@@ -10,7 +10,7 @@ use bytes::Bytes;
 use common::*;
 use proptest::prelude::*;
 use wsproto::{
-    CloseCode, Config, Connection, Event, ProtocolError, Role, State, Transmit, Utf8Bytes,
+    CloseCode, Config, Connection, Event, ProtocolError, Role, State, Timeout, Transmit, Utf8Bytes,
 };
 
 fn pair(config: Config) -> (Connection, Connection) {
@@ -179,19 +179,72 @@ fn keepalive_pings_after_silence_and_fails_after_pong_timeout() {
     let t85 = t55 + Duration::from_secs(30);
     s.handle_timeout(t85);
     assert_eq!(frames(&drain_output(&mut s).0).len(), 1);
-    s.handle_timeout(t85 + Duration::from_secs(9));
+    assert_eq!(s.handle_timeout(t85 + Duration::from_secs(9)), None);
     assert_eq!(s.state(), State::Open);
-    s.handle_timeout(t85 + Duration::from_secs(10));
-    assert_eq!(s.state(), State::Closed);
-    assert_eq!(s.error(), Some(&ProtocolError::KeepaliveTimeout));
-    let (out, shutdown) = drain_output(&mut s);
-    assert_eq!(close_code(&frames(&out)[0]), 1011);
-    assert!(shutdown);
+    // The pong timeout: reported by the call that fires it, as its own
+    // outcome, not as the peer's protocol violation.
     assert_eq!(
-        s.receive_data(b"x"),
-        Err(ProtocolError::KeepaliveTimeout),
-        "sticky"
+        s.handle_timeout(t85 + Duration::from_secs(10)),
+        Some(Timeout::Keepalive)
     );
+    assert_eq!(s.state(), State::Closed);
+    assert_eq!(s.timed_out(), Some(Timeout::Keepalive));
+    assert_eq!(s.error(), None);
+    let (out, shutdown) = drain_output(&mut s);
+    // Close 1011 (0x03f3), 2 + 48 bytes, reason as below: byte for byte.
+    let mut close = vec![0x88, 50, 0x03, 0xf3];
+    close.extend_from_slice(b"no traffic from the peer within the pong timeout");
+    assert_eq!(out, close);
+    assert!(shutdown);
+    // Locally the same frame as on the wire, reason included.
+    let frame = s.close_frame().unwrap();
+    assert_eq!(frame.code, CloseCode::INTERNAL_ERROR);
+    assert_eq!(
+        frame.reason,
+        "no traffic from the peer within the pong timeout"
+    );
+    // Input after the end is ignored, not an error; the outcome is sticky.
+    assert_eq!(s.receive_data(b"x"), Ok(()));
+    assert_eq!(
+        s.handle_timeout(t85 + Duration::from_secs(11)),
+        Some(Timeout::Keepalive)
+    );
+    assert!(s.is_finished());
+}
+
+/// The close timeout is reported the same way: a deadline, not a peer
+/// fault.
+#[test]
+fn close_timeout_is_reported_as_a_timeout() {
+    let mut s = conn(Role::Server, Config::default());
+    let t0 = Instant::now();
+    s.close(CloseCode::NORMAL, "").unwrap();
+    assert_eq!(s.handle_timeout(t0), None);
+    let deadline = s.poll_timeout().unwrap();
+    assert_eq!(s.handle_timeout(deadline), Some(Timeout::Close));
+    assert_eq!(s.timed_out(), Some(Timeout::Close));
+    assert_eq!(s.error(), None);
+    assert_eq!(s.close_frame().unwrap().code, CloseCode::ABNORMAL);
+}
+
+/// A failure's Close reason is the same locally as on the wire.
+#[test]
+fn failure_reason_is_the_same_locally_as_on_the_wire() {
+    let mut s = conn(Role::Server, Config::default());
+    // An unmasked text frame from a "client".
+    assert_eq!(
+        s.receive_data(&[0x81, 0x00]),
+        Err(ProtocolError::UnmaskedFrame)
+    );
+    assert_eq!(s.poll_event(), None);
+    let (out, _) = drain_output(&mut s);
+    let mut close = vec![0x88, 30, 0x03, 0xea];
+    close.extend_from_slice(b"unmasked frame from a client");
+    assert_eq!(out, close);
+    let frame = s.close_frame().unwrap();
+    assert_eq!(frame.code, CloseCode::PROTOCOL_ERROR);
+    assert_eq!(frame.reason, "unmasked frame from a client");
+    assert_eq!(s.timed_out(), None);
 }
 
 /// A driver that sleeps until `poll_timeout` before anything happens must

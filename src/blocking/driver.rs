@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::error::{Error, is_timeout};
 use super::outgoing::{Chunks, write_all};
-use crate::{CloseCode, Connection, Event, Message, State, Transmit, UsageError};
+use crate::{CloseCode, Connection, Event, Message, State, Timeout, Transmit, UsageError};
 
 /// First and smallest read size: small, so an idle connection holds little
 /// and a read that brings one small message zero-fills little of the
@@ -35,8 +35,6 @@ pub(super) const MAX_READ: usize = 64 << 10;
 #[derive(Debug)]
 pub(super) struct Driver {
     pub(super) conn: Connection,
-    /// The stream reported its end.
-    saw_eof: bool,
     /// A read or write failed: the connection is lost and the stream is
     /// not used again.
     failed: bool,
@@ -49,7 +47,6 @@ impl Driver {
     pub(super) fn new(conn: Connection) -> Driver {
         Driver {
             conn,
-            saw_eof: false,
             failed: false,
             close_bounded: false,
         }
@@ -64,14 +61,13 @@ impl Driver {
         if let Some(e) = self.conn.error() {
             return Error::Protocol(e.clone());
         }
+        match self.conn.timed_out() {
+            Some(Timeout::Keepalive) => return Error::KeepaliveTimeout,
+            Some(Timeout::Close) => return Error::CloseTimeout,
+            _ => {}
+        }
         match self.conn.close_frame() {
-            Some(frame) if frame.code == CloseCode::ABNORMAL => {
-                if self.saw_eof {
-                    Error::ConnectionLost
-                } else {
-                    Error::CloseTimeout
-                }
-            }
+            Some(frame) if frame.code == CloseCode::ABNORMAL => Error::ConnectionLost,
             _ => Error::ConnectionClosed,
         }
     }
@@ -101,7 +97,6 @@ impl Driver {
     /// closing handshake was done).
     fn eof(&mut self) {
         self.conn.receive_eof();
-        self.saw_eof = true;
     }
 
     /// The transport failed: the connection is lost (1006), nothing more is

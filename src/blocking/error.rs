@@ -30,6 +30,14 @@ pub enum Error {
     /// [`Config::close_timeout`](crate::Config::close_timeout) (1006).
     #[error("no Close frame from the peer within the close timeout (1006)")]
     CloseTimeout,
+    /// The keepalive ([`Config::ping_interval`](crate::Config::ping_interval))
+    /// sent a Ping and nothing arrived from the peer within
+    /// [`Config::pong_timeout`](crate::Config::pong_timeout): a Close with
+    /// 1011 was sent and the connection is over
+    /// ([`Timeout::Keepalive`](crate::Timeout::Keepalive) in the core). The
+    /// peer broke no rule; it stopped answering.
+    #[error("no traffic from the peer within the keepalive's pong timeout (1011)")]
+    KeepaliveTimeout,
     /// The peer broke the protocol; a Close with
     /// [`ProtocolError::close_code`] was sent and the connection is over.
     #[error("protocol error: {0}")]
@@ -115,12 +123,14 @@ fn split_tls(e: io::Error) -> Result<rustls::Error, io::Error> {
 
 impl Error {
     /// The close code that describes how the connection ended, when it
-    /// ended with one: the code we sent for a protocol error, 1006 for a
-    /// vanished peer or a close timeout, 1000 after a normal close.
+    /// ended with one: the code we sent for a protocol error, 1011 for a
+    /// keepalive timeout, 1006 for a vanished peer or a close timeout,
+    /// 1000 after a normal close.
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Error::ConnectionClosed => Some(CloseCode::NORMAL),
             Error::ConnectionLost | Error::CloseTimeout => Some(CloseCode::ABNORMAL),
+            Error::KeepaliveTimeout => Some(CloseCode::INTERNAL_ERROR),
             Error::Protocol(e) => Some(CloseCode::new(e.close_code())),
             _ => None,
         }

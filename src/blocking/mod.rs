@@ -11,13 +11,17 @@
 //!   holds the settings.
 //! - [`WebSocket`]: [`read`](WebSocket::read) messages (Pings and the
 //!   peer's Close are answered on the way), [`send`](WebSocket::send),
-//!   [`close`](WebSocket::close); [`split`](WebSocket::split) it into a
-//!   reader and a writer for two threads.
+//!   [`send_ping`](WebSocket::send_ping), [`close`](WebSocket::close);
+//!   [`split`](WebSocket::split) it into a reader and a writer for two
+//!   threads. [`Message`]'s constructors take borrowed data (copied) or
+//!   owned data (moved): `Message::binary(&buf[..n])`,
+//!   `Message::ping(&label)`.
 //! - [`ReconnectingClient`]: reconnect with exponential backoff and jitter,
 //!   a hook on every (re)connect, heartbeat while connected.
 //!
 //! The core's deadlines (close timeout, keepalive) become read timeouts on
-//! the socket; the opening handshake has its own timeout (10 s by
+//! the socket, and end a connection with their own errors
+//! ([`Error::CloseTimeout`], [`Error::KeepaliveTimeout`]); the opening handshake has its own timeout (10 s by
 //! default). Buffers start at a few KiB and grow with need; frame headers
 //! and payloads go out in one vectored write without copying the payload.
 //!
@@ -41,6 +45,9 @@
 //! let (mut ws, _) = connect(&format!("ws://{addr}/"))?;
 //! ws.send("hello")?;
 //! assert_eq!(ws.read()?, Message::text("hello"));
+//! let label = String::from("are you there?");
+//! ws.send_ping(&label)?; // the server answers; its Pong comes out of `read`
+//! assert_eq!(ws.read()?, Message::pong(&label));
 //! ws.close(1000, "done")?;
 //! loop {
 //!     match ws.read() {

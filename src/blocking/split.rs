@@ -340,6 +340,18 @@ impl<S: SplitStream> WebSocketWriter<S> {
         self.flush()
     }
 
+    /// Sends a Ping with up to 125 bytes of `payload` (copied); see
+    /// [`WebSocket::send_ping`]. The Pong reaches the reader.
+    pub fn send_ping(&self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        {
+            let mut driver = lock(&self.shared.driver);
+            if let Err(e) = driver.conn.send_ping(payload) {
+                return Err(driver.refused(e));
+            }
+        }
+        self.flush()
+    }
+
     /// Writes everything queued, waiting for the write lock.
     pub fn flush(&self) -> Result<(), Error> {
         self.shared.flush(true)

@@ -82,7 +82,10 @@ impl<S: Stream> WebSocket<S> {
     /// bounded by the close timeout) and returns
     /// [`Error::ConnectionClosed`], as does every call after it. A peer that
     /// vanishes gives [`Error::ConnectionLost`] (1006); a protocol violation
-    /// gives [`Error::Protocol`] once its Close has been sent.
+    /// gives [`Error::Protocol`] once its Close has been sent; a peer that
+    /// leaves the keepalive's Ping unanswered
+    /// ([`Config::pong_timeout`](crate::Config::pong_timeout)) gives
+    /// [`Error::KeepaliveTimeout`] once our Close (1011) has been sent.
     ///
     /// This owns the stream's read timeout (it sets it to the core's next
     /// deadline); to wait with a bound of your own, use
@@ -139,6 +142,29 @@ impl<S: Stream> WebSocket<S> {
     /// for which payloads are copied.
     pub fn send_binary(&mut self, data: impl crate::BinaryPayload) -> Result<(), Error> {
         if let Err(e) = self.driver.conn.send_binary(data) {
+            return Err(self.driver.refused(e));
+        }
+        self.flush()
+    }
+
+    /// Sends a Ping with up to 125 bytes of `payload`, borrowed or owned
+    /// (copied next to its frame header). A longer payload is refused with
+    /// [`UsageError::ControlPayloadTooLong`](crate::UsageError::ControlPayloadTooLong)
+    /// ([`Error::Usage`], not fatal). The peer's Pong comes out of
+    /// [`read`](Self::read) as a [`Message::Pong`]; Pings from the peer
+    /// are answered without this.
+    ///
+    /// ```no_run
+    /// use wsproto::blocking::{connect, Message};
+    ///
+    /// let (mut ws, _) = connect("ws://127.0.0.1:9001/")?;
+    /// let label = format!("ping {}", 1);
+    /// ws.send_ping(&label)?;
+    /// ws.send(Message::ping(&label))?; // the same, as a message
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn send_ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        if let Err(e) = self.driver.conn.send_ping(payload) {
             return Err(self.driver.refused(e));
         }
         self.flush()

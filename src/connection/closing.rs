@@ -11,6 +11,7 @@ use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::OpCode;
 use crate::role::Role;
+use crate::utf8::Utf8Bytes;
 
 /// Input that ends the connection, held back while events that arrived
 /// before it wait to be handed out, so that the application can still
@@ -116,20 +117,31 @@ impl Connection {
     /// make the error sticky.
     pub(super) fn fail(&mut self, error: ProtocolError) {
         let code = CloseCode::new(error.close_code());
+        let text = error.to_string();
+        self.error = Some(error);
+        self.close_now(code, &text);
+    }
+
+    /// Ends the connection at once with a Close of `code` (unless one went
+    /// out already), its reason `text` cut to fit: a violation, or the
+    /// keepalive's timeout. [`close_frame`](Connection::close_frame)
+    /// reports the frame that was sent, reason included.
+    pub(super) fn close_now(&mut self, code: CloseCode, text: &str) {
+        let mut outcome = CloseFrame::new(code);
         if !self.close_sent {
             // RFC 6455 §7.1.7: "the endpoint SHOULD send a Close frame with
             // an appropriate status code". The reason is the error's text,
             // cut to fit 123 bytes on a character boundary.
-            let text = error.to_string();
             let mut end = text.len().min(MAX_CLOSE_REASON);
             while !text.is_char_boundary(end) {
                 end -= 1;
             }
-            self.queue_close(code, &text.as_bytes()[..end]);
+            let reason = &text[..end];
+            self.queue_close(code, reason.as_bytes());
+            outcome.reason = Utf8Bytes::from(reason);
         }
         self.owed_pong = None;
-        self.error = Some(error);
-        self.finish(CloseFrame::new(code));
+        self.finish(outcome);
         // RFC 6455 §7.1.7: "the client MUST _Close the WebSocket
         // Connection_ ... the server MUST _Close the WebSocket Connection_".
         self.shutdown = Shutdown::Owed;

@@ -115,7 +115,9 @@ pub enum State {
 ///   straight into the connection's buffer; the first is a `BufMut` over
 ///   uninitialised memory, for async readers, the second a zero-filled
 ///   `&mut [u8]`), [`receive_eof`](Self::receive_eof),
-///   and [`handle_timeout`](Self::handle_timeout) with the current time.
+///   and [`handle_timeout`](Self::handle_timeout) with the current time
+///   (which returns the [`Timeout`](crate::Timeout) that ended the
+///   connection, if one did).
 /// - **Commands**: [`send_text`](Self::send_text),
 ///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
 ///   [`send_pong`](Self::send_pong), [`close`](Self::close). Misuse is a
@@ -367,14 +369,19 @@ impl Connection {
     }
 
     /// Why the connection closed, once [`State::Closed`]: the peer's Close
-    /// frame (RFC 6455 §7.1.5: 1005 when it had no code), the code we failed
-    /// the connection with, or 1006 when the peer vanished without a Close.
+    /// frame (RFC 6455 §7.1.5: 1005 when it had no code), the Close we
+    /// failed the connection with (a violation, or the keepalive's
+    /// [`Timeout::Keepalive`](crate::Timeout::Keepalive)), code and reason
+    /// as they went on the wire, or 1006 when the peer vanished without a
+    /// Close or our close timeout passed.
     pub fn close_frame(&self) -> Option<&CloseFrame> {
         self.outcome.as_ref()
     }
 
     /// The peer's protocol violation that failed the connection, if any. It
     /// is sticky: [`receive_data`](Self::receive_data) keeps returning it.
+    /// A deadline that ended the connection is not the peer's violation:
+    /// see [`timed_out`](Self::timed_out).
     pub fn error(&self) -> Option<&ProtocolError> {
         self.error.as_ref()
     }

@@ -15,10 +15,10 @@ use crate::utf8::Utf8Bytes;
 
 /// A payload for [`Connection::send_binary`](super::Connection::send_binary).
 ///
-/// Implemented for borrowed bytes (`&[u8]`, `&[u8; N]`, `&Vec<u8>`), which
-/// are copied into the send buffer, and owned or shared ones (`Vec<u8>`,
-/// `Bytes`, `&Bytes`, `BytesMut`), which a large message sends without a
-/// copy (a client masks an owned payload in place, and copies a shared one
+/// Implemented for borrowed bytes (`&[u8]`, `&[u8; N]`, `&Vec<u8>`) and
+/// arrays (`[u8; N]`), which are copied into the send buffer, and owned or
+/// shared ones (`Vec<u8>`, `Box<[u8]>`, `Bytes`, `&Bytes`, `BytesMut`),
+/// which a large message sends without a copy (a client masks an owned payload in place, and copies a shared one
 /// while masking it).
 pub trait BinaryPayload {
     /// Whether the payload is borrowed: it is then always copied into the
@@ -68,6 +68,25 @@ impl<const N: usize> BinaryPayload for &[u8; N] {
     }
     fn into_bytes(self) -> Bytes {
         Bytes::copy_from_slice(self)
+    }
+}
+
+impl<const N: usize> BinaryPayload for [u8; N] {
+    const BORROWED: bool = true;
+    fn as_bytes(&self) -> &[u8] {
+        &self[..]
+    }
+    fn into_bytes(self) -> Bytes {
+        Bytes::copy_from_slice(&self)
+    }
+}
+
+impl BinaryPayload for Box<[u8]> {
+    fn as_bytes(&self) -> &[u8] {
+        self
+    }
+    fn into_bytes(self) -> Bytes {
+        Bytes::from(self)
     }
 }
 

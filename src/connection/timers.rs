@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use super::{Connection, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
-use crate::error::ProtocolError;
+use crate::error::Timeout;
 use crate::frame::OpCode;
 
 #[derive(Debug, Default)]
@@ -31,6 +31,8 @@ pub(super) struct Timers {
     close_deadline: Option<Instant>,
     /// Set once the connection is over: no more deadlines.
     stopped: bool,
+    /// The deadline that ended the connection, if one did.
+    fired: Option<Timeout>,
 }
 
 impl Timers {
@@ -100,10 +102,55 @@ impl Connection {
     /// - **Keepalive**, with [`Config::ping_interval`](crate::Config::ping_interval):
     ///   after that much silence from the peer, an empty Ping is sent; if
     ///   the peer then stays silent for
-    ///   [`Config::pong_timeout`](crate::Config::pong_timeout), the connection
-    ///   fails with [`ProtocolError::KeepaliveTimeout`] (close code 1011).
-    ///   Any traffic from the peer counts, not only the Pong.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    ///   [`Config::pong_timeout`](crate::Config::pong_timeout), the
+    ///   connection ends with [`Timeout::Keepalive`]: a Close with code 1011
+    ///   and the reason `no traffic from the peer within the pong timeout`
+    ///   is queued (and reported as is by [`close_frame`](Self::close_frame)),
+    ///   then the shutdown, without waiting for the peer's Close. Any
+    ///   traffic from the peer counts, not only the Pong.
+    ///
+    /// Returns the deadline that ended the connection ([`Timeout`]), from
+    /// the call that fires it on, as [`timed_out`](Self::timed_out) does:
+    /// `None` while none has (the usual case; `Option` is not
+    /// `#[must_use]`, so a driver that looks at the outcome elsewhere may
+    /// ignore it). Nothing about it is an [`Event`](crate::Event), which
+    /// is what the peer sent, nor an [`error`](Self::error), which is the
+    /// peer's fault.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wsproto::{Config, Connection, Role, Timeout};
+    ///
+    /// let mut config = Config::default();
+    /// config.ping_interval = Some(Duration::from_secs(30));
+    /// config.pong_timeout = Duration::from_secs(10);
+    /// let t0 = Instant::now();
+    /// let mut server = Connection::new_at(Role::Server, config, t0);
+    /// assert_eq!(server.handle_timeout(t0 + Duration::from_secs(30)), None); // Ping sent
+    /// // Silence: no Pong, nothing.
+    /// let end = server.handle_timeout(t0 + Duration::from_secs(40));
+    /// assert_eq!(end, Some(Timeout::Keepalive));
+    /// let frame = server.close_frame().unwrap();
+    /// assert_eq!(frame.code.as_u16(), 1011);
+    /// assert_eq!(frame.reason, "no traffic from the peer within the pong timeout");
+    /// assert!(server.error().is_none()); // not the peer's protocol violation
+    /// ```
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<Timeout> {
+        self.tick(now);
+        self.timers.fired
+    }
+
+    /// The deadline that ended the connection, if one did: the keepalive
+    /// ([`Timeout::Keepalive`], close code 1011) or the close timeout
+    /// ([`Timeout::Close`], 1006). Set by [`handle_timeout`](Self::handle_timeout)
+    /// and sticky. A client that completed the closing handshake and then
+    /// stopped waiting for the server's end of stream was not ended by a
+    /// deadline: `None`.
+    pub fn timed_out(&self) -> Option<Timeout> {
+        self.timers.fired
+    }
+
+    fn tick(&mut self, now: Instant) {
         let t = &mut self.timers;
         t.last_now = Some(now);
         if t.stopped {
@@ -122,6 +169,7 @@ impl Connection {
         if t.close_deadline.is_some_and(|deadline| now >= deadline) {
             t.close_deadline = None;
             if self.state != State::Closed {
+                t.fired = Some(Timeout::Close);
                 self.finish(CloseFrame::new(CloseCode::ABNORMAL));
             }
             self.owed_pong = None;
@@ -139,7 +187,15 @@ impl Connection {
         }
         match t.ping_sent {
             Some(sent) if reached(now, sent, self.config.pong_timeout) => {
-                self.fail(ProtocolError::KeepaliveTimeout);
+                // RFC 6455 §5.5.2: "A Ping frame may serve either as a
+                // keepalive or as a means to verify that the remote
+                // endpoint is still responsive." It is not: we close with
+                // 1011, §7.4.1: "terminating the connection because it
+                // encountered an unexpected condition that prevented it
+                // from fulfilling the request."
+                t.fired = Some(Timeout::Keepalive);
+                let reason = Timeout::Keepalive.to_string();
+                self.close_now(CloseCode::INTERNAL_ERROR, &reason);
                 self.timers.stopped = true;
             }
             Some(_) => {}
