@@ -53,8 +53,8 @@ fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
             return Decision::reject(404);
         };
         // 1. ?token=
-        if let Some(given) = query_param(request.query(), "token") {
-            return check(same(given, token), &mut via, "query", Decision::accept());
+        if let Some(given) = request.query_param("token") {
+            return check(same(&given, token), &mut via, "query", Decision::accept());
         }
         // 2a. Authorization: Bearer
         if let Some(value) = request.header("authorization") {
@@ -147,12 +147,4 @@ fn same(given: &str, token: &str) -> bool {
             .zip(token.bytes())
             .fold(0, |acc, (a, b)| acc | (a ^ b))
             == 0
-}
-
-fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
 }

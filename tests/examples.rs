@@ -359,6 +359,10 @@ fn auth_server_checks_the_token_in_the_query_and_the_headers() {
     close(ws);
     let refused = auth(ClientBuilder::new(format!("{url}?token=wrong"))).unwrap_err();
     assert_eq!(refused.http_status(), Some(403));
+    // The query is percent-decoded (`%63` is `c`).
+    let (ws, first) = auth(ClientBuilder::new(format!("{url}?token=s3%63ret"))).unwrap();
+    assert_eq!(first, "authenticated via query");
+    close(ws);
 
     let bearer = |value: &str| ClientBuilder::new(&url).header("Authorization", value);
     let (ws, first) = auth(bearer("Bearer s3cret")).unwrap();

@@ -1,5 +1,6 @@
 //! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use super::error::{Error, HandshakeFailure};
@@ -7,7 +8,7 @@ use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
 use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::handshake::{
-    Accept, HandshakeError, HttpRequest, OriginPolicy, RequestParser, UpgradeRequest,
+    Accept, HandshakeError, HttpRequest, OriginPolicy, QueryPairs, RequestParser, UpgradeRequest,
     http_response, reason_phrase,
 };
 use crate::{Config, Connection, Role, Status};
@@ -87,6 +88,29 @@ impl<'a> Request<'a> {
     /// The query after `?`, still percent-encoded.
     pub fn query(&self) -> Option<&'a str> {
         self.http().query()
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded
+    /// (`+` is a space, `%zz` is kept, bytes that are not UTF-8 become
+    /// U+FFFD): see [`HttpRequest::query_param`].
+    ///
+    /// ```no_run
+    /// # let stream = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// use wsproto::blocking::{Decision, accept_with};
+    ///
+    /// let ws = accept_with(stream, |request| match request.query_param("token") {
+    ///     Some(token) if token == "s3cret" => Decision::accept(),
+    ///     _ => Decision::reject(401),
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.http().query_param(name)
+    }
+
+    /// Every query parameter, decoded: see [`HttpRequest::query_pairs`].
+    pub fn query_pairs(&self) -> QueryPairs<'a> {
+        self.http().query_pairs()
     }
 
     /// The first header called `name` (any case), if UTF-8.
