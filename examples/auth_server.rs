@@ -9,11 +9,16 @@
 //! 3. the first message after the handshake: `AUTH T`.
 //!
 //! Credentials in the handshake are checked before upgrading: a malformed
-//! `Authorization` header gets 401, a wrong token 403. Without credentials
-//! in the handshake the connection is upgraded and the first message must
-//! be `AUTH T`; anything else is closed with 1008 (policy violation).
-//! Once authenticated, the server says how (`authenticated via query`)
-//! and echoes text messages.
+//! `Authorization` header gets 401 with `WWW-Authenticate: Bearer`, a wrong
+//! token 403. Without credentials in the handshake the connection is
+//! upgraded and the first message must be `AUTH T`; anything else is closed
+//! with 1008 (policy violation). Once authenticated, the server says how
+//! (`authenticated via query`) and echoes text messages.
+//!
+//! The log tells the two kinds of handshake that end without a WebSocket
+//! apart: a refusal the server decided (`refused: …` on stdout) and a
+//! client that sent garbage or went away (`connection: handshake failed: …`
+//! on stderr).
 //!
 //! ```text
 //! cargo run --example auth_server -- 127.0.0.1:9002 secret   # defaults
@@ -60,11 +65,7 @@ fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
         if let Some(value) = request.header("authorization") {
             return match value.strip_prefix("Bearer ") {
                 Some(given) => check(same(given, token), &mut via, "header", Decision::accept()),
-                None => Decision::respond(
-                    401,
-                    &[("WWW-Authenticate", "Bearer")],
-                    "use Authorization: Bearer TOKEN\n",
-                ),
+                None => Decision::reject(401).header("WWW-Authenticate", "Bearer"),
             };
         }
         // 2b. A subprotocol `token.T` beside the real one, `chat`.
@@ -83,8 +84,13 @@ fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
     });
     let mut ws = match accepted {
         Ok(ws) => ws,
-        // Refused (401/403/404): the response has been sent.
-        Err(e) if e.http_status().is_some() => return Ok(()),
+        // Refused as decided (401/403/404): the response has been sent.
+        Err(Error::Refused(refusal)) => {
+            println!("refused: {refusal}");
+            return Ok(());
+        }
+        // The client sent garbage (answered with 400…), stalled or left:
+        // logged by the caller.
         Err(e) => return Err(e),
     };
 

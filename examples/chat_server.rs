@@ -97,8 +97,9 @@ fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Res
     });
     let ws = match accepted {
         Ok(ws) => ws,
-        // The page, a 404 or a refused Origin: answered, nothing more to do.
-        Err(e) if e.http_status().is_some() => return Ok(()),
+        // The page, a 404 or a refused Origin, as decided: answered,
+        // nothing more to do. (A malformed request is an error, logged.)
+        Err(Error::Refused(_)) => return Ok(()),
         // Browsers open spare connections and close them unused.
         Err(Error::Handshake(HandshakeFailure::Eof)) => return Ok(()),
         Err(e) => return Err(e),
