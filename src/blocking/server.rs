@@ -191,9 +191,7 @@ impl Decision {
             body: body.into(),
         }
     }
-}
 
-impl Decision {
     /// Adds a header to the response: to the refusal or page of
     /// [`reject`](Self::reject) and [`respond`](Self::respond) (e.g.
     /// `WWW-Authenticate`, `Location`), or to the `101` of an accept (as

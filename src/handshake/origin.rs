@@ -27,9 +27,9 @@ use super::server::UpgradeRequest;
 /// A refusal is answered with 403 Forbidden (RFC 6455 §10.2), with the
 /// body of [`refusal_body`](Self::refusal_body) (by default
 /// `origin refused`): send [`refusal_response`](Self::refusal_response).
-/// The blocking [`ServerBuilder`](crate::blocking::ServerBuilder) checks
-/// the policy *before* its decision callback, so the callback never sees a
-/// request whose `Origin` was refused.
+/// The blocking adapter's `ServerBuilder::origin_policy` checks the policy
+/// *before* its decision callback, so the callback never sees a request
+/// whose `Origin` was refused.
 ///
 /// ```
 /// use wsproto::handshake::OriginPolicy;
