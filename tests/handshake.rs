@@ -1102,7 +1102,49 @@ fn client_response_caps() {
 
 // --------------------------------------------------------- proptest ----
 
+/// Encodes as a browser's form would: unreserved bytes as they are, space
+/// as `+`, every other byte as `%XX` (upper or lower case by `lower`).
+fn form_encode(text: &str, lower: bool) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ if lower => out.push_str(&format!("%{b:02x}")),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 proptest! {
+    /// Form-encoded pairs of any text decode back to themselves, in order.
+    #[test]
+    fn query_pairs_decode_what_a_form_encodes(
+        pairs in proptest::collection::vec((".*", ".*"), 0..6),
+        lower in any::<bool>(),
+    ) {
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k, lower), form_encode(v, lower)))
+            .collect();
+        let query = query.join("&");
+        let decoded: Vec<(String, String)> = QueryPairs::new(&query)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        // `=` alone is a pair too: the empty name with the empty value.
+        prop_assert_eq!(decoded, pairs);
+    }
+
+    /// Any query decodes without panicking, one pair per non-empty piece.
+    #[test]
+    fn query_pairs_of_any_text(query in ".*") {
+        let pieces = query.split('&').filter(|p| !p.is_empty()).count();
+        prop_assert_eq!(QueryPairs::new(&query).count(), pieces);
+    }
+
     /// Any split of a request into two calls gives the whole-buffer result.
     #[test]
     fn any_split_point_gives_the_same_request(cut in 0usize..RFC_REQUEST.len()) {
