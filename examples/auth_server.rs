@@ -9,11 +9,16 @@
 //! 3. the first message after the handshake: `AUTH T`.
 //!
 //! Credentials in the handshake are checked before upgrading: a malformed
-//! `Authorization` header gets 401, a wrong token 403. Without credentials
-//! in the handshake the connection is upgraded and the first message must
-//! be `AUTH T`; anything else is closed with 1008 (policy violation).
-//! Once authenticated, the server says how (`authenticated via query`)
-//! and echoes text messages.
+//! `Authorization` header gets 401 with `WWW-Authenticate: Bearer`, a wrong
+//! token 403. Without credentials in the handshake the connection is
+//! upgraded and the first message must be `AUTH T`; anything else is closed
+//! with 1008 (policy violation). Once authenticated, the server says how
+//! (`authenticated via query`) and echoes text messages.
+//!
+//! The log tells the two kinds of handshake that end without a WebSocket
+//! apart: a refusal the server decided (`refused: …` on stdout) and a
+//! client that sent garbage or went away (`connection: handshake failed: …`
+//! on stderr).
 //!
 //! ```text
 //! cargo run --example auth_server -- 127.0.0.1:9002 secret   # defaults
@@ -53,18 +58,14 @@ fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
             return Decision::reject(404);
         };
         // 1. ?token=
-        if let Some(given) = query_param(request.query(), "token") {
-            return check(same(given, token), &mut via, "query", Decision::accept());
+        if let Some(given) = request.query_param("token") {
+            return check(same(&given, token), &mut via, "query", Decision::accept());
         }
         // 2a. Authorization: Bearer
         if let Some(value) = request.header("authorization") {
             return match value.strip_prefix("Bearer ") {
                 Some(given) => check(same(given, token), &mut via, "header", Decision::accept()),
-                None => Decision::respond(
-                    401,
-                    &[("WWW-Authenticate", "Bearer")],
-                    "use Authorization: Bearer TOKEN\n",
-                ),
+                None => Decision::reject(401).header("WWW-Authenticate", "Bearer"),
             };
         }
         // 2b. A subprotocol `token.T` beside the real one, `chat`.
@@ -83,8 +84,13 @@ fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
     });
     let mut ws = match accepted {
         Ok(ws) => ws,
-        // Refused (401/403/404): the response has been sent.
-        Err(e) if e.http_status().is_some() => return Ok(()),
+        // Refused as decided (401/403/404): the response has been sent.
+        Err(Error::Refused(refusal)) => {
+            println!("refused: {refusal}");
+            return Ok(());
+        }
+        // The client sent garbage (answered with 400…), stalled or left:
+        // logged by the caller.
         Err(e) => return Err(e),
     };
 
@@ -147,12 +153,4 @@ fn same(given: &str, token: &str) -> bool {
             .zip(token.bytes())
             .fold(0, |acc, (a, b)| acc | (a ^ b))
             == 0
-}
-
-fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
 }

@@ -78,8 +78,8 @@ fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Res
     let mut name = format!("guest-{id}");
     let accepted = server.accept_with(stream, |request| match (request, request.path()) {
         (Request::Upgrade(_), "/ws") => {
-            if let Some(chosen) = query_param(request.query(), "name").filter(|n| valid_name(n)) {
-                name = chosen.to_owned();
+            if let Some(chosen) = request.query_param("name").filter(|n| valid_name(n)) {
+                name = chosen.into_owned();
             }
             Decision::accept()
         }
@@ -97,8 +97,9 @@ fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Res
     });
     let ws = match accepted {
         Ok(ws) => ws,
-        // The page, a 404 or a refused Origin: answered, nothing more to do.
-        Err(e) if e.http_status().is_some() => return Ok(()),
+        // The page, a 404 or a refused Origin, as decided: answered,
+        // nothing more to do. (A malformed request is an error, logged.)
+        Err(Error::Refused(_)) => return Ok(()),
         // Browsers open spare connections and close them unused.
         Err(Error::Handshake(HandshakeFailure::Eof)) => return Ok(()),
         Err(e) => return Err(e),
@@ -159,16 +160,6 @@ fn send_all(room: &Room, to: Vec<(u64, WebSocketWriter<TcpStream>)>, text: &str)
             room.lock().unwrap().remove(&id);
         }
     }
-}
-
-/// The value of `key` in a query string (no percent-decoding: names are
-/// restricted to characters that need none).
-fn query_param<'a>(query: Option<&'a str>, key: &str) -> Option<&'a str> {
-    query?
-        .split('&')
-        .filter_map(|pair| pair.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v)
 }
 
 fn valid_name(name: &str) -> bool {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use blocking_support::*;
 use wsproto::blocking::{
-    ClientBuilder, Decision, Error, HandshakeFailure, Message, ServerBuilder, accept, accept_with,
-    connect,
+    ClientBuilder, Decision, Error, HandshakeFailure, Message, Refusal, ServerBuilder, accept,
+    accept_with, connect,
 };
 use wsproto::handshake::{Accept, OriginPolicy};
 
@@ -78,10 +78,122 @@ fn a_refusal_reaches_the_client_with_status_headers_and_body() {
     );
     assert_eq!(response.body(), b"token required\n");
     let server_error = server.join().unwrap().unwrap_err();
+    assert!(
+        matches!(
+            server_error,
+            Error::Refused(Refusal::Decided { status: 401 })
+        ),
+        "{server_error:?}"
+    );
+}
+
+/// A valid upgrade request (RFC 6455 §1.3) for `target`, with `extra`
+/// header lines.
+fn upgrade_request(target: &str, extra: &str) -> Vec<u8> {
+    format!(
+        "GET {target} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    )
+    .into_bytes()
+}
+
+/// Sends `request` raw to a server running `run` and returns every byte it
+/// answered (to its end of stream) and what the server's call returned.
+fn exchange<T, F>(request: &[u8], run: F) -> (Vec<u8>, Result<T, Error>)
+where
+    T: Send + 'static,
+    F: FnOnce(TcpStream) -> Result<T, Error> + Send + 'static,
+{
+    let (addr, server) = serve_one(run);
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.write_all(request).unwrap();
+    let mut wire = Vec::new();
+    tcp.read_to_end(&mut wire).unwrap();
+    drop(tcp);
+    (wire, server.join().unwrap())
+}
+
+#[test]
+fn a_decided_refusal_is_refused_with_its_headers_not_a_handshake_failure() {
+    let (wire, result) = exchange(&upgrade_request("/?token=wrong", ""), |tcp| {
+        accept_with(tcp, |request| {
+            assert_eq!(request.query_param("token").as_deref(), Some("wrong"));
+            Decision::reject(401).header("WWW-Authenticate", "Bearer")
+        })
+        .map(|_| ())
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "HTTP/1.1 401 Unauthorized\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         WWW-Authenticate: Bearer\r\n\
+         Content-Length: 17\r\n\
+         \r\n\
+         401 Unauthorized\n"
+    );
+    let error = result.unwrap_err();
+    assert!(
+        matches!(error, Error::Refused(Refusal::Decided { status: 401 })),
+        "{error:?}"
+    );
+    assert_eq!(error.http_status(), Some(401));
+    assert_eq!(
+        error.to_string(),
+        "refused: answered with HTTP status 401, as decided"
+    );
+}
+
+#[test]
+fn a_page_for_plain_http_is_refused_as_decided() {
+    let request = b"GET /health HTTP/1.1\r\nHost: h\r\n\r\n";
+    let (wire, result) = exchange(request, |tcp| {
+        accept_with(tcp, |request| {
+            assert!(request.upgrade().is_none());
+            Decision::respond(200, &[], "ok").header("Cache-Control", "no-store")
+        })
+        .map(|_| ())
+    });
+    assert_eq!(
+        wire,
+        b"HTTP/1.1 200 OK\r\nCache-Control: no-store\r\nContent-Length: 2\r\n\r\nok"
+    );
     assert!(matches!(
-        server_error,
-        Error::Handshake(HandshakeFailure::Answered { status: 401 })
+        result.unwrap_err(),
+        Error::Refused(Refusal::Decided { status: 200 })
     ));
+}
+
+#[test]
+fn a_header_added_to_an_accept_goes_into_the_101() {
+    let (wire, result) = exchange(&upgrade_request("/", ""), |tcp| {
+        accept_with(tcp, |_| Decision::accept().header("Set-Cookie", "s=1")).map(drop)
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "HTTP/1.1 101 Switching Protocols\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\
+         Set-Cookie: s=1\r\n\
+         \r\n"
+    );
+    result.unwrap();
+}
+
+#[test]
+fn a_malformed_header_in_a_refusal_answers_500_and_is_our_error() {
+    let (wire, result) = exchange(&upgrade_request("/", ""), |tcp| {
+        accept_with(tcp, |_| {
+            Decision::reject(401).header("X-Bad", "a\r\nSet-Cookie: x")
+        })
+        .map(drop)
+    });
+    assert_eq!(
+        wire,
+        b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+    );
+    let error = result.unwrap_err();
+    assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
 }
 
 #[test]
@@ -108,10 +220,79 @@ fn origin_policy_refuses_with_403() {
         .map(|_| ())
         .unwrap_err();
     assert_eq!(error.http_status(), Some(403));
+    let server_error = server.join().unwrap().unwrap_err();
+    assert_eq!(server_error.http_status(), Some(403));
+    assert!(
+        matches!(
+            &server_error,
+            Error::Refused(Refusal::Origin(Some(origin))) if origin == "https://evil.example"
+        ),
+        "{server_error:?}"
+    );
+}
+
+/// The policy runs before the decision: a foreign `Origin` with a wrong
+/// token gets the policy's 403 (byte for byte), not the decision's 401.
+#[test]
+fn the_origin_policy_answers_before_the_decision() {
+    let request = upgrade_request("/?token=wrong", "Origin: https://evil.example\r\n");
+    let (wire, result) = exchange(&request, |tcp| {
+        let policy = OriginPolicy::new().allow("https://app.example").unwrap();
+        ServerBuilder::new()
+            .origin_policy(policy)
+            .accept_with(tcp, |_| {
+                Decision::reject(401).header("WWW-Authenticate", "Bearer")
+            })
+            .map(drop)
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "HTTP/1.1 403 Forbidden\r\n\
+         Connection: close\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: 15\r\n\
+         \r\n\
+         origin refused\n"
+    );
+    let error = result.unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "refused: origin https://evil.example refused by the origin policy (403)"
+    );
+}
+
+#[test]
+fn the_origin_refusal_body_can_be_chosen() {
+    let request = upgrade_request("/", "Origin: https://evil.example\r\n");
+    let (wire, result) = exchange(&request, |tcp| {
+        let policy = OriginPolicy::new()
+            .same_origin(true)
+            .refusal_body("text/html; charset=utf-8", "<h1>wrong site</h1>")
+            .unwrap();
+        ServerBuilder::new()
+            .origin_policy(policy)
+            .accept_with(tcp, |_| panic!("the decision is not asked"))
+            .map(drop)
+    });
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "HTTP/1.1 403 Forbidden\r\n\
+         Connection: close\r\n\
+         Content-Type: text/html; charset=utf-8\r\n\
+         Content-Length: 19\r\n\
+         \r\n\
+         <h1>wrong site</h1>"
+    );
     assert!(matches!(
-        server.join().unwrap().unwrap_err(),
-        Error::Handshake(HandshakeFailure::Request(_))
+        result.unwrap_err(),
+        Error::Refused(Refusal::Origin(Some(_)))
     ));
+    // A content type that could inject a header line is refused up front.
+    assert!(
+        OriginPolicy::new()
+            .refusal_body("text/html\r\nSet-Cookie: x", "")
+            .is_err()
+    );
 }
 
 #[test]
@@ -125,11 +306,22 @@ fn an_invalid_request_is_answered_with_400() {
     .unwrap();
     let mut wire = Vec::new();
     tcp.read_to_end(&mut wire).unwrap();
-    assert!(
-        wire.starts_with(b"HTTP/1.1 400 Bad Request\r\n"),
-        "{wire:?}"
+    assert_eq!(
+        String::from_utf8_lossy(&wire),
+        "HTTP/1.1 400 Bad Request\r\n\
+         Connection: close\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: 33\r\n\
+         \r\n\
+         missing Sec-WebSocket-Key header\n"
     );
-    assert_eq!(server.join().unwrap().unwrap_err().http_status(), Some(400));
+    // The peer's fault: a handshake failure, not a refusal as decided.
+    let error = server.join().unwrap().unwrap_err();
+    assert_eq!(error.http_status(), Some(400));
+    assert!(
+        matches!(error, Error::Handshake(HandshakeFailure::Request(_))),
+        "{error:?}"
+    );
 }
 
 #[test]

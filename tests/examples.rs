@@ -164,6 +164,22 @@ impl Running {
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+
+    /// Stderr once it contains `text` (polling until a deadline).
+    fn stderr_containing(&self, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let stderr = self.stderr();
+            if stderr.contains(text) {
+                return stderr;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {text:?} in stderr:\n{stderr}"
+            );
+            thread::sleep(Duration::from_millis(10)); // a poll interval, not a synchronisation
+        }
+    }
 }
 
 impl Drop for Running {
@@ -382,6 +398,10 @@ fn auth_server_checks_the_token_in_the_query_and_the_headers() {
     close(ws);
     let refused = auth(ClientBuilder::new(format!("{url}?token=wrong"))).unwrap_err();
     assert_eq!(refused.http_status(), Some(403));
+    // The query is percent-decoded (`%63` is `c`).
+    let (ws, first) = auth(ClientBuilder::new(format!("{url}?token=s3%63ret"))).unwrap();
+    assert_eq!(first, "authenticated via query");
+    close(ws);
 
     let bearer = |value: &str| ClientBuilder::new(&url).header("Authorization", value);
     let (ws, first) = auth(bearer("Bearer s3cret")).unwrap();
@@ -408,6 +428,52 @@ fn auth_server_checks_the_token_in_the_query_and_the_headers() {
     close(ws);
     let refused = auth(with_protocols("nope")).unwrap_err();
     assert_eq!(refused.http_status(), Some(403));
+}
+
+/// Refusals the server decided are logged as such on stdout; a client
+/// that sends garbage is a handshake failure, logged on stderr.
+#[test]
+fn auth_server_logs_refusals_apart_from_garbage() {
+    let (mut server, addr) = Running::server("auth_server", &["127.0.0.1:0", "s3cret"]);
+    let url = format!("ws://{addr}/");
+
+    // Garbage: an upgrade without Sec-WebSocket-Key.
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .unwrap();
+    let mut answer = String::new();
+    tcp.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    drop(tcp);
+    let stderr = server.stderr_containing("connection: handshake failed: ");
+    assert!(stderr.contains("missing Sec-WebSocket-Key"), "{stderr}");
+
+    let refused = auth(ClientBuilder::new(format!("{url}?token=wrong"))).unwrap_err();
+    assert_eq!(refused.http_status(), Some(403));
+    assert_eq!(
+        server.line_starting("refused"),
+        "refused: answered with HTTP status 403, as decided"
+    );
+    let refused = auth(ClientBuilder::new(&url).header("Authorization", "Basic x")).unwrap_err();
+    assert_eq!(refused.http_status(), Some(401));
+    assert_eq!(
+        refused
+            .response()
+            .unwrap()
+            .headers()
+            .get_str("WWW-Authenticate"),
+        Some("Bearer")
+    );
+    assert_eq!(
+        server.line_starting("refused"),
+        "refused: answered with HTTP status 401, as decided"
+    );
+    // Only the garbage went to the failure log.
+    let stderr = server.stderr();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
 #[test]

@@ -7,8 +7,8 @@ use proptest::prelude::*;
 use wsproto::__private::{request_bytes_scanned, response_bytes_scanned};
 use wsproto::handshake::{
     Accept, ClientHandshake, ClientRequest, Established, Extension, HandshakeError,
-    HandshakeUsageError, OriginPolicy, RequestParser, ResponseError, UpgradeRequest, WsUrl,
-    accept_key, http_response,
+    HandshakeUsageError, OriginPolicy, QueryPairs, RequestParser, ResponseError, UpgradeRequest,
+    WsUrl, accept_key, http_response,
 };
 use wsproto::{HandshakeLimits, Status};
 
@@ -692,6 +692,110 @@ fn reject_with_any_status_headers_and_body() {
     );
 }
 
+// ------------------------------------------------- query parameters ----
+
+/// The RFC request with its target replaced by `target`, parsed.
+fn with_target(target: &str) -> UpgradeRequest {
+    let text = std::str::from_utf8(RFC_REQUEST).unwrap();
+    let request = text.replacen("/chat", target, 1);
+    server(request.as_bytes()).unwrap().0
+}
+
+/// The decoded pairs of a request whose target is `target`.
+fn pairs(target: &str) -> Vec<(String, String)> {
+    let request = with_target(target);
+    let pairs: Vec<(String, String)> = request
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let direct: Vec<(String, String)> = QueryPairs::new(request.query().unwrap_or(""))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    assert_eq!(pairs, direct, "{target}");
+    pairs
+}
+
+fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+#[test]
+fn query_plus_is_a_space_and_escapes_decode_as_utf8() {
+    let r = with_target("/?name=Ann+Lee&city=caf%C3%A9&sum=1%2B1&amp=%26&Up=%c3%A9");
+    assert_eq!(r.query_param("name").as_deref(), Some("Ann Lee"));
+    assert_eq!(r.query_param("city").as_deref(), Some("café"));
+    // An encoded `+` is a plus, an encoded `&` does not split.
+    assert_eq!(r.query_param("sum").as_deref(), Some("1+1"));
+    assert_eq!(r.query_param("amp").as_deref(), Some("&"));
+    // Lowercase hex digits decode too.
+    assert_eq!(r.query_param("Up").as_deref(), Some("é"));
+    // Names are decoded before they are compared, and compared by case.
+    let r = with_target("/?my+key=1&%74oken=t");
+    assert_eq!(r.query_param("my key").as_deref(), Some("1"));
+    assert_eq!(r.query_param("token").as_deref(), Some("t"));
+    assert_eq!(r.query_param("Token"), None);
+}
+
+#[test]
+fn query_invalid_escapes_are_kept_literally() {
+    assert_eq!(
+        pairs("/?a=%zz&b=%&c=%4&d=%4g&e=100%&f=%%41"),
+        owned(&[
+            ("a", "%zz"),
+            ("b", "%"),
+            ("c", "%4"),
+            ("d", "%4g"),
+            ("e", "100%"),
+            ("f", "%A"),
+        ])
+    );
+}
+
+#[test]
+fn query_bytes_that_are_not_utf8_become_replacement_characters() {
+    let r = with_target("/?bad=%FF&cut=%C3&ok=%C3%A9%FE");
+    assert_eq!(r.query_param("bad").as_deref(), Some("\u{FFFD}"));
+    assert_eq!(r.query_param("cut").as_deref(), Some("\u{FFFD}"));
+    assert_eq!(r.query_param("ok").as_deref(), Some("é\u{FFFD}"));
+}
+
+#[test]
+fn query_repeated_keys_first_wins_and_pairs_keep_all() {
+    let r = with_target("/?k=1&k=2&x=0&k=3");
+    assert_eq!(r.query_param("k").as_deref(), Some("1"));
+    assert_eq!(
+        pairs("/?k=1&k=2&x=0&k=3"),
+        owned(&[("k", "1"), ("k", "2"), ("x", "0"), ("k", "3")])
+    );
+}
+
+#[test]
+fn query_empty_values_names_without_equals_and_empty_pieces() {
+    assert_eq!(
+        pairs("/?a=&b&=c&&d=e=f&"),
+        owned(&[("a", ""), ("b", ""), ("", "c"), ("d", "e=f")])
+    );
+    let r = with_target("/?a=&b");
+    assert_eq!(r.query_param("a").as_deref(), Some(""));
+    assert_eq!(r.query_param("b").as_deref(), Some(""));
+    assert_eq!(r.query_param("c"), None);
+}
+
+#[test]
+fn query_empty_or_absent() {
+    for target in ["/chat", "/chat?", "/chat?&&"] {
+        assert_eq!(pairs(target), owned(&[]), "{target}");
+        assert_eq!(with_target(target).query_param(""), None, "{target}");
+    }
+    // The plain HTTP request type decodes the same way.
+    let r = with_target("/?t=a%20b");
+    assert_eq!(r.http().query_param("t").as_deref(), Some("a b"));
+    assert_eq!(r.http().query_pairs().count(), 1);
+}
+
 // ------------------------------------------------------ §10.2 Origin ----
 
 fn with_origins(origins: &[&str], host: &str) -> UpgradeRequest {
@@ -998,7 +1102,49 @@ fn client_response_caps() {
 
 // --------------------------------------------------------- proptest ----
 
+/// Encodes as a browser's form would: unreserved bytes as they are, space
+/// as `+`, every other byte as `%XX` (upper or lower case by `lower`).
+fn form_encode(text: &str, lower: bool) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        match b {
+            b' ' => out.push('+'),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ if lower => out.push_str(&format!("%{b:02x}")),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
 proptest! {
+    /// Form-encoded pairs of any text decode back to themselves, in order.
+    #[test]
+    fn query_pairs_decode_what_a_form_encodes(
+        pairs in proptest::collection::vec((".*", ".*"), 0..6),
+        lower in any::<bool>(),
+    ) {
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", form_encode(k, lower), form_encode(v, lower)))
+            .collect();
+        let query = query.join("&");
+        let decoded: Vec<(String, String)> = QueryPairs::new(&query)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        // `=` alone is a pair too: the empty name with the empty value.
+        prop_assert_eq!(decoded, pairs);
+    }
+
+    /// Any query decodes without panicking, one pair per non-empty piece.
+    #[test]
+    fn query_pairs_of_any_text(query in ".*") {
+        let pieces = query.split('&').filter(|p| !p.is_empty()).count();
+        prop_assert_eq!(QueryPairs::new(&query).count(), pieces);
+    }
+
     /// Any split of a request into two calls gives the whole-buffer result.
     #[test]
     fn any_split_point_gives_the_same_request(cut in 0usize..RFC_REQUEST.len()) {

@@ -4,7 +4,9 @@
 //! ([`ProtocolError`], with the close code we sent), a handshake failed
 //! (with the HTTP status), the caller misused the API ([`UsageError`]) — and
 //! adds what only real I/O can bring: `std::io::Error`, timeouts, a peer that
-//! vanished, and the ordinary end of a connection.
+//! vanished, and the ordinary end of a connection. A server that refuses a
+//! valid request on purpose gets [`Error::Refused`], apart from the
+//! handshake failures.
 
 use std::io;
 
@@ -42,9 +44,35 @@ pub enum Error {
     /// [`ProtocolError::close_code`] was sent and the connection is over.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
-    /// The opening handshake failed; see [`HandshakeFailure`].
+    /// The opening handshake failed; see [`HandshakeFailure`]. On a
+    /// server: the client sent an invalid request (answered with its 4xx),
+    /// stalled, or went away.
     #[error("handshake failed: {0}")]
     Handshake(#[from] HandshakeFailure),
+    /// Server side: no WebSocket, because the server chose so — the
+    /// client's request was valid, and the response this [`Refusal`]
+    /// describes was written to it. Not a failure of either side: a 401 or
+    /// 403 decided by [`accept_with`](super::accept_with), the
+    /// [`OriginPolicy`](crate::handshake::OriginPolicy)'s 403, or a page
+    /// served to a plain HTTP request all end here, while a malformed
+    /// request is [`Error::Handshake`].
+    ///
+    /// ```no_run
+    /// use wsproto::blocking::{Decision, Error, accept_with};
+    ///
+    /// # let stream = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// match accept_with(stream, |request| match request.query_param("token") {
+    ///     Some(token) if token == "s3cret" => Decision::accept(),
+    ///     _ => Decision::reject(401).header("WWW-Authenticate", "Bearer"),
+    /// }) {
+    ///     Ok(ws) => { /* serve */ }
+    ///     Err(Error::Refused(refusal)) => println!("refused as decided: {refusal}"),
+    ///     Err(e) => eprintln!("handshake failed: {e}"),
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    #[error("refused: {0}")]
+    Refused(Refusal),
     /// The caller asked for something the protocol does not allow now
     /// (sending after Close, an oversized Ping, …). Nothing changed.
     #[error("usage error: {0}")]
@@ -68,18 +96,12 @@ pub enum Error {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum HandshakeFailure {
-    /// Server side: the client's request was invalid. The matching error
-    /// response ([`HandshakeError::response`]) was written to the client.
+    /// Server side: the client's request was invalid (or plain HTTP that
+    /// the decision wanted to upgrade: 426). The matching error response
+    /// ([`HandshakeError::response`]) was written to the client. A valid
+    /// request refused on purpose is [`Error::Refused`] instead.
     #[error("{0}")]
     Request(HandshakeError),
-    /// Server side: the application's decision answered with an HTTP
-    /// response instead of the upgrade (a refusal, or a plain HTTP page);
-    /// it was written to the client.
-    #[error("answered with HTTP status {status} instead of upgrading")]
-    Answered {
-        /// The status that was sent.
-        status: u16,
-    },
     /// Client side: the server's response was not a valid `101`
     /// (a refusal keeps its status, headers and body).
     #[error("{0}")]
@@ -91,6 +113,37 @@ pub enum HandshakeFailure {
     /// The peer closed the stream before completing the handshake.
     #[error("end of stream during the opening handshake")]
     Eof,
+}
+
+/// Why a server refused a valid request on purpose ([`Error::Refused`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// The decision of [`accept_with`](super::accept_with) answered with
+    /// an HTTP response instead of the upgrade
+    /// ([`Decision::reject`](super::Decision::reject),
+    /// [`Decision::respond`](super::Decision::respond)): a refusal such as
+    /// 401, or a page for a plain HTTP request.
+    #[error("answered with HTTP status {status}, as decided")]
+    Decided {
+        /// The status that was sent.
+        status: u16,
+    },
+    /// The [`OriginPolicy`](crate::handshake::OriginPolicy) refused the
+    /// request's `Origin` with 403, before the decision was asked. Holds
+    /// the origin when there was exactly one.
+    #[error("origin {} refused by the origin policy (403)", .0.as_deref().unwrap_or("(none or repeated)"))]
+    Origin(Option<String>),
+}
+
+impl Refusal {
+    /// The HTTP status that was sent.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Refusal::Decided { status } => *status,
+            Refusal::Origin(_) => 403,
+        }
+    }
 }
 
 impl From<io::Error> for Error {
@@ -136,12 +189,13 @@ impl Error {
         }
     }
 
-    /// The HTTP status of a failed handshake: the one a server sent to the
-    /// client, or the one a client received instead of `101`.
+    /// The HTTP status of a refused or failed handshake: the one a server
+    /// sent to the client (for a refusal as decided, [`Error::Refused`], or
+    /// an invalid request), or the one a client received instead of `101`.
     pub fn http_status(&self) -> Option<u16> {
         match self {
+            Error::Refused(refusal) => Some(refusal.http_status()),
             Error::Handshake(HandshakeFailure::Request(e)) => Some(e.http_status()),
-            Error::Handshake(HandshakeFailure::Answered { status }) => Some(*status),
             Error::Handshake(HandshakeFailure::Response(ResponseError::NotSwitching(r))) => {
                 Some(r.status())
             }

@@ -77,7 +77,7 @@ pub use crate::Message;
 #[cfg(feature = "tls")]
 pub use crate::blocking::tls::{TlsReader, TlsStream, TlsWriter};
 pub use client::{ClientBuilder, client_handshake, connect};
-pub use error::{Error, HandshakeFailure};
+pub use error::{Error, HandshakeFailure, Refusal};
 pub use handshake_io::DEFAULT_TIMEOUT;
 pub use maybe_tls::{MaybeTlsReader, MaybeTlsStream, MaybeTlsWriter};
 pub use reconnect::{Backoff, ReconnectingClient};

@@ -1,13 +1,14 @@
 //! The server side: [`accept`], [`accept_with`] and [`ServerBuilder`].
 
+use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use super::error::{Error, HandshakeFailure};
+use super::error::{Error, HandshakeFailure, Refusal};
 use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
 use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::handshake::{
-    Accept, HandshakeError, HttpRequest, OriginPolicy, RequestParser, UpgradeRequest,
+    Accept, HandshakeError, HttpRequest, OriginPolicy, QueryPairs, RequestParser, UpgradeRequest,
     http_response, reason_phrase,
 };
 use crate::{Config, Connection, Role, Status};
@@ -89,6 +90,29 @@ impl<'a> Request<'a> {
         self.http().query()
     }
 
+    /// The first value of the query parameter `name`, percent-decoded
+    /// (`+` is a space, `%zz` is kept, bytes that are not UTF-8 become
+    /// U+FFFD): see [`HttpRequest::query_param`].
+    ///
+    /// ```no_run
+    /// # let stream = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// use wsproto::blocking::{Decision, accept_with};
+    ///
+    /// let ws = accept_with(stream, |request| match request.query_param("token") {
+    ///     Some(token) if token == "s3cret" => Decision::accept(),
+    ///     _ => Decision::reject(401),
+    /// });
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.http().query_param(name)
+    }
+
+    /// Every query parameter, decoded: see [`HttpRequest::query_pairs`].
+    pub fn query_pairs(&self) -> QueryPairs<'a> {
+        self.http().query_pairs()
+    }
+
     /// The first header called `name` (any case), if UTF-8.
     pub fn header(&self, name: &str) -> Option<&'a str> {
         self.http().header(name)
@@ -125,7 +149,27 @@ impl Decision {
         Decision::Accept(Accept::new().protocol(protocol))
     }
 
-    /// Refuse with `status` and its reason phrase as a text body.
+    /// Refuse with `status` and its reason phrase as a text body; add
+    /// headers with [`header`](Self::header) (for a body of your own, use
+    /// [`respond`](Self::respond)). [`accept_with`] then returns
+    /// [`Error::Refused`], not a handshake failure.
+    ///
+    /// ```
+    /// use wsproto::blocking::Decision;
+    ///
+    /// let challenge = Decision::reject(401).header("WWW-Authenticate", "Bearer");
+    /// assert_eq!(
+    ///     challenge,
+    ///     Decision::respond(
+    ///         401,
+    ///         &[
+    ///             ("Content-Type", "text/plain; charset=utf-8"),
+    ///             ("WWW-Authenticate", "Bearer"),
+    ///         ],
+    ///         "401 Unauthorized\n",
+    ///     )
+    /// );
+    /// ```
     pub fn reject(status: u16) -> Decision {
         Decision::respond(
             status,
@@ -134,7 +178,9 @@ impl Decision {
         )
     }
 
-    /// Answer with a complete HTTP response.
+    /// Answer with a complete HTTP response: a refusal with a body of your
+    /// own, or a page for a plain HTTP request. [`accept_with`] then
+    /// returns [`Error::Refused`].
     pub fn respond(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Decision {
         Decision::Respond {
             status,
@@ -143,6 +189,30 @@ impl Decision {
                 .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
                 .collect(),
             body: body.into(),
+        }
+    }
+
+    /// Adds a header to the response: to the refusal or page of
+    /// [`reject`](Self::reject) and [`respond`](Self::respond) (e.g.
+    /// `WWW-Authenticate`, `Location`), or to the `101` of an accept (as
+    /// [`Accept::header`], e.g. `Set-Cookie`). Names and values are checked
+    /// when the response is written: a malformed one is answered with 500
+    /// and returned as [`Error::InvalidRequest`].
+    pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Decision {
+        match self {
+            Decision::Accept(accept) => Decision::Accept(accept.header(name, value)),
+            Decision::Respond {
+                status,
+                mut headers,
+                body,
+            } => {
+                headers.push((name.into(), value.into()));
+                Decision::Respond {
+                    status,
+                    headers,
+                    body,
+                }
+            }
         }
     }
 }
@@ -210,8 +280,50 @@ impl ServerBuilder {
         self
     }
 
-    /// Refuse upgrade requests whose `Origin` the policy refuses (403),
-    /// before the decision is asked.
+    /// Checks the `Origin` of every upgrade request with `policy`
+    /// **before** the decision callback of [`accept_with`](Self::accept_with)
+    /// runs. A refused origin is answered with 403 Forbidden (the policy's
+    /// [`refusal_response`](OriginPolicy::refusal_response), whose body
+    /// [`OriginPolicy::refusal_body`] chooses) and the result is
+    /// [`Error::Refused`] with [`Refusal::Origin`]; the callback is not
+    /// asked. So a request with a foreign `Origin` *and* a wrong token gets
+    /// 403, never the 401 the callback would have chosen. Plain HTTP
+    /// requests ([`Request::Http`]) are not checked. To let credentials
+    /// answer first, leave this unset and call [`OriginPolicy::check`]
+    /// from the callback.
+    ///
+    /// ```
+    /// # use std::io::{Cursor, Read, Write};
+    /// # struct Memory(Cursor<Vec<u8>>);
+    /// # impl Read for Memory {
+    /// #     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> { self.0.read(buf) }
+    /// # }
+    /// # impl Write for Memory {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { Ok(buf.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl wsproto::blocking::Stream for Memory {}
+    /// use wsproto::blocking::{Decision, Error, Refusal, ServerBuilder};
+    /// use wsproto::handshake::OriginPolicy;
+    ///
+    /// let server = ServerBuilder::new()
+    ///     .origin_policy(OriginPolicy::new().allow("https://app.example")?);
+    /// // A foreign page, and a wrong token: the policy answers first.
+    /// let stream = Memory(Cursor::new(
+    ///     b"GET /?token=wrong HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
+    ///       Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ///         .to_vec(),
+    /// ));
+    /// let result = server.accept_with(stream, |request| match request.query_param("token") {
+    ///     Some(token) if token == "s3cret" => Decision::accept(),
+    ///     _ => unreachable!("not asked: it would have answered 401"),
+    /// });
+    /// let Err(Error::Refused(refusal)) = result else { unreachable!() };
+    /// assert_eq!(refusal, Refusal::Origin(Some("https://evil.example".into())));
+    /// assert_eq!(refusal.http_status(), 403);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn origin_policy(mut self, policy: OriginPolicy) -> Self {
         self.origin = Some(policy);
         self
@@ -225,12 +337,23 @@ impl ServerBuilder {
     /// Reads the request, lets `decide` look at it, and upgrades or
     /// answers accordingly.
     ///
+    /// In order:
+    ///
     /// - An invalid upgrade request is answered with its HTTP error (400,
-    ///   405, 426, 431, 403 for the origin policy) without asking `decide`;
-    ///   the result is [`HandshakeFailure::Request`].
+    ///   405, 426, 431) without asking `decide`; the result is
+    ///   [`Error::Handshake`] with [`HandshakeFailure::Request`]: the peer's
+    ///   fault.
+    /// - Then the [`origin_policy`](Self::origin_policy), if any: a refused
+    ///   `Origin` is answered with 403 without asking `decide`; the result
+    ///   is [`Error::Refused`] with [`Refusal::Origin`].
+    /// - Then `decide`. Accepting upgrades. A refusal
+    ///   ([`Decision::reject`], [`Decision::respond`]) is sent as decided
+    ///   and the result is [`Error::Refused`] with [`Refusal::Decided`]: the
+    ///   request was valid, and this is not a failure.
     /// - A plain HTTP request is shown to `decide` as [`Request::Http`];
     ///   [`Decision::respond`] answers it, and the result is
-    ///   [`HandshakeFailure::Answered`] with the status sent.
+    ///   [`Error::Refused`] with [`Refusal::Decided`] and the status sent
+    ///   (accepting it answers 426, a [`HandshakeFailure::Request`]).
     /// - A refusal is written to the client, then the write half is shut
     ///   down and what the client still sends is drained (until it closes,
     ///   at most 256 KiB and 1 s: a lingering close, so that closing with
@@ -267,7 +390,12 @@ impl ServerBuilder {
         };
         if let Some(policy) = &self.origin {
             if let Err(error) = policy.check(&upgrade) {
-                return Err(refuse(&mut stream, &head, error));
+                send_and_close(&mut stream, &head, &policy.refusal_response());
+                let origin = match error {
+                    HandshakeError::OriginRefused(origin) => origin,
+                    _ => None,
+                };
+                return Err(Error::Refused(Refusal::Origin(origin)));
             }
         }
         match decide(Request::Upgrade(&upgrade)) {
@@ -314,7 +442,7 @@ impl ServerBuilder {
                 match upgrade.reject(status, &headers, &body) {
                     Ok(bytes) => {
                         send_and_close(&mut stream, &head, &bytes);
-                        Err(HandshakeFailure::Answered { status }.into())
+                        Err(Error::Refused(Refusal::Decided { status }))
                     }
                     Err(usage) => {
                         let _ = respond(&mut stream, &head, 500, &[], b"");
@@ -384,7 +512,7 @@ fn respond<S: Stream>(
     match http_response(status, &headers, body) {
         Ok(bytes) => {
             send_and_close(stream, head, &bytes);
-            HandshakeFailure::Answered { status }.into()
+            Error::Refused(Refusal::Decided { status })
         }
         Err(usage) => {
             if let Ok(bytes) = http_response(500, &[], b"") {

@@ -2,11 +2,14 @@
 //! ([`HttpRequest`]), the status line and header writers, and the reason
 //! phrases.
 //!
-//! A leaf: it imports no other handshake file but `headers`, so `error`,
+//! A leaf: it imports no other handshake file but `headers` and `query`, so `error`,
 //! `response`, `server` and `client` can all use it without importing each
 //! other in a circle.
 
+use std::borrow::Cow;
+
 use super::headers::Headers;
+use super::query::{QueryPairs, query_param};
 
 /// The reason phrase for a status code (RFC 7231 §6.1), or `""` when unknown.
 pub fn reason_phrase(status: u16) -> &'static str {
@@ -136,6 +139,40 @@ impl HttpRequest {
     /// The query after `?`, still percent-encoded; `None` without a `?`.
     pub fn query(&self) -> Option<&str> {
         self.query.as_deref()
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded as
+    /// `application/x-www-form-urlencoded` (`+` is a space; an invalid
+    /// escape such as `%zz` is kept literally; bytes that are not UTF-8
+    /// become U+FFFD). Names are compared after decoding, case-sensitively;
+    /// a name without `=` (`?debug`) has the empty value. `None` when the
+    /// parameter is absent. See [`QueryPairs`] for the exact rules.
+    ///
+    /// ```
+    /// use wsproto::handshake::RequestParser;
+    /// use wsproto::Status;
+    ///
+    /// let request = b"GET /chat?room=caf%C3%A9&name=Ann+Lee&room=2&debug HTTP/1.1\r\n\
+    ///     Host: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    /// let Status::Complete((upgrade, _)) = RequestParser::default().parse(request)? else {
+    ///     unreachable!()
+    /// };
+    /// let http = upgrade.http();
+    /// assert_eq!(http.query_param("room").as_deref(), Some("café")); // the first one
+    /// assert_eq!(http.query_param("name").as_deref(), Some("Ann Lee"));
+    /// assert_eq!(http.query_param("debug").as_deref(), Some(""));
+    /// assert_eq!(http.query_param("token"), None);
+    /// # Ok::<(), wsproto::handshake::HandshakeError>(())
+    /// ```
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        query_param(self.query(), name)
+    }
+
+    /// Every query parameter, in order, repeats included, decoded as by
+    /// [`query_param`](Self::query_param); nothing without a query.
+    pub fn query_pairs(&self) -> QueryPairs<'_> {
+        QueryPairs::new(self.query().unwrap_or(""))
     }
 
     /// The HTTP minor version: 1 for HTTP/1.1, 0 for HTTP/1.0.

@@ -3,8 +3,8 @@
 //! **Server.** Feed the bytes received so far to a [`RequestParser`]; it
 //! answers [`Status::Partial`](crate::Status::Partial) until the request head
 //! is complete, then an [`UpgradeRequest`] and how many bytes the head used
-//! (bytes after it belong to the connection). Look at the path, query,
-//! headers, [`Origin`](UpgradeRequest::origin) (see [`OriginPolicy`]),
+//! (bytes after it belong to the connection). Look at the path, query
+//! ([`query_param`](UpgradeRequest::query_param) decodes it), headers, [`Origin`](UpgradeRequest::origin) (see [`OriginPolicy`]),
 //! offered subprotocols and extensions, then
 //! [`accept`](UpgradeRequest::accept) — which gives the `101` response bytes
 //! and what was agreed — or [`reject`](UpgradeRequest::reject) with any
@@ -47,6 +47,7 @@ mod head;
 mod headers;
 mod http1;
 mod origin;
+mod query;
 mod response;
 mod server;
 mod url;
@@ -57,6 +58,7 @@ pub use error::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError
 pub use headers::{Extension, ExtensionParam, Headers};
 pub use http1::{HttpRequest, reason_phrase};
 pub use origin::OriginPolicy;
+pub use query::QueryPairs;
 pub use response::http_response;
 pub use server::{Accept, Accepted, RequestParser, UpgradeRequest};
 pub use url::WsUrl;

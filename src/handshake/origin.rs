@@ -8,6 +8,7 @@
 //! handshake with a reply containing HTTP 403 Forbidden status code."
 
 use super::error::{HandshakeError, HandshakeUsageError};
+use super::response::{check_header, http_response};
 use super::server::UpgradeRequest;
 
 /// Which origins may open a WebSocket to this server.
@@ -23,6 +24,13 @@ use super::server::UpgradeRequest;
 /// one, so its absence means a non-browser client, which could forge any
 /// origin anyway. [`OriginPolicy::require_origin`] refuses it instead.
 ///
+/// A refusal is answered with 403 Forbidden (RFC 6455 §10.2), with the
+/// body of [`refusal_body`](Self::refusal_body) (by default
+/// `origin refused`): send [`refusal_response`](Self::refusal_response).
+/// The blocking adapter's `ServerBuilder::origin_policy` checks the policy
+/// *before* its decision callback, so the callback never sees a request
+/// whose `Origin` was refused.
+///
 /// ```
 /// use wsproto::handshake::OriginPolicy;
 /// let policy = OriginPolicy::new().allow("https://app.example.com")?.same_origin(true);
@@ -33,10 +41,39 @@ pub struct OriginPolicy {
     allowed: Vec<Origin>,
     same_origin: bool,
     require_origin: bool,
+    /// The 403's `Content-Type` and body, when not the default.
+    refusal: Option<(String, Vec<u8>)>,
 }
 
 impl OriginPolicy {
-    /// A policy that allows no origin (and requests without one).
+    /// An empty policy: every request that carries an `Origin` is refused
+    /// until [`allow`](Self::allow) or [`same_origin`](Self::same_origin)
+    /// admits it, while a request *without* `Origin` passes (a non-browser
+    /// client) unless [`require_origin(true)`](Self::require_origin).
+    ///
+    /// ```
+    /// use wsproto::Status;
+    /// use wsproto::handshake::{OriginPolicy, RequestParser};
+    ///
+    /// let request = |origin: &str| {
+    ///     let text = format!(
+    ///         "GET / HTTP/1.1\r\nHost: h\r\n{origin}Upgrade: websocket\r\n\
+    ///          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    ///          Sec-WebSocket-Version: 13\r\n\r\n"
+    ///     );
+    ///     let Ok(Status::Complete((upgrade, _))) = RequestParser::default().parse(text.as_bytes())
+    ///     else { unreachable!() };
+    ///     upgrade
+    /// };
+    /// let with_origin = request("Origin: https://h\r\n");
+    /// let without = request("");
+    ///
+    /// let policy = OriginPolicy::new();
+    /// assert!(policy.check(&with_origin).is_err()); // no origin is allowed...
+    /// assert!(policy.check(&without).is_ok()); // ...but no Origin at all passes
+    /// let strict = OriginPolicy::new().require_origin(true);
+    /// assert!(strict.check(&without).is_err());
+    /// ```
     pub fn new() -> Self {
         OriginPolicy::default()
     }
@@ -105,7 +142,51 @@ impl OriginPolicy {
         self
     }
 
-    /// Checks a request; the error answers 403 Forbidden.
+    /// Chooses the body of the 403 that answers a refused origin, and its
+    /// `Content-Type` (default: `origin refused` as UTF-8 text). A content
+    /// type with CR, LF or NUL in it is refused.
+    ///
+    /// ```
+    /// use wsproto::handshake::OriginPolicy;
+    ///
+    /// let policy = OriginPolicy::new()
+    ///     .same_origin(true)
+    ///     .refusal_body("text/html", "<p>Open this app from its own page.</p>")?;
+    /// assert_eq!(
+    ///     policy.refusal_response(),
+    ///     b"HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Type: text/html\r\n\
+    ///       Content-Length: 39\r\n\r\n<p>Open this app from its own page.</p>"
+    /// );
+    /// # Ok::<(), wsproto::handshake::HandshakeUsageError>(())
+    /// ```
+    pub fn refusal_body(
+        mut self,
+        content_type: &str,
+        body: impl Into<Vec<u8>>,
+    ) -> Result<Self, HandshakeUsageError> {
+        check_header("Content-Type", content_type)?;
+        self.refusal = Some((content_type.to_owned(), body.into()));
+        Ok(self)
+    }
+
+    /// The 403 Forbidden response to send when [`check`](Self::check)
+    /// refuses: `Connection: close`, then the body chosen with
+    /// [`refusal_body`](Self::refusal_body), or else the same bytes as the
+    /// error's [`HandshakeError::response`].
+    pub fn refusal_response(&self) -> Vec<u8> {
+        match &self.refusal {
+            Some((content_type, body)) => http_response(
+                403,
+                &[("Connection", "close"), ("Content-Type", content_type)],
+                body,
+            )
+            .expect("the content type was checked"),
+            None => HandshakeError::OriginRefused(None).response(),
+        }
+    }
+
+    /// Checks a request; the error answers 403 Forbidden (send
+    /// [`refusal_response`](Self::refusal_response)).
     pub fn check(&self, request: &UpgradeRequest) -> Result<(), HandshakeError> {
         let mut values = request.headers().get_all("Origin");
         let value = match (values.next(), values.next()) {

@@ -1,6 +1,7 @@
 //! The server side: parse and validate the client's request, then accept or
 //! refuse it.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use super::accept::{accept_key, is_valid_key};
@@ -8,6 +9,7 @@ use super::error::{HandshakeError, HandshakeUsageError};
 use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
 use super::http1::{HttpRequest, parse_head, write_header, write_status_line};
+use super::query::QueryPairs;
 use super::response::{check_header, check_not_reserved, http_response};
 use crate::{HandshakeLimits, Status};
 
@@ -217,9 +219,21 @@ impl UpgradeRequest {
         self.http.path()
     }
 
-    /// The query after `?` (where tokens are often passed).
+    /// The query after `?` (where tokens are often passed), still
+    /// percent-encoded.
     pub fn query(&self) -> Option<&str> {
         self.http.query()
+    }
+
+    /// The first value of the query parameter `name`, percent-decoded: see
+    /// [`HttpRequest::query_param`].
+    pub fn query_param(&self, name: &str) -> Option<Cow<'_, str>> {
+        self.http.query_param(name)
+    }
+
+    /// Every query parameter, decoded: see [`HttpRequest::query_pairs`].
+    pub fn query_pairs(&self) -> QueryPairs<'_> {
+        self.http.query_pairs()
     }
 
     /// Every header field (`Authorization`, `Cookie`, …), repeats included.
