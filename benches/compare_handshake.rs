@@ -5,7 +5,7 @@
 //! response bytes.
 //!
 //! - `wsproto_core`: `RequestParser::new(HandshakeLimits::default())`,
-//!   `parse`, `accept(Accept::new())`, the response bytes (no I/O).
+//!   `parse`, `accept(AcceptOptions::new())`, the response bytes (no I/O).
 //! - `wsproto_blocking`: `wsproto::blocking::accept` over the in-memory
 //!   `MemStream` of `support` holding the request: reading it, the
 //!   response written to the stream, and the `WebSocket` created.
@@ -14,7 +14,7 @@
 //!   in its first read and the stream's end after it is never reached).
 //!
 //! permessage-deflate is offered by the request and declined by all three
-//! (wsproto's default `Accept` and `Config` do not negotiate it, and
+//! (wsproto's default `AcceptOptions` and `Config` do not negotiate it, and
 //! tungstenite does not implement it), so each answers the same four
 //! lines. Before timing, each variant's response is checked: `101`,
 //! `Upgrade: websocket`, `Connection: Upgrade`, the right
@@ -37,8 +37,8 @@ use std::io::{self, Read, Write};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use support::MemStream;
 use wsproto::HandshakeLimits;
-use wsproto::Status;
-use wsproto::handshake::{Accept, Accepted, RequestParser, UpgradeRequest, accept_key};
+use wsproto::Parsed;
+use wsproto::handshake::{AcceptOptions, Negotiated, RequestParser, UpgradeRequest, accept_key};
 
 /// The request's `Sec-WebSocket-Key`.
 const KEY: &str = "x3JJHMbDL1EzLkh9GBhXDw==";
@@ -85,13 +85,13 @@ fn chrome_request() -> Vec<u8> {
     request.into_bytes()
 }
 
-fn wsproto_core(request: &[u8]) -> (UpgradeRequest, Accepted) {
+fn wsproto_core(request: &[u8]) -> (UpgradeRequest, Negotiated) {
     let mut parser = RequestParser::new(HandshakeLimits::default());
-    let Ok(Status::Complete((upgrade, used))) = parser.parse(request) else {
+    let Ok(Parsed::Complete((upgrade, used))) = parser.parse(request) else {
         panic!("wsproto: request refused or incomplete");
     };
     debug_assert_eq!(used, request.len());
-    let accepted = upgrade.accept(Accept::new()).expect("accept");
+    let accepted = upgrade.accept(AcceptOptions::new()).expect("accept");
     (upgrade, accepted)
 }
 

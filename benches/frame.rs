@@ -6,7 +6,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use wsproto::Status;
+use wsproto::Parsed;
 use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
 
 const HEADERS: usize = 64;
@@ -26,7 +26,7 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let mut buf = black_box(&stream[..]);
                 let mut total = 0u64;
-                while let Ok(Status::Complete((header, used))) = FrameHeader::decode(buf) {
+                while let Ok(Parsed::Complete((header, used))) = FrameHeader::decode(buf) {
                     total += header.payload_len;
                     buf = &buf[used..];
                 }

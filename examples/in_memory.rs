@@ -7,8 +7,8 @@
 
 use std::io::IoSlice;
 use std::time::Instant;
-use wsproto::handshake::{Accept, ClientRequest, RequestParser};
-use wsproto::{Config, Connection, Event, Role, Status, Transmit};
+use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
+use wsproto::{Config, Connection, Event, Parsed, Role, Transmit};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Client: the upgrade request for a URL, with a fresh random key.
@@ -21,20 +21,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut parser = RequestParser::default();
     let mut upgrade = None;
     for end in 1..=request.len() {
-        if let Status::Complete((found, _used)) = parser.parse(&request[..end])? {
+        if let Parsed::Complete((found, _used)) = parser.parse(&request[..end])? {
             upgrade = Some(found);
             break;
         }
     }
     let upgrade = upgrade.ok_or("request head never completed")?;
-    let accepted = upgrade.accept(Accept::new().protocol("chat"))?;
+    let accepted = upgrade.accept(AcceptOptions::new().protocol("chat"))?;
     print!(
         "server -> client\n{}",
         String::from_utf8_lossy(accepted.response())
     );
 
     // Client: check the 101 response, including Sec-WebSocket-Accept.
-    let Status::Complete((established, _)) = handshake.parse_response(accepted.response())? else {
+    let Parsed::Complete((established, _)) = handshake.parse_response(accepted.response())? else {
         return Err("response head incomplete".into());
     };
     println!("agreed on subprotocol {:?}\n", established.protocol());

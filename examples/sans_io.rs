@@ -16,7 +16,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use wsproto::handshake::{ClientRequest, WsUrl};
-use wsproto::{Config, Connection, Event, Role, Status, Transmit};
+use wsproto::{Config, Connection, Event, Parsed, Role, Transmit};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let url = match std::env::args().nth(1) {
@@ -39,7 +39,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             return Err("server closed during the handshake".into());
         }
         head.extend_from_slice(&buf[..n]);
-        if let Status::Complete((_established, used)) = handshake.parse_response(&head)? {
+        if let Parsed::Complete((_established, used)) = handshake.parse_response(&head)? {
             break used;
         }
     };

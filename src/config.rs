@@ -97,14 +97,14 @@ pub struct Config {
     pub handshake: HandshakeLimits,
     /// **Handshake-only**: permessage-deflate preferences, the offer a
     /// client makes ([`ClientRequest::deflate`](crate::handshake::ClientRequest::deflate))
-    /// or what a server accepts ([`Accept::deflate`](crate::handshake::Accept::deflate)).
+    /// or what a server accepts ([`AcceptOptions::deflate`](crate::handshake::AcceptOptions::deflate)).
     /// The blocking adapters pass it to the handshake; `None` (the default)
     /// neither offers nor accepts it.
     ///
     /// [`Connection::new`](crate::Connection::new) ignores it: preferences
     /// are not an agreement, and a connection that compressed on its own
     /// would send RSV1 frames the peer must reject (RFC 6455 §5.2). The
-    /// handshake's outcome ([`Accepted::deflate`](crate::handshake::Accepted::deflate),
+    /// handshake's outcome ([`Negotiated::deflate`](crate::handshake::Negotiated::deflate),
     /// [`Established::deflate`](crate::handshake::Established::deflate)) is
     /// what turns compression on, through
     /// [`Connection::set_deflate`](crate::Connection::set_deflate).

@@ -15,7 +15,7 @@
 //!   `std::io` / `std::net` — `connect`, `accept`, a `WebSocket` with
 //!   split halves, timeouts, TLS (feature `tls`) and a reconnecting client.
 //!
-//! Decoders return [`Status::Partial`] when input ends early: incomplete input
+//! Decoders return [`Parsed::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
 //! (the peer's, with the close code to send), [`HandshakeError`] (a refused
 //! request, with its HTTP status and response) and [`UsageError`] (the
@@ -79,11 +79,11 @@
 //!
 //! ```
 //! use wsproto::frame::{apply_mask, FrameHeader, OpCode};
-//! use wsproto::Status;
+//! use wsproto::Parsed;
 //!
 //! // RFC 6455 §5.7: a single-frame masked text message "Hello".
 //! let mut bytes = [0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58];
-//! let Status::Complete((header, used)) = FrameHeader::decode(&bytes)? else { unreachable!() };
+//! let Parsed::Complete((header, used)) = FrameHeader::decode(&bytes)? else { unreachable!() };
 //! assert_eq!(header.opcode, OpCode::Text);
 //! let payload = &mut bytes[used..used + header.payload_len as usize];
 //! apply_mask(payload, header.mask.unwrap());
@@ -140,5 +140,9 @@ pub use error::{
 pub use handshake::HandshakeError;
 pub use message::Message;
 pub use role::Role;
-pub use status::Status;
+pub use status::Parsed;
+/// The old name of [`Parsed`], beside which `http_status()` read as a
+/// relative; kept for one release.
+#[deprecated(since = "0.2.0", note = "renamed `Parsed`")]
+pub type Status<T> = Parsed<T>;
 pub use utf8::Utf8Bytes;

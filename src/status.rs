@@ -3,41 +3,41 @@
 /// Whether a decoder had enough bytes.
 ///
 /// Incomplete input is not an error: a decoder that returns
-/// [`Status::Partial`] has consumed nothing and wants to be called again with
+/// [`Parsed::Partial`] has consumed nothing and wants to be called again with
 /// the same bytes plus more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[must_use]
-pub enum Status<T> {
+pub enum Parsed<T> {
     /// The input held a complete item.
     Complete(T),
     /// More bytes are needed; nothing was consumed.
     Partial,
 }
 
-impl<T> Status<T> {
-    /// `true` for [`Status::Complete`].
+impl<T> Parsed<T> {
+    /// `true` for [`Parsed::Complete`].
     pub fn is_complete(&self) -> bool {
-        matches!(self, Status::Complete(_))
+        matches!(self, Parsed::Complete(_))
     }
 
-    /// `true` for [`Status::Partial`].
+    /// `true` for [`Parsed::Partial`].
     pub fn is_partial(&self) -> bool {
-        matches!(self, Status::Partial)
+        matches!(self, Parsed::Partial)
     }
 
     /// The complete item, or `None` when more bytes are needed.
     pub fn complete(self) -> Option<T> {
         match self {
-            Status::Complete(value) => Some(value),
-            Status::Partial => None,
+            Parsed::Complete(value) => Some(value),
+            Parsed::Partial => None,
         }
     }
 
     /// Maps the complete item, keeping `Partial` as it is.
-    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Status<U> {
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Parsed<U> {
         match self {
-            Status::Complete(value) => Status::Complete(f(value)),
-            Status::Partial => Status::Partial,
+            Parsed::Complete(value) => Parsed::Complete(f(value)),
+            Parsed::Partial => Parsed::Partial,
         }
     }
 }

@@ -17,7 +17,7 @@ use wsproto::blocking::{
     ClientBuilder, Decision, Error, HandshakeFailure, Message, Refusal, ServerBuilder, accept,
     accept_with, connect,
 };
-use wsproto::handshake::{Accept, OriginPolicy};
+use wsproto::handshake::{AcceptOptions, OriginPolicy};
 
 #[test]
 fn subprotocol_and_headers_are_negotiated() {
@@ -28,7 +28,7 @@ fn subprotocol_and_headers_are_negotiated() {
             assert_eq!(request.header("authorization"), Some("Bearer t0k3n"));
             assert_eq!(request.path(), "/room");
             assert_eq!(request.query(), Some("id=7"));
-            Accept::new()
+            AcceptOptions::new()
                 .protocol("v1.chat")
                 .header("Set-Cookie", "session=1")
                 .into()

@@ -79,9 +79,9 @@ fn a_chained_limit_is_what_the_connection_enforces() {
 #[cfg(feature = "deflate")]
 #[test]
 fn config_deflate_is_the_offer_and_the_handshake_outcome_turns_it_on() {
-    use wsproto::Status;
+    use wsproto::Parsed;
     use wsproto::deflate::DeflateConfig;
-    use wsproto::handshake::{Accept, ClientRequest, RequestParser};
+    use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
 
     let config = Config::default().deflate(Some(DeflateConfig::default()));
     assert_eq!(config.deflate, Some(DeflateConfig::default()));
@@ -105,13 +105,13 @@ fn config_deflate_is_the_offer_and_the_handshake_outcome_turns_it_on() {
         .deflate(config.deflate.unwrap())
         .build_with_nonce(*b"the sample nonce")
         .unwrap();
-    let Status::Complete((upgrade, _)) = RequestParser::default().parse(&request).unwrap() else {
+    let Parsed::Complete((upgrade, _)) = RequestParser::default().parse(&request).unwrap() else {
         panic!("partial request")
     };
     let accepted = upgrade
-        .accept(Accept::new().deflate(config.deflate.unwrap()))
+        .accept(AcceptOptions::new().deflate(config.deflate.unwrap()))
         .unwrap();
-    let Status::Complete((established, _)) = client_hs.parse_response(accepted.response()).unwrap()
+    let Parsed::Complete((established, _)) = client_hs.parse_response(accepted.response()).unwrap()
     else {
         panic!("partial response")
     };

@@ -6,8 +6,8 @@
 
 use proptest::prelude::*;
 use wsproto::deflate::{DeflateConfig, DeflateParams};
-use wsproto::handshake::{Accept, ClientRequest, RequestParser, ResponseError};
-use wsproto::{Config, Connection, Event, ProtocolError, Role, Status, Transmit};
+use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser, ResponseError};
+use wsproto::{Config, Connection, Event, Parsed, ProtocolError, Role, Transmit};
 
 fn drain(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
@@ -40,15 +40,15 @@ fn handshake(
         .deflate(client)
         .build_with_nonce(*b"the sample nonce")
         .unwrap();
-    let Status::Complete((upgrade, _)) = RequestParser::default().parse(&request).unwrap() else {
+    let Parsed::Complete((upgrade, _)) = RequestParser::default().parse(&request).unwrap() else {
         panic!("partial request")
     };
-    let mut accept = Accept::new();
+    let mut accept = AcceptOptions::new();
     if let Some(server) = server {
         accept = accept.deflate(server);
     }
     let accepted = upgrade.accept(accept).unwrap();
-    let Status::Complete((established, _)) = client_hs.parse_response(accepted.response()).unwrap()
+    let Parsed::Complete((established, _)) = client_hs.parse_response(accepted.response()).unwrap()
     else {
         panic!("partial response")
     };

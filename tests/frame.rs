@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 use wsproto::__private::apply_mask_bytewise;
-use wsproto::Status;
+use wsproto::Parsed;
 use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask, apply_mask_at};
 
 const RFC_KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -21,7 +21,7 @@ fn header(fin: bool, opcode: OpCode, mask: Option<[u8; 4]>, payload_len: u64) ->
 /// `payload` after unmasking, and `expected` (plus the payload masked with its
 /// key) encodes to the wire bytes.
 fn assert_both_ways(wire: &[u8], expected: FrameHeader, payload: &[u8]) {
-    let Status::Complete((decoded, used)) = FrameHeader::decode(wire).unwrap() else {
+    let Parsed::Complete((decoded, used)) = FrameHeader::decode(wire).unwrap() else {
         panic!("complete frame decoded as partial");
     };
     assert_eq!(decoded, expected);
@@ -190,8 +190,8 @@ fn decode_stream(pieces: &[&[u8]]) -> Vec<(FrameHeader, Vec<u8>)> {
                 break;
             }
             match FrameHeader::decode(&pending).unwrap() {
-                Status::Partial => break,
-                Status::Complete((header, used)) => {
+                Parsed::Partial => break,
+                Parsed::Complete((header, used)) => {
                     pending.drain(..used);
                     current = Some((header, Vec::new(), 0));
                 }
@@ -281,10 +281,10 @@ proptest! {
         let mut out = [0; MAX_HEADER_LEN];
         let n = header.encode(&mut out);
         prop_assert_eq!(n, header.encoded_len());
-        prop_assert_eq!(FrameHeader::decode(&out[..n]), Ok(Status::Complete((header, n))));
+        prop_assert_eq!(FrameHeader::decode(&out[..n]), Ok(Parsed::Complete((header, n))));
         // Every strict prefix is Partial and consumes nothing.
         for cut in 0..n {
-            prop_assert_eq!(FrameHeader::decode(&out[..cut]), Ok(Status::Partial));
+            prop_assert_eq!(FrameHeader::decode(&out[..cut]), Ok(Parsed::Partial));
         }
     }
 

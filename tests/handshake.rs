@@ -6,11 +6,11 @@
 use proptest::prelude::*;
 use wsproto::__private::{request_bytes_scanned, response_bytes_scanned};
 use wsproto::handshake::{
-    Accept, ClientHandshake, ClientRequest, Established, Extension, HandshakeError,
+    AcceptOptions, ClientHandshake, ClientRequest, Established, Extension, HandshakeError,
     HandshakeUsageError, OriginPolicy, QueryPairs, RequestParser, ResponseError, UpgradeRequest,
     WsUrl, accept_key, http_response,
 };
-use wsproto::{HandshakeLimits, Status};
+use wsproto::{HandshakeLimits, Parsed};
 
 // RFC 6455 §1.3, with the CRLF line endings of the wire.
 const RFC_REQUEST: &[u8] = b"GET /chat HTTP/1.1\r\n\
@@ -40,8 +40,8 @@ fn server_bytewise(limits: HandshakeLimits, bytes: &[u8]) -> (Option<ServerResul
     let mut parser = RequestParser::new(limits);
     for end in 0..=bytes.len() {
         match parser.parse(&bytes[..end]) {
-            Ok(Status::Partial) => {}
-            Ok(Status::Complete(done)) => return (Some(Ok(done)), request_bytes_scanned(&parser)),
+            Ok(Parsed::Partial) => {}
+            Ok(Parsed::Complete(done)) => return (Some(Ok(done)), request_bytes_scanned(&parser)),
             Err(e) => return (Some(Err(e)), request_bytes_scanned(&parser)),
         }
     }
@@ -53,8 +53,8 @@ fn server_with(limits: HandshakeLimits, bytes: &[u8]) -> ServerResult {
     let whole = RequestParser::new(limits).parse(bytes);
     let (bytewise, _) = server_bytewise(limits, bytes);
     let whole = match whole {
-        Ok(Status::Complete(done)) => Ok(done),
-        Ok(Status::Partial) => panic!("complete input parsed as Partial"),
+        Ok(Parsed::Complete(done)) => Ok(done),
+        Ok(Parsed::Partial) => panic!("complete input parsed as Partial"),
         Err(e) => Err(e),
     };
     assert_eq!(Some(&whole), bytewise.as_ref(), "whole and bytewise differ");
@@ -84,16 +84,16 @@ type ClientResult = Result<(Established, usize), ResponseError>;
 /// Validates `bytes` whole and byte by byte with clones of `handshake`.
 fn client_with(handshake: &ClientHandshake, bytes: &[u8]) -> ClientResult {
     let whole = match handshake.clone().parse_response(bytes) {
-        Ok(Status::Complete(done)) => Ok(done),
-        Ok(Status::Partial) => panic!("complete input parsed as Partial"),
+        Ok(Parsed::Complete(done)) => Ok(done),
+        Ok(Parsed::Partial) => panic!("complete input parsed as Partial"),
         Err(e) => Err(e),
     };
     let mut h = handshake.clone();
     let mut bytewise = None;
     for end in 0..=bytes.len() {
         match h.parse_response(&bytes[..end]) {
-            Ok(Status::Partial) => {}
-            Ok(Status::Complete(done)) => {
+            Ok(Parsed::Partial) => {}
+            Ok(Parsed::Complete(done)) => {
                 bytewise = Some(Ok(done));
                 break;
             }
@@ -185,7 +185,9 @@ fn rfc_1_3_server_reads_the_example_request_and_writes_the_example_response() {
     assert_eq!(request.protocols(), ["chat", "superchat"]);
     assert!(request.extensions().is_empty());
     assert_eq!(request.http().method(), "GET");
-    let accepted = request.accept(Accept::new().protocol("chat")).unwrap();
+    let accepted = request
+        .accept(AcceptOptions::new().protocol("chat"))
+        .unwrap();
     assert_eq!(accepted.response(), RFC_RESPONSE);
     assert_eq!(accepted.protocol(), Some("chat"));
 }
@@ -218,9 +220,9 @@ fn both_roles_in_memory_with_a_random_key() {
     );
     let deflate = Extension::new("permessage-deflate").param("client_max_window_bits", Some("15"));
     let accepted = upgrade
-        .accept(Accept::new().extension(deflate.clone()))
+        .accept(AcceptOptions::new().extension(deflate.clone()))
         .unwrap();
-    let Status::Complete((established, _)) = handshake.parse_response(accepted.response()).unwrap()
+    let Parsed::Complete((established, _)) = handshake.parse_response(accepted.response()).unwrap()
     else {
         panic!("incomplete")
     };
@@ -520,7 +522,7 @@ fn the_parser_reads_the_next_request_after_a_complete_one() {
         panic!()
     };
     let rest = &buf[http.head_len()..];
-    let Status::Complete((upgrade, used)) = parser.parse(rest).unwrap() else {
+    let Parsed::Complete((upgrade, used)) = parser.parse(rest).unwrap() else {
         panic!()
     };
     assert_eq!((upgrade.path(), used), ("/chat", RFC_REQUEST.len()));
@@ -567,7 +569,9 @@ Sec-WebSocket-Extensions: foo ;  a = 1\t; b=\"x\" ,, bar\r\n\r\n";
     assert_eq!(upgrade.protocols(), ["chat", "superchat", "third"]);
     let names: Vec<String> = upgrade.extensions().iter().map(|e| e.to_string()).collect();
     assert_eq!(names, ["foo; a=1; b=x", "bar"]);
-    let accepted = upgrade.accept(Accept::new().protocol("third")).unwrap();
+    let accepted = upgrade
+        .accept(AcceptOptions::new().protocol("third"))
+        .unwrap();
     assert!(
         accepted
             .response()
@@ -632,27 +636,27 @@ Connection: {junk}Upgrade{junk}\r\n"
 fn accept_refuses_what_the_client_did_not_offer() {
     let (upgrade, _) = server(RFC_REQUEST).unwrap();
     assert_eq!(
-        upgrade.accept(Accept::new().protocol("mqtt")),
+        upgrade.accept(AcceptOptions::new().protocol("mqtt")),
         Err(HandshakeUsageError::ProtocolNotOffered("mqtt".into()))
     );
     assert_eq!(
-        upgrade.accept(Accept::new().protocol("")),
+        upgrade.accept(AcceptOptions::new().protocol("")),
         Err(HandshakeUsageError::InvalidProtocol("".into()))
     );
     assert_eq!(
-        upgrade.accept(Accept::new().extension(Extension::new("permessage-deflate"))),
+        upgrade.accept(AcceptOptions::new().extension(Extension::new("permessage-deflate"))),
         Err(HandshakeUsageError::ExtensionNotOffered(
             "permessage-deflate".into()
         ))
     );
     assert_eq!(
-        upgrade.accept(Accept::new().header("Sec-WebSocket-Accept", "x")),
+        upgrade.accept(AcceptOptions::new().header("Sec-WebSocket-Accept", "x")),
         Err(HandshakeUsageError::ReservedHeader(
             "Sec-WebSocket-Accept".into()
         ))
     );
     assert_eq!(
-        upgrade.accept(Accept::new().header("Set-Cookie", "a\r\nX: y")),
+        upgrade.accept(AcceptOptions::new().header("Set-Cookie", "a\r\nX: y")),
         Err(HandshakeUsageError::InvalidHeader("Set-Cookie".into()))
     );
 }
@@ -661,7 +665,7 @@ fn accept_refuses_what_the_client_did_not_offer() {
 fn accept_with_extra_headers_and_no_subprotocol() {
     let (upgrade, _) = server(RFC_REQUEST).unwrap();
     let accepted = upgrade
-        .accept(Accept::new().header("Set-Cookie", "id=1"))
+        .accept(AcceptOptions::new().header("Set-Cookie", "id=1"))
         .unwrap();
     assert_eq!(accepted.protocol(), None);
     assert_eq!(
@@ -1150,11 +1154,11 @@ proptest! {
     fn any_split_point_gives_the_same_request(cut in 0usize..RFC_REQUEST.len()) {
         let mut parser = RequestParser::default();
         prop_assert!(parser.parse(&RFC_REQUEST[..cut]).unwrap().is_partial());
-        let Status::Complete((request, used)) = parser.parse(RFC_REQUEST).unwrap() else {
+        let Parsed::Complete((request, used)) = parser.parse(RFC_REQUEST).unwrap() else {
             panic!("incomplete")
         };
         prop_assert_eq!(used, RFC_REQUEST.len());
-        prop_assert_eq!(Ok(Status::Complete((request, used))), RequestParser::default().parse(RFC_REQUEST));
+        prop_assert_eq!(Ok(Parsed::Complete((request, used))), RequestParser::default().parse(RFC_REQUEST));
         prop_assert_eq!(request_bytes_scanned(&parser), RFC_REQUEST.len() as u64);
     }
 
@@ -1174,7 +1178,7 @@ proptest! {
         let chunked = loop {
             end = (end + chunk).min(bytes.len());
             match parser.parse(&bytes[..end]) {
-                Ok(Status::Partial) if end < bytes.len() => continue,
+                Ok(Parsed::Partial) if end < bytes.len() => continue,
                 other => break other,
             }
         };
@@ -1197,7 +1201,7 @@ proptest! {
         let chunked = loop {
             end = (end + chunk).min(bytes.len());
             match h.parse_response(&bytes[..end]) {
-                Ok(Status::Partial) if end < bytes.len() => continue,
+                Ok(Parsed::Partial) if end < bytes.len() => continue,
                 other => break other,
             }
         };
@@ -1239,4 +1243,28 @@ fn non_http_bytes_get_400_at_once() {
         .parse(b"GET / HTTP/1.1 and then some\r\n")
         .unwrap_err();
     assert_eq!(error.http_status(), 400);
+}
+
+/// The old names (`Status`, `Accept`, `Accepted`) still work for one
+/// release, as deprecated aliases of `Parsed`, `AcceptOptions` and
+/// `Negotiated`.
+#[test]
+#[allow(deprecated)]
+fn renamed_handshake_types_keep_their_old_names_for_a_release() {
+    use wsproto::handshake::{Accept, Accepted, ClientRequest, RequestParser};
+    let (request, _client) = ClientRequest::from_url("ws://example.com/")
+        .unwrap()
+        .build()
+        .unwrap();
+    let parsed: wsproto::Status<_> = RequestParser::default().parse(&request).unwrap();
+    let wsproto::Status::Complete((upgrade, used)) = parsed else {
+        panic!("a whole request is complete")
+    };
+    assert_eq!(used, request.len());
+    let accepted: Accepted = upgrade.accept(Accept::new()).unwrap();
+    assert!(
+        accepted
+            .response()
+            .starts_with(b"HTTP/1.1 101 Switching Protocols\r\n")
+    );
 }

@@ -12,7 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hostile_support::*;
-use wsproto::Status;
+use wsproto::Parsed;
 use wsproto::blocking::{Error, HandshakeFailure, Refusal, ServerBuilder};
 use wsproto::handshake::{OriginPolicy, RequestParser};
 
@@ -114,8 +114,8 @@ fn dribbled_head_is_scanned_once() {
     let used = loop {
         end = (end + 3).min(head.len());
         match parser.parse(&head[..end]).unwrap() {
-            Status::Partial => assert!(end < head.len()),
-            Status::Complete((_, used)) => break used,
+            Parsed::Partial => assert!(end < head.len()),
+            Parsed::Complete((_, used)) => break used,
         }
     };
     assert_eq!(used, head.len());

@@ -25,8 +25,8 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
-use wsproto::handshake::{Accept, ClientRequest, RequestParser, WsUrl};
-use wsproto::{Config, Connection, Event, Role, Status, Transmit};
+use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser, WsUrl};
+use wsproto::{Config, Connection, Event, Parsed, Role, Transmit};
 
 /// How long the opening handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,8 +41,8 @@ pub fn accept(stream: &mut TcpStream, config: Config) -> Result<Connection, Box<
     let (request, used) = loop {
         read_more(stream, &mut buf)?;
         match parser.parse(&buf) {
-            Ok(Status::Complete(done)) => break done,
-            Ok(Status::Partial) => {}
+            Ok(Parsed::Complete(done)) => break done,
+            Ok(Parsed::Partial) => {}
             Err(refused) => {
                 stream.write_all(&refused.response())?;
                 return Err(refused.into());
@@ -50,7 +50,7 @@ pub fn accept(stream: &mut TcpStream, config: Config) -> Result<Connection, Box<
         }
     };
     #[allow(unused_mut)]
-    let mut accept = Accept::new();
+    let mut accept = AcceptOptions::new();
     // permessage-deflate when the configuration asks for it.
     #[cfg(feature = "deflate")]
     if let Some(deflate) = config.deflate {
@@ -86,7 +86,7 @@ pub fn connect(url: &str, config: Config) -> Result<(TcpStream, Connection), Box
     let mut buf = Vec::new();
     let (established, used) = loop {
         read_more(&mut stream, &mut buf)?;
-        if let Status::Complete(done) = handshake.parse_response(&buf)? {
+        if let Parsed::Complete(done) = handshake.parse_response(&buf)? {
             break done;
         }
     };

@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wsproto::__private::apply_mask_bytewise;
-use wsproto::Status;
+use wsproto::Parsed;
 use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, apply_mask};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,13 +16,13 @@ fuzz_target!(|data: &[u8]| {
         // Any prefix is Partial, the same error, or (past the header) the same header.
         for cut in 0..=(rest.len() - start).min(MAX_HEADER_LEN) {
             match (FrameHeader::decode(&rest[start..start + cut]), &whole) {
-                (Ok(Status::Partial), _) => {}
+                (Ok(Parsed::Partial), _) => {}
                 (Err(e), Err(w)) => assert_eq!(&e, w),
-                (Ok(Status::Complete(h)), Ok(Status::Complete(w))) => assert_eq!(&h, w),
+                (Ok(Parsed::Complete(h)), Ok(Parsed::Complete(w))) => assert_eq!(&h, w),
                 (got, want) => panic!("prefix {cut}: {got:?} vs whole {want:?}"),
             }
         }
-        let Ok(Status::Complete((header, used))) = whole else {
+        let Ok(Parsed::Complete((header, used))) = whole else {
             break;
         };
         assert!(used <= MAX_HEADER_LEN);
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(n, header.encoded_len());
         assert_eq!(
             FrameHeader::decode(&out[..n]),
-            Ok(Status::Complete((header, n)))
+            Ok(Parsed::Complete((header, n)))
         );
         start += used;
         let available = (rest.len() - start) as u64;

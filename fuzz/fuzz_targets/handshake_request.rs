@@ -5,8 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsproto::Status;
-use wsproto::handshake::{Accept, ClientRequest, RequestParser, ResponseError};
+use wsproto::Parsed;
+use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser, ResponseError};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&k, bytes)) = data.split_first() else {
@@ -19,17 +19,17 @@ fuzz_target!(|data: &[u8]| {
     let chunked = loop {
         end = (end + chunk).min(bytes.len());
         match parser.parse(&bytes[..end]) {
-            Ok(Status::Partial) if end < bytes.len() => continue,
+            Ok(Parsed::Partial) if end < bytes.len() => continue,
             other => break other,
         }
     };
     assert_eq!(whole, chunked);
     assert!(wsproto::__private::request_bytes_scanned(&parser) <= bytes.len() as u64);
     match whole {
-        Ok(Status::Partial) => {}
-        Ok(Status::Complete((request, used))) => {
+        Ok(Parsed::Partial) => {}
+        Ok(Parsed::Complete((request, used))) => {
             assert!(used <= bytes.len());
-            let mut accept = Accept::new();
+            let mut accept = AcceptOptions::new();
             if let Some(p) = request.protocols().first() {
                 accept = accept.protocol(p.clone());
             }

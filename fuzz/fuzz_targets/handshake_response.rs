@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsproto::Status;
+use wsproto::Parsed;
 use wsproto::handshake::{ClientRequest, Extension, ResponseError};
 
 fuzz_target!(|data: &[u8]| {
@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let chunked = loop {
         end = (end + chunk).min(bytes.len());
         match h.parse_response(&bytes[..end]) {
-            Ok(Status::Partial) if end < bytes.len() => continue,
+            Ok(Parsed::Partial) if end < bytes.len() => continue,
             other => break other,
         }
     };
@@ -39,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => assert_eq!(whole, chunked),
     }
-    if let Ok(Status::Complete((_, used))) = whole {
+    if let Ok(Parsed::Complete((_, used))) = whole {
         assert!(used <= bytes.len());
     }
 });

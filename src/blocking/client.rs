@@ -9,15 +9,16 @@ use super::maybe_tls::MaybeTlsStream;
 use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::handshake::{ClientRequest, Established, ResponseError, WsUrl};
-use crate::{Config, Connection, Role, Status};
+use crate::{Config, Connection, Parsed, Role};
 
 /// Most body bytes of a refusal read to show the caller.
 const MAX_REFUSAL_BODY: usize = 64 << 10;
 
 /// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with
 /// the default settings: TCP, TLS when asked for, the opening handshake.
-/// Returns the connection and the server's `101` response (its
-/// subprotocol, headers such as `Set-Cookie`).
+/// Returns the connection and what the server's `101` response agreed to
+/// ([`Established`]: its subprotocol, extensions and headers such as
+/// `Set-Cookie`).
 ///
 /// ```no_run
 /// let (mut ws, response) = wsproto::blocking::connect("ws://127.0.0.1:9001/chat")?;
@@ -239,8 +240,8 @@ fn handshake<S: Stream>(
     loop {
         head.read_more(&mut stream)?;
         match expect.parse_response(&head.buf) {
-            Ok(Status::Partial) => {}
-            Ok(Status::Complete((established, used))) => {
+            Ok(Parsed::Partial) => {}
+            Ok(Parsed::Complete((established, used))) => {
                 HeadReader::done(&mut stream)?;
                 #[allow(unused_mut)]
                 let mut conn = Connection::new_at(Role::Client, config, Instant::now());

@@ -8,10 +8,10 @@ use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
 use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::handshake::{
-    Accept, HandshakeError, HttpRequest, OriginPolicy, QueryPairs, RequestParser, UpgradeRequest,
-    http_response, reason_phrase,
+    AcceptOptions, HandshakeError, HttpRequest, OriginPolicy, QueryPairs, RequestParser,
+    UpgradeRequest, http_response, reason_phrase,
 };
-use crate::{Config, Connection, Role, Status};
+use crate::{Config, Connection, Parsed, Role};
 
 /// Accepts a WebSocket on a stream whose client is about to send its
 /// handshake: default [`Config`], any `Origin`, no subprotocol, 10 s
@@ -125,7 +125,7 @@ impl<'a> Request<'a> {
 #[non_exhaustive]
 pub enum Decision {
     /// Upgrade, with a subprotocol, extensions and extra headers if any.
-    Accept(Accept),
+    Accept(AcceptOptions),
     /// Answer with this HTTP response instead and close: a refusal (401,
     /// 403, 404…), or a page for a plain HTTP request.
     Respond {
@@ -141,12 +141,12 @@ pub enum Decision {
 impl Decision {
     /// Upgrade with nothing negotiated.
     pub fn accept() -> Decision {
-        Decision::Accept(Accept::new())
+        Decision::Accept(AcceptOptions::new())
     }
 
     /// Upgrade and choose `protocol`, which the client must have offered.
     pub fn accept_protocol(protocol: impl Into<String>) -> Decision {
-        Decision::Accept(Accept::new().protocol(protocol))
+        Decision::Accept(AcceptOptions::new().protocol(protocol))
     }
 
     /// Refuse with `status` and its reason phrase as a text body; add
@@ -195,7 +195,7 @@ impl Decision {
     /// Adds a header to the response: to the refusal or page of
     /// [`reject`](Self::reject) and [`respond`](Self::respond) (e.g.
     /// `WWW-Authenticate`, `Location`), or to the `101` of an accept (as
-    /// [`Accept::header`], e.g. `Set-Cookie`). Names and values are checked
+    /// [`AcceptOptions::header`], e.g. `Set-Cookie`). Names and values are checked
     /// when the response is written: a malformed one is answered with 500
     /// and returned as [`Error::InvalidRequest`].
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Decision {
@@ -217,8 +217,8 @@ impl Decision {
     }
 }
 
-impl From<Accept> for Decision {
-    fn from(accept: Accept) -> Decision {
+impl From<AcceptOptions> for Decision {
+    fn from(accept: AcceptOptions) -> Decision {
         Decision::Accept(accept)
     }
 }
@@ -371,8 +371,8 @@ impl ServerBuilder {
         let (upgrade, used) = loop {
             head.read_more(&mut stream)?;
             match parser.parse(&head.buf) {
-                Ok(Status::Partial) => {}
-                Ok(Status::Complete(done)) => break done,
+                Ok(Parsed::Partial) => {}
+                Ok(Parsed::Complete(done)) => break done,
                 Err(HandshakeError::NotWebSocket(http)) => {
                     return Err(match decide(Request::Http(&http)) {
                         Decision::Respond {

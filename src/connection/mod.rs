@@ -308,7 +308,7 @@ impl Connection {
     }
 
     /// Turns on permessage-deflate (RFC 7692) with the parameters agreed in
-    /// the handshake ([`Accepted::deflate`](crate::handshake::Accepted::deflate),
+    /// the handshake ([`Negotiated::deflate`](crate::handshake::Negotiated::deflate),
     /// [`Established::deflate`](crate::handshake::Established::deflate)).
     /// Call it right after [`new`](Self::new), before any data: from then
     /// on every text and binary message sent is compressed (RSV1 on its

@@ -8,7 +8,7 @@ use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, OpCode, apply_mask_at, extend_masked_streaming};
 use crate::reassembly::DataKind;
-use crate::status::Status;
+use crate::status::Parsed;
 use crate::utf8::Utf8Bytes;
 
 /// A receive buffer that empties with more capacity than this is released.
@@ -94,10 +94,10 @@ impl Connection {
                 let next = if self.rx.is_empty() {
                     FrameHeader::decode(data)?
                 } else {
-                    Status::Partial // the rest of a header cut by the last input
+                    Parsed::Partial // the rest of a header cut by the last input
                 };
                 match next {
-                    Status::Complete((header, used)) if header.payload_len >= DIRECT_MIN => {
+                    Parsed::Complete((header, used)) if header.payload_len >= DIRECT_MIN => {
                         self.frame = Some(self.check_header(&header)?);
                         data = &data[used..];
                     }
@@ -272,7 +272,7 @@ impl Connection {
             let mut frame = match self.frame {
                 Some(frame) => frame,
                 None => {
-                    let Status::Complete((header, used)) = FrameHeader::decode(&self.rx)? else {
+                    let Parsed::Complete((header, used)) = FrameHeader::decode(&self.rx)? else {
                         return Ok(());
                     };
                     let frame = self.check_header(&header)?;

@@ -10,9 +10,9 @@
 //!   and [`Established::deflate`](crate::handshake::Established::deflate)
 //!   says what the server agreed to (an answer the client did not allow
 //!   fails the handshake); a server agrees with
-//!   [`Accept::deflate`](crate::handshake::Accept::deflate), which picks the
+//!   [`AcceptOptions::deflate`](crate::handshake::AcceptOptions::deflate), which picks the
 //!   first acceptable offer (malformed or unsupported offers are declined),
-//!   and [`Accepted::deflate`](crate::handshake::Accepted::deflate) says what
+//!   and [`Negotiated::deflate`](crate::handshake::Negotiated::deflate) says what
 //!   was agreed. [`DeflateConfig`] holds each side's preferences.
 //! - **Compression** is the connection's: pass the agreed [`DeflateParams`]
 //!   to [`Connection::set_deflate`](crate::Connection::set_deflate). Data

@@ -17,7 +17,7 @@
 
 use super::OpCode;
 use crate::error::ProtocolError;
-use crate::status::Status;
+use crate::status::Parsed;
 
 /// The longest a header can be: 2 fixed bytes, an 8-byte length, a 4-byte key.
 pub const MAX_HEADER_LEN: usize = 14;
@@ -64,7 +64,7 @@ impl FrameHeader {
     /// Decodes a header from the start of `buf`.
     ///
     /// Returns the header and the number of bytes it took, or
-    /// [`Status::Partial`] when `buf` ends inside the header (nothing is
+    /// [`Parsed::Partial`] when `buf` ends inside the header (nothing is
     /// consumed then). Only the header is read: the payload may or may not
     /// follow in `buf`, and nothing is allocated from the declared length.
     ///
@@ -77,11 +77,11 @@ impl FrameHeader {
     ///
     /// ```
     /// use wsproto::frame::{FrameHeader, OpCode};
-    /// use wsproto::Status;
+    /// use wsproto::Parsed;
     ///
     /// // RFC 6455 §5.7: a single-frame unmasked text message "Hello".
     /// let bytes = [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
-    /// let Status::Complete((header, used)) = FrameHeader::decode(&bytes)? else { panic!() };
+    /// let Parsed::Complete((header, used)) = FrameHeader::decode(&bytes)? else { panic!() };
     /// assert_eq!((header.opcode, header.payload_len, used), (OpCode::Text, 5, 2));
     /// assert!(FrameHeader::decode(&bytes[..1])?.is_partial());
     /// # Ok::<(), wsproto::ProtocolError>(())
@@ -90,9 +90,9 @@ impl FrameHeader {
     // its buffer), and left to itself the compiler then calls it, which
     // measured 10 % slower on 16-byte messages.
     #[inline(always)]
-    pub fn decode(buf: &[u8]) -> Result<Status<(FrameHeader, usize)>, ProtocolError> {
+    pub fn decode(buf: &[u8]) -> Result<Parsed<(FrameHeader, usize)>, ProtocolError> {
         let Some(&b0) = buf.first() else {
-            return Ok(Status::Partial);
+            return Ok(Parsed::Partial);
         };
         let opcode = OpCode::from_u8(b0 & 0x0F)?;
         let fin = b0 & 0x80 != 0;
@@ -101,7 +101,7 @@ impl FrameHeader {
             return Err(ProtocolError::FragmentedControlFrame);
         }
         let Some(&b1) = buf.get(1) else {
-            return Ok(Status::Partial);
+            return Ok(Parsed::Partial);
         };
         let masked = b1 & 0x80 != 0;
         let len7 = b1 & 0x7F;
@@ -121,7 +121,7 @@ impl FrameHeader {
         }
         let header_len = 2 + len_bytes + if masked { 4 } else { 0 };
         if buf.len() < header_len {
-            return Ok(Status::Partial);
+            return Ok(Parsed::Partial);
         }
         let payload_len = match len_bytes {
             0 => u64::from(len7),
@@ -132,7 +132,7 @@ impl FrameHeader {
             let at = 2 + len_bytes;
             [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
         });
-        Ok(Status::Complete((
+        Ok(Parsed::Complete((
             FrameHeader {
                 fin,
                 rsv1: b0 & 0x40 != 0,

@@ -8,7 +8,7 @@ use super::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
 use super::http1::{httparse_reason, write_header};
 use super::response::{check_header, check_not_reserved};
 use super::url::WsUrl;
-use crate::{HandshakeLimits, Status};
+use crate::{HandshakeLimits, Parsed};
 
 /// What a client asks for: target, origin, subprotocols, extensions, extra
 /// headers. [`ClientRequest::build`] turns it into request bytes plus the
@@ -256,11 +256,11 @@ impl ClientHandshake {
     pub fn parse_response(
         &mut self,
         buf: &[u8],
-    ) -> Result<Status<(Established, usize)>, ResponseError> {
+    ) -> Result<Parsed<(Established, usize)>, ResponseError> {
         let scanned = self.scanner.scan(buf);
         let fields = self.scanner.fields();
         let len = match scanned {
-            Ok(None) => return Ok(Status::Partial),
+            Ok(None) => return Ok(Parsed::Partial),
             Ok(Some(len)) => len,
             Err(e) => {
                 self.scanner.reset();
@@ -280,7 +280,7 @@ impl ClientHandshake {
         };
         self.scanner.reset();
         let established = self.validate(&buf[..len], fields, &buf[len..])?;
-        Ok(Status::Complete((established, len)))
+        Ok(Parsed::Complete((established, len)))
     }
 
     fn validate(
@@ -399,9 +399,10 @@ fn single<'a>(headers: &'a Headers, name: &'static str) -> Result<Option<&'a [u8
     }
 }
 
-/// A validated `101` response: what the server agreed to. Create the
-/// connection with the client role next, and feed it the bytes after the
-/// head.
+/// What the server agreed to in a valid `101 Switching Protocols`
+/// response: the subprotocol, the extensions and the response's headers
+/// (the status is always 101, so it is not kept). Create the connection
+/// with the client role next, and feed it the bytes after the head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Established {
     protocol: Option<String>,

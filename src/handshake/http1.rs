@@ -150,12 +150,12 @@ impl HttpRequest {
     ///
     /// ```
     /// use wsproto::handshake::RequestParser;
-    /// use wsproto::Status;
+    /// use wsproto::Parsed;
     ///
     /// let request = b"GET /chat?room=caf%C3%A9&name=Ann+Lee&room=2&debug HTTP/1.1\r\n\
     ///     Host: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
     ///     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-    /// let Status::Complete((upgrade, _)) = RequestParser::default().parse(request)? else {
+    /// let Parsed::Complete((upgrade, _)) = RequestParser::default().parse(request)? else {
     ///     unreachable!()
     /// };
     /// let http = upgrade.http();

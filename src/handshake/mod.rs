@@ -1,7 +1,7 @@
 //! The opening handshake (RFC 6455 §4), both roles, without I/O.
 //!
 //! **Server.** Feed the bytes received so far to a [`RequestParser`]; it
-//! answers [`Status::Partial`](crate::Status::Partial) until the request head
+//! answers [`Parsed::Partial`](crate::Parsed::Partial) until the request head
 //! is complete, then an [`UpgradeRequest`] and how many bytes the head used
 //! (bytes after it belong to the connection). Look at the path, query
 //! ([`query_param`](UpgradeRequest::query_param) decodes it), headers, [`Origin`](UpgradeRequest::origin) (see [`OriginPolicy`]),
@@ -23,17 +23,17 @@
 //! [`HandshakeLimits`](crate::HandshakeLimits) caps apply while scanning.
 //!
 //! ```
-//! use wsproto::handshake::{Accept, ClientRequest, RequestParser};
-//! use wsproto::Status;
+//! use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
+//! use wsproto::Parsed;
 //!
 //! let (request, mut client) = ClientRequest::from_url("ws://example.com/chat")?
 //!     .protocol("chat")
 //!     .build()?;
 //! let mut server = RequestParser::default();
-//! let Status::Complete((upgrade, _)) = server.parse(&request).unwrap() else { unreachable!() };
+//! let Parsed::Complete((upgrade, _)) = server.parse(&request).unwrap() else { unreachable!() };
 //! assert_eq!(upgrade.protocols(), ["chat"]);
-//! let accepted = upgrade.accept(Accept::new().protocol("chat"))?;
-//! let Status::Complete((established, _)) = client.parse_response(accepted.response()).unwrap() else {
+//! let accepted = upgrade.accept(AcceptOptions::new().protocol("chat"))?;
+//! let Parsed::Complete((established, _)) = client.parse_response(accepted.response()).unwrap() else {
 //!     unreachable!()
 //! };
 //! assert_eq!(established.protocol(), Some("chat"));
@@ -60,7 +60,15 @@ pub use http1::{HttpRequest, reason_phrase};
 pub use origin::OriginPolicy;
 pub use query::QueryPairs;
 pub use response::http_response;
-pub use server::{Accept, Accepted, RequestParser, UpgradeRequest};
+pub use server::{AcceptOptions, Negotiated, RequestParser, UpgradeRequest};
+
+/// The old name of [`AcceptOptions`] (one of seven things called
+/// "accept"); kept for one release.
+#[deprecated(since = "0.2.0", note = "renamed `AcceptOptions`")]
+pub type Accept = AcceptOptions;
+/// The old name of [`Negotiated`]; kept for one release.
+#[deprecated(since = "0.2.0", note = "renamed `Negotiated`")]
+pub type Accepted = Negotiated;
 pub use url::WsUrl;
 
 #[cfg(all(test, feature = "deflate"))]

@@ -52,7 +52,7 @@ impl OriginPolicy {
     /// client) unless [`require_origin(true)`](Self::require_origin).
     ///
     /// ```
-    /// use wsproto::Status;
+    /// use wsproto::Parsed;
     /// use wsproto::handshake::{OriginPolicy, RequestParser};
     ///
     /// let request = |origin: &str| {
@@ -61,7 +61,7 @@ impl OriginPolicy {
     ///          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     ///          Sec-WebSocket-Version: 13\r\n\r\n"
     ///     );
-    ///     let Ok(Status::Complete((upgrade, _))) = RequestParser::default().parse(text.as_bytes())
+    ///     let Ok(Parsed::Complete((upgrade, _))) = RequestParser::default().parse(text.as_bytes())
     ///     else { unreachable!() };
     ///     upgrade
     /// };
@@ -110,7 +110,7 @@ impl OriginPolicy {
     /// bad port) matches nothing; the allow-list still applies.
     ///
     /// ```
-    /// use wsproto::Status;
+    /// use wsproto::Parsed;
     /// use wsproto::handshake::{OriginPolicy, RequestParser};
     ///
     /// let check = |origin: &str, host: &str| {
@@ -119,7 +119,7 @@ impl OriginPolicy {
     ///          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
     ///          Sec-WebSocket-Version: 13\r\n\r\n"
     ///     );
-    ///     let Ok(Status::Complete((upgrade, _))) = RequestParser::default().parse(request.as_bytes())
+    ///     let Ok(Parsed::Complete((upgrade, _))) = RequestParser::default().parse(request.as_bytes())
     ///     else { unreachable!() };
     ///     OriginPolicy::new().same_origin(true).check(&upgrade).is_ok()
     /// };

@@ -11,7 +11,7 @@ use super::headers::{Extension, Headers, is_token, parse_extensions, parse_proto
 use super::http1::{HttpRequest, parse_head, write_header, write_status_line};
 use super::query::QueryPairs;
 use super::response::{check_header, check_not_reserved, http_response};
-use crate::{HandshakeLimits, Status};
+use crate::{HandshakeLimits, Parsed};
 
 /// Reads a client's request head as it arrives, in linear time.
 ///
@@ -25,17 +25,17 @@ use crate::{HandshakeLimits, Status};
 /// the next request of a keep-alive connection from `buf[consumed..]`.
 ///
 /// ```
-/// use wsproto::handshake::{Accept, RequestParser};
-/// use wsproto::Status;
+/// use wsproto::handshake::{AcceptOptions, RequestParser};
+/// use wsproto::Parsed;
 ///
 /// let request = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
 ///     Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
 ///     Sec-WebSocket-Version: 13\r\n\r\n";
 /// let mut parser = RequestParser::default();
 /// assert!(parser.parse(&request[..10])?.is_partial());
-/// let Status::Complete((upgrade, used)) = parser.parse(request)? else { unreachable!() };
+/// let Parsed::Complete((upgrade, used)) = parser.parse(request)? else { unreachable!() };
 /// assert_eq!((upgrade.path(), used), ("/chat", request.len()));
-/// let accepted = upgrade.accept(Accept::new()).expect("nothing to misuse");
+/// let accepted = upgrade.accept(AcceptOptions::new()).expect("nothing to misuse");
 /// assert!(accepted.response().starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
 /// # Ok::<(), wsproto::handshake::HandshakeError>(())
 /// ```
@@ -74,11 +74,11 @@ impl RequestParser {
     /// request and the number of bytes its head used. A valid HTTP request
     /// that is not an upgrade comes back as [`HandshakeError::NotWebSocket`]
     /// holding the request, so it can be answered as plain HTTP.
-    pub fn parse(&mut self, buf: &[u8]) -> Result<Status<(UpgradeRequest, usize)>, HandshakeError> {
+    pub fn parse(&mut self, buf: &[u8]) -> Result<Parsed<(UpgradeRequest, usize)>, HandshakeError> {
         let scanned = self.scanner.scan(buf);
         let fields = self.scanner.fields();
         let len = match scanned {
-            Ok(None) => return Ok(Status::Partial),
+            Ok(None) => return Ok(Parsed::Partial),
             Ok(Some(len)) => len,
             Err(e) => {
                 self.scanner.reset();
@@ -88,7 +88,7 @@ impl RequestParser {
         self.scanner.reset();
         let http = parse_head(&buf[..len], fields).map_err(HandshakeError::Malformed)?;
         let request = UpgradeRequest::validate(http)?;
-        Ok(Status::Complete((request, len)))
+        Ok(Parsed::Complete((request, len)))
     }
 
     fn limit_error(&self, e: HeadError) -> HandshakeError {
@@ -283,8 +283,8 @@ impl UpgradeRequest {
     /// caller's mistake and returns an error (nothing to send).
     pub fn accept(
         &self,
-        #[allow(unused_mut)] mut accept: Accept,
-    ) -> Result<Accepted, HandshakeUsageError> {
+        #[allow(unused_mut)] mut accept: AcceptOptions,
+    ) -> Result<Negotiated, HandshakeUsageError> {
         #[cfg(feature = "deflate")]
         let deflate = match accept.deflate {
             Some(config) => config.negotiate(&self.extensions).map(|(params, answer)| {
@@ -350,7 +350,7 @@ impl UpgradeRequest {
             write_header(&mut out, name, value);
         }
         out.extend_from_slice(b"\r\n");
-        Ok(Accepted {
+        Ok(Negotiated {
             response: out,
             protocol: accept.protocol,
             extensions: accept.extensions,
@@ -375,9 +375,11 @@ impl UpgradeRequest {
     }
 }
 
-/// What the server agrees to, for [`UpgradeRequest::accept`].
+/// The options of an accepted upgrade, given to [`UpgradeRequest::accept`]:
+/// the subprotocol chosen, the extensions agreed, extra headers for the
+/// `101` response. (Formerly `Accept`.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Accept {
+pub struct AcceptOptions {
     protocol: Option<String>,
     extensions: Vec<Extension>,
     headers: Vec<(String, String)>,
@@ -385,10 +387,10 @@ pub struct Accept {
     deflate: Option<crate::deflate::DeflateConfig>,
 }
 
-impl Accept {
+impl AcceptOptions {
     /// No subprotocol, no extension, no extra header.
     pub fn new() -> Self {
-        Accept::default()
+        AcceptOptions::default()
     }
 
     /// Chooses a subprotocol; it must be one the client offered.
@@ -414,7 +416,7 @@ impl Accept {
     /// acceptably, with these preferences: the first well-formed offer is
     /// taken, malformed ones are declined (see
     /// [`DeflateConfig::negotiate`](crate::deflate::DeflateConfig::negotiate)).
-    /// [`Accepted::deflate`] then says what was agreed.
+    /// [`Negotiated::deflate`] then says what was agreed.
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, config: crate::deflate::DeflateConfig) -> Self {
         self.deflate = Some(config);
@@ -422,9 +424,11 @@ impl Accept {
     }
 }
 
-/// An accepted upgrade: the response to send and what was negotiated.
+/// What [`UpgradeRequest::accept`] settled: the `101` response to send and
+/// what was negotiated (subprotocol, extensions, permessage-deflate).
+/// (Formerly `Accepted`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Accepted {
+pub struct Negotiated {
     response: Vec<u8>,
     protocol: Option<String>,
     extensions: Vec<Extension>,
@@ -432,7 +436,7 @@ pub struct Accepted {
     deflate: Option<crate::deflate::DeflateParams>,
 }
 
-impl Accepted {
+impl Negotiated {
     /// The `101 Switching Protocols` response bytes to send.
     pub fn response(&self) -> &[u8] {
         &self.response
@@ -454,7 +458,7 @@ impl Accepted {
     }
 
     /// The permessage-deflate parameters agreed through
-    /// [`Accept::deflate`], for
+    /// [`AcceptOptions::deflate`], for
     /// [`Connection::set_deflate`](crate::Connection::set_deflate).
     #[cfg(feature = "deflate")]
     pub fn deflate(&self) -> Option<crate::deflate::DeflateParams> {

@@ -3,7 +3,7 @@
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};
 use wsproto::{
-    CloseFrame, Config, Connection, Event, ProtocolError, Role, State, Status, Transmit,
+    CloseFrame, Config, Connection, Event, Parsed, ProtocolError, Role, State, Transmit,
 };
 
 /// The masking key of RFC 6455 §5.7.
@@ -131,7 +131,7 @@ pub struct Wire {
 pub fn frames(mut bytes: &[u8]) -> Vec<Wire> {
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        let Status::Complete((h, used)) = FrameHeader::decode(bytes).unwrap() else {
+        let Parsed::Complete((h, used)) = FrameHeader::decode(bytes).unwrap() else {
             panic!("truncated output")
         };
         let len = h.payload_len as usize;

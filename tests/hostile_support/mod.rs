@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use wsproto::Status;
+use wsproto::Parsed;
 use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder};
 use wsproto::frame::{FrameHeader, OpCode};
 
@@ -279,7 +279,7 @@ impl RawWs {
     pub fn next_frame(&mut self) -> Option<(OpCode, bool, Vec<u8>)> {
         let mut buf = [0u8; 8192];
         loop {
-            if let Ok(Status::Complete((header, used))) = FrameHeader::decode(&self.pending) {
+            if let Ok(Parsed::Complete((header, used))) = FrameHeader::decode(&self.pending) {
                 let len = header.payload_len as usize;
                 if self.pending.len() >= used + len {
                     let payload = self.pending[used..used + len].to_vec();
