@@ -26,18 +26,23 @@ def deflate_in_use(ws):
     return any(e.name == "permessage-deflate" for e in ws.protocol.extensions)
 
 
-def run_server(portfile):
-    outcome = {}
+def serve_one(portfile):
+    """Echoes every message of one connection (permessage-deflate when the
+    client offers it) and says what happened. Like every `websockets`
+    server, it sends nothing more once the client's Close has arrived: a
+    client that closes right after its last message loses the echoes still
+    on their way."""
+    outcome = {"count": 0}
     done = threading.Event()
 
     def echo(ws):
         outcome["deflate"] = deflate_in_use(ws)
-        count = 0
-        for message in ws:
-            ws.send(message)
-            count += 1
-        outcome["count"] = count
-        done.set()
+        try:
+            for message in ws:
+                ws.send(message)
+                outcome["count"] += 1
+        finally:
+            done.set()
 
     with serve(echo, "127.0.0.1", 0, max_size=None, compression="deflate") as server:
         with open(portfile, "w") as f:
@@ -45,34 +50,18 @@ def run_server(portfile):
         threading.Thread(target=server.serve_forever, daemon=True).start()
         done.wait(60)
         server.shutdown()
+    return outcome
+
+
+def run_server(portfile):
+    outcome = serve_one(portfile)
     print(f"python server: {outcome}")
-    return 0 if outcome.get("deflate") and outcome.get("count") else 1
+    return 0 if outcome.get("deflate") and outcome["count"] else 1
 
 
 def run_echo(portfile):
-    """Echoes every message of one connection. Like every `websockets`
-    server, it sends nothing more once the client's Close has arrived: a
-    client that closes right after its last message loses the echoes still
-    on their way."""
-    done = threading.Event()
-    count = 0
-
-    def echo(ws):
-        nonlocal count
-        try:
-            for message in ws:
-                ws.send(message)
-                count += 1
-        finally:
-            done.set()
-
-    with serve(echo, "127.0.0.1", 0, max_size=None) as server:
-        with open(portfile, "w") as f:
-            f.write(str(server.socket.getsockname()[1]))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        done.wait(60)
-        server.shutdown()
-    print(f"python echo server: {count} messages echoed")
+    outcome = serve_one(portfile)
+    print(f"python echo server: {outcome['count']} messages echoed")
     return 0
 
 

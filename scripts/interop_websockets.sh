@@ -33,16 +33,23 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Starts the Python side in MODE (server or echo) on an OS-chosen port;
+# sets py_pid and port.
+start_python() {
+    rm -f "$OUT/port"
+    "$PY" scripts/interop_websockets.py "$1" "$OUT/port" &
+    py_pid=$!
+    pids+=("$py_pid")
+    for _ in $(seq 100); do
+        [ -s "$OUT/port" ] && break
+        sleep 0.1
+    done
+    port=$(cat "$OUT/port")
+}
+
 echo "=== our client -> websockets server"
-rm -f "$OUT/port"
-"$PY" scripts/interop_websockets.py server "$OUT/port" &
-py_pid=$!
-pids+=("$py_pid")
-for _ in $(seq 100); do
-    [ -s "$OUT/port" ] && break
-    sleep 0.1
-done
-timeout 60 "$BIN/interop_client" "ws://127.0.0.1:$(cat "$OUT/port")"
+start_python server
+timeout 60 "$BIN/interop_client" "ws://127.0.0.1:$port"
 timeout 30 tail --pid="$py_pid" -f /dev/null
 wait "$py_pid"
 
@@ -61,15 +68,8 @@ echo "=== line client, piped input -> websockets server: every echo before the c
     head -c 70000 /dev/zero | tr '\0' x
     printf '\n\nthird line\nfourth line, ünïcode ✓\n'
 } >"$OUT/lines.txt"
-rm -f "$OUT/port"
-"$PY" scripts/interop_websockets.py echo "$OUT/port" &
-py_pid=$!
-pids+=("$py_pid")
-for _ in $(seq 100); do
-    [ -s "$OUT/port" ] && break
-    sleep 0.1
-done
-timeout 60 "$BIN/client" "ws://127.0.0.1:$(cat "$OUT/port")/" <"$OUT/lines.txt" >"$OUT/echoes.txt"
+start_python echo
+timeout 60 "$BIN/client" "ws://127.0.0.1:$port/" <"$OUT/lines.txt" >"$OUT/echoes.txt"
 timeout 30 tail --pid="$py_pid" -f /dev/null
 wait "$py_pid"
 if ! cmp "$OUT/lines.txt" "$OUT/echoes.txt"; then

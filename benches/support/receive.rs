@@ -52,14 +52,7 @@ pub fn wsproto_core(input: &[u8]) -> Seen {
     let mut seen = (0, 0);
     for piece in input.chunks(READ_SIZE) {
         conn.receive_data(piece).expect("valid input");
-        while let Some(event) = conn.poll_event() {
-            let len = match event {
-                Event::Text(text) => black_box(text.as_str()).len(),
-                Event::Binary(data) => black_box(&data[..]).len(),
-                other => panic!("unexpected {other:?}"),
-            };
-            seen = (seen.0 + 1, seen.1 + len);
-        }
+        count_events(&mut conn, &mut seen);
     }
     seen
 }
@@ -73,17 +66,22 @@ pub fn wsproto_core_read(input: &[u8]) -> Seen {
     loop {
         let n = stream.read(conn.receive_buffer(READ_SIZE)).expect("memory");
         conn.receive_commit(n).expect("valid input");
-        while let Some(event) = conn.poll_event() {
-            let len = match event {
-                Event::Text(text) => black_box(text.as_str()).len(),
-                Event::Binary(data) => black_box(&data[..]).len(),
-                other => panic!("unexpected {other:?}"),
-            };
-            seen = (seen.0 + 1, seen.1 + len);
-        }
+        count_events(&mut conn, &mut seen);
         if n == 0 {
             return seen;
         }
+    }
+}
+
+/// Takes every event out of `conn`, counting messages and payload bytes.
+fn count_events(conn: &mut Connection, seen: &mut Seen) {
+    while let Some(event) = conn.poll_event() {
+        let len = match event {
+            Event::Text(text) => black_box(text.as_str()).len(),
+            Event::Binary(data) => black_box(&data[..]).len(),
+            other => panic!("unexpected {other:?}"),
+        };
+        *seen = (seen.0 + 1, seen.1 + len);
     }
 }
 
@@ -96,14 +94,7 @@ pub fn wsproto_core_read_buf(input: &[u8]) -> Seen {
     loop {
         let n = stream.read_buf(&mut conn.receive_buf_mut(READ_SIZE));
         conn.receive_commit(n).expect("valid input");
-        while let Some(event) = conn.poll_event() {
-            let len = match event {
-                Event::Text(text) => black_box(text.as_str()).len(),
-                Event::Binary(data) => black_box(&data[..]).len(),
-                other => panic!("unexpected {other:?}"),
-            };
-            seen = (seen.0 + 1, seen.1 + len);
-        }
+        count_events(&mut conn, &mut seen);
         if n == 0 {
             return seen;
         }

@@ -27,9 +27,9 @@ use crate::{CloseCode, Connection, Event, Message, State, Timeout, Transmit, Usa
 /// First and smallest read size: small, so an idle connection holds little
 /// and a read that brings one small message zero-fills little of the
 /// buffer it reads into (`receive_buffer` zero-fills what it lends).
-pub(super) const MIN_READ: usize = 1 << 10;
+const MIN_READ: usize = 1 << 10;
 /// Largest read size, reached only while reads keep filling the buffer.
-pub(super) const MAX_READ: usize = 64 << 10;
+const MAX_READ: usize = 64 << 10;
 
 /// The connection and what the adapter learned about its stream.
 #[derive(Debug)]
@@ -91,12 +91,6 @@ impl Driver {
         } else {
             Error::Usage(e)
         }
-    }
-
-    /// The end of stream: the core decides what it means (1006 unless the
-    /// closing handshake was done).
-    fn eof(&mut self) {
-        self.conn.receive_eof();
     }
 
     /// The transport failed: the connection is lost (1006), nothing more is
@@ -234,14 +228,6 @@ impl ReadState {
     }
 }
 
-/// What one read from the stream brought.
-enum Got {
-    /// Bytes (now in the core), or the end of stream (told to the core).
-    Progress,
-    /// The read timeout we set fired: a deadline may be due.
-    OurTimeout,
-}
-
 /// Reads the next message, waiting as long as it takes.
 pub(super) fn read<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Result<Message, Error> {
     loop {
@@ -337,10 +323,9 @@ fn read_until<R: ReadSide>(
                 if until.is_some_and(|until| until <= now) {
                     return Ok(None);
                 }
-                let cap = side.max_wait().map(|wait| now + wait);
-                let deadline = [deadline, until, cap].into_iter().flatten().min();
+                let deadline = [deadline, until].into_iter().flatten().min();
                 match read_once(side, state, deadline, now) {
-                    Ok(_) => {}
+                    Ok(()) => {}
                     Err(e) if is_timeout(&e) => {
                         return Err(Error::Io(io::Error::new(io::ErrorKind::WouldBlock, e)));
                     }
@@ -354,30 +339,32 @@ fn read_until<R: ReadSide>(
     }
 }
 
-/// One read from the stream into the core, bounded by `deadline`. Errors
-/// are the stream's: a timeout among them is one we did not ask for.
+/// One read from the stream into the core, bounded by `deadline` (and the
+/// side's longest wait). The end of stream is told to the core; a timeout
+/// we asked for is not an error. Errors are the stream's: a timeout among
+/// them is one we did not ask for.
 fn read_once<R: ReadSide>(
     side: &mut R,
     state: &mut ReadState,
     deadline: Option<Instant>,
     now: Instant,
-) -> io::Result<Got> {
+) -> io::Result<()> {
+    let cap = side.max_wait().map(|wait| now + wait);
+    let deadline = [deadline, cap].into_iter().flatten().min();
     if let Some(timeout) = state.read_timeout.update(deadline, now) {
         side.set_read_timeout(timeout)?;
     }
     match side.read_into_core(state.read_size) {
         Ok(0) => {
-            side.with(Driver::eof);
-            Ok(Got::Progress)
+            side.with(|d| d.conn.receive_eof());
+            Ok(())
         }
         Ok(n) => {
             state.read_size = next_read_size(state.read_size, n);
-            Ok(Got::Progress)
+            Ok(())
         }
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(Got::Progress),
-        Err(e) if is_timeout(&e) && state.read_timeout.waited(now, Instant::now()) => {
-            Ok(Got::OurTimeout)
-        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+        Err(e) if is_timeout(&e) && state.read_timeout.waited(now, Instant::now()) => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -396,6 +383,8 @@ pub(super) fn finish<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Error 
             if failed || side.write_owed(true).is_err() {
                 break;
             }
+            // Another half may have failed since (split): then the stream
+            // is not read again.
             let (finished, deadline) =
                 side.with(|d| (d.conn.is_finished() || d.failed, d.conn.poll_timeout()));
             if finished {
@@ -403,10 +392,7 @@ pub(super) fn finish<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Error 
             }
             // Input is discarded now; this waits for the end of stream or
             // the close deadline.
-            let now = Instant::now();
-            let cap = side.max_wait().map(|wait| now + wait);
-            let deadline = [deadline, cap].into_iter().flatten().min();
-            if read_once(side, state, deadline, now).is_err() {
+            if read_once(side, state, deadline, Instant::now()).is_err() {
                 break;
             }
         }

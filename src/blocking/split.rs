@@ -151,6 +151,10 @@ impl<S: SplitStream> WebSocket<S> {
     /// timeout.
     pub fn split(self) -> Result<(WebSocketReader<S>, WebSocketWriter<S>), Error> {
         let (reader, writer) = self.stream.split_stream()?;
+        // A Close sent by the writer starts the close timeout, which a
+        // reader blocked in `read(2)` cannot see: it wakes at least twice
+        // per close timeout.
+        let max_wait = self.driver.conn.config().close_timeout / 2;
         let shared = Arc::new(Shared {
             driver: Mutex::new(self.driver),
             out: Mutex::new(Out {
@@ -165,6 +169,7 @@ impl<S: SplitStream> WebSocket<S> {
                 shared: shared.clone(),
                 buf: Vec::new(),
                 read_state: self.read_state,
+                max_wait,
             },
             WebSocketWriter { shared },
         ))
@@ -182,6 +187,8 @@ pub struct WebSocketReader<S: SplitStream> {
     shared: Arc<Shared<S::Writer>>,
     buf: Vec<u8>,
     read_state: ReadState,
+    /// The longest one `read(2)` may block: half the close timeout.
+    max_wait: Duration,
 }
 
 /// The writing half of a split [`WebSocket`]. Cheap to clone: clones send
@@ -251,6 +258,7 @@ impl<S: SplitStream> WebSocketReader<S> {
             stream: &mut self.stream,
             shared: &self.shared,
             buf: &mut self.buf,
+            max_wait: self.max_wait,
         };
         (side, &mut self.read_state)
     }
@@ -263,6 +271,7 @@ struct SplitReader<'a, S: SplitStream> {
     stream: &'a mut S::Reader,
     shared: &'a Shared<S::Writer>,
     buf: &'a mut Vec<u8>,
+    max_wait: Duration,
 }
 
 impl<S: SplitStream> ReadSide for SplitReader<'_, S> {
@@ -289,11 +298,8 @@ impl<S: SplitStream> ReadSide for SplitReader<'_, S> {
         Ok(n)
     }
 
-    /// A Close sent by the writer starts the close timeout, which a reader
-    /// blocked in `read(2)` cannot see: it wakes at least twice per close
-    /// timeout.
     fn max_wait(&mut self) -> Option<Duration> {
-        Some(lock(&self.shared.driver).conn.config().close_timeout / 2)
+        Some(self.max_wait)
     }
 }
 
