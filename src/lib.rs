@@ -114,9 +114,13 @@ mod config;
 mod connection;
 #[cfg(feature = "deflate")]
 pub mod deflate;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod driver;
 mod error;
 pub mod frame;
 pub mod handshake;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 mod message;
 mod reassembly;
 mod role;

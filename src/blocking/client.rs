@@ -3,11 +3,11 @@
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::error::{Error, HandshakeFailure};
 use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
 use super::maybe_tls::MaybeTlsStream;
 use super::stream::Stream;
 use super::websocket::WebSocket;
+use crate::driver::error::{Error, HandshakeFailure};
 use crate::handshake::{ClientRequest, Established, ResponseError, WsUrl};
 use crate::{Config, Connection, Parsed, Role};
 

@@ -20,9 +20,12 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::error::{Error, is_timeout};
-use super::outgoing::{Chunks, write_all};
-use crate::{CloseCode, Connection, Event, Message, State, Timeout, Transmit, UsageError};
+use super::stream::Stream;
+pub(super) use crate::driver::Driver;
+use crate::driver::error::{Error, is_timeout};
+use crate::driver::outgoing::{Chunks, write_all};
+use crate::driver::state;
+use crate::{Event, Message, State};
 
 /// First and smallest read size: small, so an idle connection holds little
 /// and a read that brings one small message zero-fills little of the
@@ -31,115 +34,19 @@ const MIN_READ: usize = 1 << 10;
 /// Largest read size, reached only while reads keep filling the buffer.
 const MAX_READ: usize = 64 << 10;
 
-/// The connection and what the adapter learned about its stream.
-#[derive(Debug)]
-pub(super) struct Driver {
-    pub(super) conn: Connection,
-    /// A read or write failed: the connection is lost and the stream is
-    /// not used again.
-    failed: bool,
-    /// The write timeout was bounded by the close timeout (done once the
-    /// connection stops being open).
-    close_bounded: bool,
-}
-
 impl Driver {
-    pub(super) fn new(conn: Connection) -> Driver {
-        Driver {
-            conn,
-            failed: false,
-            close_bounded: false,
-        }
-    }
-
-    /// The error that reports how a closed connection ended; returned by
-    /// every read after the end, so a read loop always stops.
-    pub(super) fn ended(&self) -> Error {
-        if self.failed {
-            return Error::ConnectionLost;
-        }
-        if let Some(e) = self.conn.error() {
-            return Error::Protocol(e.clone());
-        }
-        match self.conn.timed_out() {
-            Some(Timeout::Keepalive) => return Error::KeepaliveTimeout,
-            Some(Timeout::Close) => return Error::CloseTimeout,
-            _ => {}
-        }
-        match self.conn.close_frame() {
-            Some(frame) if frame.code == CloseCode::ABNORMAL => Error::ConnectionLost,
-            _ => Error::ConnectionClosed,
-        }
-    }
-
-    /// Queues a message on the core.
-    pub(super) fn queue(&mut self, message: Message) -> Result<(), Error> {
-        let result = match message {
-            Message::Text(text) => self.conn.send_text(text),
-            Message::Binary(data) => self.conn.send_binary(data),
-            Message::Ping(data) => self.conn.send_ping(data),
-            Message::Pong(data) => self.conn.send_pong(data),
-            Message::Close(frame) => self.conn.close(frame.code, frame.reason.as_str()),
-        };
-        result.map_err(|e| self.refused(e))
-    }
-
-    /// A send the core refused; on a connection that is over, how it ended.
-    pub(super) fn refused(&self, e: UsageError) -> Error {
-        if e == UsageError::Closed && self.conn.state() == State::Closed {
-            self.ended()
-        } else {
-            Error::Usage(e)
-        }
-    }
-
-    /// The transport failed: the connection is lost (1006), nothing more is
-    /// read or written.
-    fn fail(&mut self) {
-        self.failed = true;
-        self.conn.receive_eof();
-    }
-
-    /// Ends the connection after a failed write and says why. A write that
-    /// timed out (`WouldBlock` on Unix) is reported as `TimedOut`, so that
-    /// [`Error::is_fatal`] calls it fatal.
-    pub(super) fn write_failed(&mut self, e: io::Error) -> Error {
-        self.fail();
-        if is_timeout(&e) {
-            return Error::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "write timed out; the connection is lost (a frame may be half sent)",
-            ));
-        }
-        e.into()
-    }
-
-    /// The write timeout to set once the connection stops being open: a
-    /// peer that does not read must not hold a closing connection past the
-    /// close timeout.
-    fn closing_write_timeout(&mut self) -> Option<Duration> {
-        if self.close_bounded || self.conn.state() == State::Open {
-            return None;
-        }
-        self.close_bounded = true;
-        let config = self.conn.config();
-        Some(config.write_timeout.map_or(config.close_timeout, |write| {
-            write.min(config.close_timeout)
-        }))
-    }
-
     /// Writes everything the core has queued to `stream` (the unsplit
     /// socket): vectored writes straight from the core's buffers, then the
     /// shutdown once the core asks for it, then a flush.
-    pub(super) fn write_to<S: super::Stream>(&mut self, stream: &mut S) -> Result<(), Error> {
-        if self.failed {
+    pub(super) fn write_to<S: Stream>(&mut self, stream: &mut S) -> Result<(), Error> {
+        if self.is_failed() {
             return Err(Error::ConnectionLost);
         }
         let result = self.write_to_inner(stream);
         result.map_err(|e| self.write_failed(e))
     }
 
-    fn write_to_inner<S: super::Stream>(&mut self, stream: &mut S) -> io::Result<()> {
+    fn write_to_inner<S: Stream>(&mut self, stream: &mut S) -> io::Result<()> {
         if let Some(timeout) = self.closing_write_timeout() {
             stream.set_write_timeout(Some(timeout))?;
         }
@@ -148,7 +55,7 @@ impl Driver {
         // one need not ask.
         if self.conn.state() == State::Closed {
             let mut rest = Chunks::default();
-            if take_transmits(&mut self.conn, &mut rest) {
+            if state::take_transmits(&mut self.conn, &mut rest) {
                 write_all(stream, &mut rest)?;
                 stream.flush()?;
                 stream.shutdown_write()?;
@@ -156,32 +63,6 @@ impl Driver {
         }
         stream.flush()
     }
-
-    /// Takes what the core queued into `out` (the split writer's chunks,
-    /// written without the core's lock); returns the write timeout to set
-    /// first, if the connection just started closing, and whether to shut
-    /// down after writing.
-    pub(super) fn take_queue(&mut self, out: &mut Chunks) -> (Option<Duration>, bool) {
-        let timeout = self.closing_write_timeout();
-        (timeout, take_transmits(&mut self.conn, out))
-    }
-
-    pub(super) fn is_failed(&self) -> bool {
-        self.failed
-    }
-}
-
-/// Moves the core's pending output into `out`; whether it asked for the
-/// shutdown.
-fn take_transmits(conn: &mut Connection, out: &mut Chunks) -> bool {
-    let mut shutdown = false;
-    while let Some(transmit) = conn.poll_transmit() {
-        match transmit {
-            Transmit::Data(bytes) => out.push(bytes),
-            Transmit::Shutdown => shutdown = true,
-        }
-    }
-    shutdown
 }
 
 /// How a reading adapter reaches the connection and the stream; the read
@@ -281,7 +162,7 @@ fn read_until<R: ReadSide>(
             let owed = d.conn.buffered_amount() > 0;
             match event {
                 Some(event) => Next::Event(event, owed),
-                None if d.failed || d.conn.state() == State::Closed => Next::Ended,
+                None if d.is_failed() || d.conn.state() == State::Closed => Next::Ended,
                 None => Next::Read(d.conn.poll_timeout(), owed),
             }
         });
@@ -378,7 +259,7 @@ pub(super) fn finish<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Error 
         loop {
             let failed = side.with(|d| {
                 d.conn.handle_timeout(Instant::now());
-                d.failed
+                d.is_failed()
             });
             if failed || side.write_owed(true).is_err() {
                 break;
@@ -386,7 +267,7 @@ pub(super) fn finish<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Error 
             // Another half may have failed since (split): then the stream
             // is not read again.
             let (finished, deadline) =
-                side.with(|d| (d.conn.is_finished() || d.failed, d.conn.poll_timeout()));
+                side.with(|d| (d.conn.is_finished() || d.is_failed(), d.conn.poll_timeout()));
             if finished {
                 break;
             }

@@ -4,8 +4,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::error::{Error, HandshakeFailure, is_timeout};
 use super::stream::Stream;
+use crate::driver::error::{Error, HandshakeFailure, is_timeout};
 
 /// Default bound on the TCP connect and on the opening handshake, for
 /// both roles.

@@ -61,10 +61,8 @@
 
 mod client;
 mod driver;
-mod error;
 mod handshake_io;
 mod maybe_tls;
-mod outgoing;
 mod reconnect;
 mod server;
 mod split;
@@ -76,8 +74,8 @@ mod websocket;
 pub use crate::Message;
 #[cfg(feature = "tls")]
 pub use crate::blocking::tls::{TlsReader, TlsStream, TlsWriter};
+pub use crate::driver::error::{Error, HandshakeFailure, Refusal};
 pub use client::{ClientBuilder, client_handshake, connect};
-pub use error::{Error, HandshakeFailure, Refusal};
 pub use handshake_io::DEFAULT_TIMEOUT;
 pub use maybe_tls::{MaybeTlsReader, MaybeTlsStream, MaybeTlsWriter};
 pub use reconnect::{Backoff, ReconnectingClient};

@@ -8,11 +8,11 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use super::client::ClientBuilder;
-use super::error::Error;
 use super::maybe_tls::MaybeTlsStream;
 use super::websocket::WebSocket;
 use crate::CloseCode;
 use crate::Message;
+use crate::driver::error::Error;
 use crate::handshake::Established;
 
 /// The connection a [`ReconnectingClient`] holds.

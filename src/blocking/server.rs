@@ -3,10 +3,10 @@
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
-use super::error::{Error, HandshakeFailure, Refusal};
 use super::handshake_io::{DEFAULT_TIMEOUT, HeadReader};
 use super::stream::Stream;
 use super::websocket::WebSocket;
+use crate::driver::error::{Error, HandshakeFailure, Refusal};
 use crate::handshake::{
     AcceptOptions, HandshakeError, HttpRequest, OriginPolicy, QueryPairs, RequestParser,
     UpgradeRequest, http_response, reason_phrase,

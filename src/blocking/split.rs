@@ -43,10 +43,10 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use super::driver::{self, Driver, ReadSide, ReadState};
-use super::error::Error;
-use super::outgoing::{Chunks, Outgoing, write_all};
 use super::stream::{ReadHalf, SplitStream, WriteHalf};
 use super::websocket::WebSocket;
+use crate::driver::error::Error;
+use crate::driver::outgoing::{Chunks, Outgoing, write_all};
 use crate::{CloseCode, Message, State};
 
 /// The write half and the chunks taken out of the connection for it.

@@ -5,8 +5,8 @@ use std::io;
 use std::time::{Duration, Instant};
 
 use super::driver::{self, Driver, ReadSide, ReadState};
-use super::error::Error;
 use super::stream::Stream;
+use crate::driver::error::Error;
 use crate::{CloseCode, Config, Connection, Message, Role, State};
 
 /// A WebSocket connection over a blocking stream `S`.

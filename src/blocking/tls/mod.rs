@@ -30,9 +30,9 @@ use std::time::Duration;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
-use super::error::Error;
 use super::maybe_tls::MaybeTlsStream;
 use super::stream::Stream;
+use crate::driver::error::Error;
 /// The rustls this module is built on, for its configuration types.
 pub use rustls;
 pub use stream::{TlsReader, TlsStream, TlsWriter};

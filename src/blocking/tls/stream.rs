@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use rustls::Connection;
 
-use crate::blocking::error::{Error, HandshakeFailure, is_timeout};
 use crate::blocking::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
+use crate::driver::error::{Error, HandshakeFailure, is_timeout};
 
 /// A rustls connection over a socket: either role, readable and writable
 /// as plaintext. Inside

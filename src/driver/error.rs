@@ -1,4 +1,4 @@
-//! The one error type of the blocking adapters.
+//! The one error type of the adapters (blocking and tokio).
 //!
 //! It keeps the core's split by fault — the peer broke the protocol
 //! ([`ProtocolError`], with the close code we sent), a handshake failed
@@ -15,7 +15,8 @@ use thiserror::Error;
 use crate::handshake::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
 use crate::{CloseCode, ProtocolError, UsageError};
 
-/// Everything that can end or refuse a blocking WebSocket operation.
+/// Everything that can end or refuse a WebSocket operation of an adapter
+/// (blocking or tokio: the same type, re-exported by both).
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -52,7 +53,7 @@ pub enum Error {
     /// Server side: no WebSocket, because the server chose so — the
     /// client's request was valid, and the response this [`Refusal`]
     /// describes was written to it. Not a failure of either side: a 401 or
-    /// 403 decided by [`accept_with`](super::accept_with), the
+    /// 403 decided by [`accept_with`](crate::blocking::accept_with), the
     /// [`OriginPolicy`](crate::handshake::OriginPolicy)'s 403, or a page
     /// served to a plain HTTP request all end here, while a malformed
     /// request is [`Error::Handshake`].
@@ -119,10 +120,10 @@ pub enum HandshakeFailure {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
 pub enum Refusal {
-    /// The decision of [`accept_with`](super::accept_with) answered with
+    /// The decision of [`accept_with`](crate::blocking::accept_with) answered with
     /// an HTTP response instead of the upgrade
-    /// ([`Decision::reject`](super::Decision::reject),
-    /// [`Decision::respond`](super::Decision::respond)): a refusal such as
+    /// ([`Decision::reject`](crate::blocking::Decision::reject),
+    /// [`Decision::respond`](crate::blocking::Decision::respond)): a refusal such as
     /// 401, or a page for a plain HTTP request.
     #[error("answered with HTTP status {status}, as decided")]
     Decided {

@@ -1,4 +1,6 @@
-//! The one write engine of the blocking adapters: [`write_all`] writes
+//! What waits to be written, lent as slices for vectored writes (the
+//! core's own queue, or [`Chunks`] a split writer took out of it), and the
+//! blocking write engine: [`write_all`] writes
 //! what an [`Outgoing`] queue lends, several slices per system call, from
 //! the core's own queue (the unsplit socket) or from [`Chunks`] the split
 //! writer took out of it.
@@ -14,7 +16,7 @@ use crate::Connection;
 const MAX_SLICES: usize = 16;
 
 /// Bytes waiting to be written, lent as slices for one vectored write.
-pub(super) trait Outgoing {
+pub(crate) trait Outgoing {
     /// Fills `dst` with the next slices; how many.
     fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize;
     /// Drops the first `n` bytes, written.
@@ -36,13 +38,13 @@ impl Outgoing for Connection {
 
 /// Chunks taken out of the core (reference-counted, not copied).
 #[derive(Debug, Default)]
-pub(super) struct Chunks(VecDeque<Bytes>);
+pub(crate) struct Chunks(VecDeque<Bytes>);
 
 impl Chunks {
-    pub(super) fn push(&mut self, chunk: Bytes) {
+    pub(crate) fn push(&mut self, chunk: Bytes) {
         self.0.push_back(chunk);
     }
-    pub(super) fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.0.clear();
     }
 }
@@ -77,7 +79,7 @@ impl Outgoing for Chunks {
 /// Writes all of `queue`: several slices per system call, payloads not
 /// copied; a single slice (small frames, the usual case) by plain `write`,
 /// which skips the kernel's import of an iovec array.
-pub(super) fn write_all<W: Write + ?Sized>(
+pub(crate) fn write_all<W: Write + ?Sized>(
     stream: &mut W,
     queue: &mut impl Outgoing,
 ) -> io::Result<()> {

@@ -1,0 +1,136 @@
+//! The connection as every adapter holds it: the core plus what the
+//! adapter learned about its transport, and the decisions that do not
+//! depend on how the adapter waits (how a connection ended, a refused
+//! send, when writes get bounded by the close timeout, what leaves the
+//! core's queue).
+
+use std::io;
+use std::time::Duration;
+
+use super::error::{Error, is_timeout};
+use super::outgoing::Chunks;
+use crate::{CloseCode, Connection, Message, State, Timeout, Transmit, UsageError};
+
+/// The connection and what the adapter learned about its stream.
+#[derive(Debug)]
+pub(crate) struct Driver {
+    pub(crate) conn: Connection,
+    /// A read or write failed: the connection is lost and the stream is
+    /// not used again.
+    failed: bool,
+    /// The write timeout was bounded by the close timeout (done once the
+    /// connection stops being open).
+    close_bounded: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(conn: Connection) -> Driver {
+        Driver {
+            conn,
+            failed: false,
+            close_bounded: false,
+        }
+    }
+
+    /// The error that reports how a closed connection ended; returned by
+    /// every read after the end, so a read loop always stops.
+    pub(crate) fn ended(&self) -> Error {
+        if self.failed {
+            return Error::ConnectionLost;
+        }
+        if let Some(e) = self.conn.error() {
+            return Error::Protocol(e.clone());
+        }
+        match self.conn.timed_out() {
+            Some(Timeout::Keepalive) => return Error::KeepaliveTimeout,
+            Some(Timeout::Close) => return Error::CloseTimeout,
+            _ => {}
+        }
+        match self.conn.close_frame() {
+            Some(frame) if frame.code == CloseCode::ABNORMAL => Error::ConnectionLost,
+            _ => Error::ConnectionClosed,
+        }
+    }
+
+    /// Queues a message on the core.
+    pub(crate) fn queue(&mut self, message: Message) -> Result<(), Error> {
+        let result = match message {
+            Message::Text(text) => self.conn.send_text(text),
+            Message::Binary(data) => self.conn.send_binary(data),
+            Message::Ping(data) => self.conn.send_ping(data),
+            Message::Pong(data) => self.conn.send_pong(data),
+            Message::Close(frame) => self.conn.close(frame.code, frame.reason.as_str()),
+        };
+        result.map_err(|e| self.refused(e))
+    }
+
+    /// A send the core refused; on a connection that is over, how it ended.
+    pub(crate) fn refused(&self, e: UsageError) -> Error {
+        if e == UsageError::Closed && self.conn.state() == State::Closed {
+            self.ended()
+        } else {
+            Error::Usage(e)
+        }
+    }
+
+    /// The transport failed: the connection is lost (1006), nothing more is
+    /// read or written.
+    pub(crate) fn fail(&mut self) {
+        self.failed = true;
+        self.conn.receive_eof();
+    }
+
+    /// Ends the connection after a failed write and says why. A write that
+    /// timed out (`WouldBlock` on Unix) is reported as `TimedOut`, so that
+    /// [`Error::is_fatal`] calls it fatal.
+    pub(crate) fn write_failed(&mut self, e: io::Error) -> Error {
+        self.fail();
+        if is_timeout(&e) {
+            return Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "write timed out; the connection is lost (a frame may be half sent)",
+            ));
+        }
+        e.into()
+    }
+
+    /// The write timeout to set once the connection stops being open: a
+    /// peer that does not read must not hold a closing connection past the
+    /// close timeout.
+    pub(crate) fn closing_write_timeout(&mut self) -> Option<Duration> {
+        if self.close_bounded || self.conn.state() == State::Open {
+            return None;
+        }
+        self.close_bounded = true;
+        let config = self.conn.config();
+        Some(config.write_timeout.map_or(config.close_timeout, |write| {
+            write.min(config.close_timeout)
+        }))
+    }
+
+    /// Takes what the core queued into `out` (the split writer's chunks,
+    /// written without the core's lock); returns the write timeout to set
+    /// first, if the connection just started closing, and whether to shut
+    /// down after writing.
+    pub(crate) fn take_queue(&mut self, out: &mut Chunks) -> (Option<Duration>, bool) {
+        let timeout = self.closing_write_timeout();
+        (timeout, take_transmits(&mut self.conn, out))
+    }
+
+    pub(crate) fn is_failed(&self) -> bool {
+        self.failed
+    }
+}
+
+/// Moves the core's pending output into `out`; whether it asked for the
+/// shutdown.
+pub(crate) fn take_transmits(conn: &mut Connection, out: &mut Chunks) -> bool {
+    let mut shutdown = false;
+    while let Some(transmit) = conn.poll_transmit() {
+        match transmit {
+            Transmit::Data(bytes) => out.push(bytes),
+            Transmit::Shutdown => shutdown = true,
+        }
+    }
+    shutdown
+}
