@@ -119,12 +119,12 @@ mod driver;
 mod error;
 pub mod frame;
 pub mod handshake;
-#[cfg(feature = "tokio")]
-pub mod tokio;
 mod message;
 mod reassembly;
 mod role;
 mod status;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 // One of the two modules allowed `unsafe` (with `frame::mask`): the
 // unchecked `&str` view of text validated once; see its header.
 #[allow(unsafe_code)]

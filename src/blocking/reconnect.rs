@@ -13,56 +13,11 @@ use super::websocket::WebSocket;
 use crate::CloseCode;
 use crate::Message;
 use crate::driver::error::Error;
+use crate::driver::reconnect::{Backoff, Retries, RetryHook};
 use crate::handshake::Established;
 
 /// The connection a [`ReconnectingClient`] holds.
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
-
-/// Exponential backoff with jitter: the n-th retry waits
-/// `min(max, initial × 2ⁿ)`, of which a random part (by default half) is
-/// taken off so that many clients dropped at once do not come back in
-/// lockstep.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// Delay before the first retry. Default 100 ms.
-    pub initial: Duration,
-    /// Cap on any delay. Default 30 s.
-    pub max: Duration,
-    /// Give up after this many failed attempts in a row (`None`, the
-    /// default: never).
-    pub max_attempts: Option<u32>,
-    /// Fraction of each delay that is random, from 0 (none) to 1 (full
-    /// jitter). Default 0.5.
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(30),
-            max_attempts: None,
-            jitter: 0.5,
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before retry number `retry` (0 for the first), jitter
-    /// included.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let base = self
-            .initial
-            .saturating_mul(1u32 << retry.min(30))
-            .min(self.max);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        base.mul_f64(1.0 - jitter * rand::random::<f64>())
-    }
-}
-
-/// What the hook of [`ReconnectingClient::on_retry`] is told.
-type RetryHook = Box<dyn FnMut(u32, &Error, Duration) + Send>;
 
 /// A client that reconnects by itself.
 ///
@@ -224,7 +179,7 @@ where
 
     /// Connects, retrying with the backoff, and runs the hook.
     fn establish(&mut self) -> Result<Ws, Error> {
-        let mut failures = 0u32;
+        let mut retries = Retries::new();
         loop {
             let error = match self.builder.connect() {
                 Ok((mut ws, response)) => match (self.on_connect)(&mut ws, &response) {
@@ -236,17 +191,10 @@ where
                 },
                 Err(e) => e,
             };
-            let permanent = matches!(error, Error::InvalidRequest(_) | Error::TlsUnavailable)
-                || error.http_status().is_some_and(|s| (400..500).contains(&s));
-            failures += 1;
-            if permanent || self.backoff.max_attempts.is_some_and(|m| failures >= m) {
-                return Err(error);
+            match retries.after(&error, &self.backoff, &mut self.on_retry) {
+                Some(delay) => std::thread::sleep(delay),
+                None => return Err(error),
             }
-            let delay = self.backoff.delay(failures - 1);
-            if let Some(hook) = &mut self.on_retry {
-                hook(failures, &error, delay);
-            }
-            std::thread::sleep(delay);
         }
     }
 }
