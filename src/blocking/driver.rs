@@ -24,15 +24,13 @@ use super::stream::Stream;
 pub(super) use crate::driver::Driver;
 use crate::driver::error::{Error, is_timeout};
 use crate::driver::outgoing::{Chunks, write_all};
-use crate::driver::state;
+use crate::driver::state::{self, ReadSize};
 use crate::{Event, Message, State};
 
 /// First and smallest read size: small, so an idle connection holds little
 /// and a read that brings one small message zero-fills little of the
 /// buffer it reads into (`receive_buffer` zero-fills what it lends).
 const MIN_READ: usize = 1 << 10;
-/// Largest read size, reached only while reads keep filling the buffer.
-const MAX_READ: usize = 64 << 10;
 
 impl Driver {
     /// Writes everything the core has queued to `stream` (the unsplit
@@ -241,7 +239,7 @@ fn read_once<R: ReadSide>(
             Ok(())
         }
         Ok(n) => {
-            state.read_size = next_read_size(state.read_size, n);
+            state.read_size = ReadSize::next(state.read_size, n, MIN_READ);
             Ok(())
         }
         Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
@@ -279,19 +277,6 @@ pub(super) fn finish<R: ReadSide>(side: &mut R, state: &mut ReadState) -> Error 
         }
     }
     side.with(|d| d.ended())
-}
-
-/// Grows the read size while reads fill it and shrinks it when they come
-/// back mostly empty, so bulk transfers use few system calls and small
-/// messages do not pay for zeroing a large buffer.
-fn next_read_size(size: usize, got: usize) -> usize {
-    if got == size {
-        (size * 2).min(MAX_READ)
-    } else if got < size / 4 {
-        (size / 2).max(MIN_READ)
-    } else {
-        size
-    }
 }
 
 /// The read timeout last set on the stream, so that it is changed (a system
@@ -340,18 +325,19 @@ impl ReadTimeout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::driver::state::MAX_READ;
 
     #[test]
     fn read_size_grows_while_reads_fill_it_and_shrinks_back() {
         let mut size = MIN_READ;
         for _ in 0..10 {
-            size = next_read_size(size, size);
+            size = ReadSize::next(size, size, MIN_READ);
         }
         assert_eq!(size, MAX_READ);
-        size = next_read_size(size, size / 2);
+        size = ReadSize::next(size, size / 2, MIN_READ);
         assert_eq!(size, MAX_READ);
         for _ in 0..10 {
-            size = next_read_size(size, 10);
+            size = ReadSize::next(size, 10, MIN_READ);
         }
         assert_eq!(size, MIN_READ);
     }

@@ -134,3 +134,24 @@ pub(crate) fn take_transmits(conn: &mut Connection, out: &mut Chunks) -> bool {
     }
     shutdown
 }
+
+/// Largest read size, reached only while reads keep filling the buffer.
+pub(crate) const MAX_READ: usize = 64 << 10;
+
+/// How much one read asks for.
+pub(crate) struct ReadSize;
+
+impl ReadSize {
+    /// Grows the read size while reads fill it and shrinks it (down to
+    /// `min`) when they come back mostly empty, so bulk transfers use few
+    /// system calls and small messages do not pay for a large buffer.
+    pub(crate) fn next(size: usize, got: usize, min: usize) -> usize {
+        if got == size {
+            (size * 2).min(MAX_READ)
+        } else if got < size / 4 {
+            (size / 2).max(min)
+        } else {
+            size
+        }
+    }
+}
