@@ -8,6 +8,8 @@ use super::websocket::WebSocket;
 use crate::driver::error::Error;
 #[cfg(doc)]
 use crate::driver::error::{HandshakeFailure, Refusal};
+#[cfg(doc)]
+use crate::{Config, handshake::OriginPolicy};
 pub use crate::driver::server::{Decision, Request};
 use crate::driver::server::{ServerHandshake, ServerSettings, ServerStep, server_builder_methods};
 

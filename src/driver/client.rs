@@ -130,6 +130,9 @@ pub(crate) use client_builder_methods;
 
 /// What a client adapter does next with the response read so far.
 #[derive(Debug)]
+// Made once per handshake and matched at once: boxing would only add an
+// allocation.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ClientStep {
     /// The head is not complete: read more and step again.
     Partial,

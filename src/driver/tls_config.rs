@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ServerConfig};
 
 use super::error::Error;
@@ -53,4 +53,14 @@ pub fn server_config(
         .with_no_client_auth()
         .with_single_cert(cert_chain, key)?;
     Ok(Arc::new(config))
+}
+
+/// The TLS name of `host` (a DNS name or an IP address), for SNI and the
+/// certificate check.
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
+    ServerName::try_from(host.to_owned()).map_err(|_| {
+        Error::InvalidRequest(crate::handshake::HandshakeUsageError::InvalidUrl(
+            "host is not a valid TLS server name",
+        ))
+    })
 }

@@ -27,12 +27,12 @@ mod stream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use super::maybe_tls::MaybeTlsStream;
 use super::stream::Stream;
 use crate::driver::error::Error;
+use crate::driver::tls_config::server_name;
 pub use crate::driver::tls_config::{
     client_config_with_roots, default_client_config, server_config,
 };
@@ -62,12 +62,7 @@ pub fn connect_tls<S: Stream>(
     config: Arc<ClientConfig>,
     timeout: Duration,
 ) -> Result<MaybeTlsStream<S>, Error> {
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| {
-        Error::InvalidRequest(crate::handshake::HandshakeUsageError::InvalidUrl(
-            "host is not a valid TLS server name",
-        ))
-    })?;
-    let conn = ClientConnection::new(config, name)?;
+    let conn = ClientConnection::new(config, server_name(host)?)?;
     let stream = TlsStream::handshake(Connection::Client(conn), sock, timeout)?;
     Ok(MaybeTlsStream::Tls(Box::new(stream)))
 }
