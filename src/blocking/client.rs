@@ -9,7 +9,7 @@ use super::stream::Stream;
 use super::websocket::WebSocket;
 use crate::Config;
 use crate::driver::DEFAULT_TIMEOUT;
-use crate::driver::client::{ClientHandshake, ClientSettings, ClientStep, client_builder_methods};
+use crate::driver::client::{ClientHandshake, ClientStep, client_builder};
 use crate::driver::error::Error;
 use crate::handshake::{ClientRequest, Established, WsUrl};
 
@@ -39,39 +39,28 @@ pub fn client_handshake<S: Stream>(
     handshake(stream, request, Config::default(), DEFAULT_TIMEOUT)
 }
 
-/// Everything a client can ask for: subprotocols, `Origin`, extra headers
-/// (an `Authorization` token, cookies), the connection's [`Config`], and the
-/// connect and handshake timeouts.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use wsproto::blocking::ClientBuilder;
-///
-/// let (ws, response) = ClientBuilder::new("ws://127.0.0.1:9001/chat")
-///     .protocol("chat.v1")
-///     .origin("http://localhost")
-///     .header("Authorization", "Bearer secret")
-///     .handshake_timeout(Duration::from_secs(5))
-///     .connect()?;
-/// assert_eq!(ws.protocol(), response.protocol());
-/// # Ok::<(), wsproto::blocking::Error>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    settings: ClientSettings,
+client_builder! {
+    /// Everything a client can ask for: subprotocols, `Origin`, extra headers
+    /// (an `Authorization` token, cookies), the connection's [`Config`], and the
+    /// connect and handshake timeouts.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use wsproto::blocking::ClientBuilder;
+    ///
+    /// let (ws, response) = ClientBuilder::new("ws://127.0.0.1:9001/chat")
+    ///     .protocol("chat.v1")
+    ///     .origin("http://localhost")
+    ///     .header("Authorization", "Bearer secret")
+    ///     .handshake_timeout(Duration::from_secs(5))
+    ///     .connect()?;
+    /// assert_eq!(ws.protocol(), response.protocol());
+    /// # Ok::<(), wsproto::blocking::Error>(())
+    /// ```
+    pub struct ClientBuilder;
 }
 
 impl ClientBuilder {
-    /// A client for `url` with the defaults: no subprotocol, no `Origin`,
-    /// [`Config::default`], 10 s connect and handshake timeouts.
-    pub fn new(url: impl Into<String>) -> Self {
-        ClientBuilder {
-            settings: ClientSettings::new(url.into()),
-        }
-    }
-
-    client_builder_methods!();
-
     /// Connects: TCP (each resolved address in turn), TLS for `wss://`,
     /// then the opening handshake.
     pub fn connect(&self) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Established), Error> {
@@ -138,9 +127,7 @@ fn tcp_connect(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpSt
             Err(e) => last = Some(e),
         }
     }
-    Err(last
-        .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
-        .into())
+    Err(crate::driver::connect_error(last))
 }
 
 /// Sends the request and validates the response within `timeout`.

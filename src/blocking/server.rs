@@ -8,10 +8,10 @@ use super::websocket::WebSocket;
 use crate::driver::error::Error;
 #[cfg(doc)]
 use crate::driver::error::{HandshakeFailure, Refusal};
+pub use crate::driver::server::{Decision, Request};
+use crate::driver::server::{ServerHandshake, ServerStep, server_builder};
 #[cfg(doc)]
 use crate::{Config, handshake::OriginPolicy};
-pub use crate::driver::server::{Decision, Request};
-use crate::driver::server::{ServerHandshake, ServerSettings, ServerStep, server_builder_methods};
 
 /// Accepts a WebSocket on a stream whose client is about to send its
 /// handshake: default [`Config`], any `Origin`, no subprotocol, 10 s
@@ -50,73 +50,64 @@ where
     ServerBuilder::new().accept_with(stream, decide)
 }
 
-/// Server settings shared by every accepted connection: the [`Config`],
-/// the handshake timeout, and an optional [`OriginPolicy`] checked before
-/// the decision.
-///
-/// ```no_run
-/// use std::net::TcpListener;
-/// use wsproto::blocking::{Decision, ServerBuilder};
-/// use wsproto::handshake::OriginPolicy;
-///
-/// let server = ServerBuilder::new()
-///     .origin_policy(OriginPolicy::new().same_origin(true));
-/// let listener = TcpListener::bind("127.0.0.1:8080")?;
-/// let (stream, _) = listener.accept()?;
-/// let ws = server.accept_with(stream, |request| match request.path() {
-///     "/ws" => Decision::accept(),
-///     "/" => Decision::respond(200, &[("Content-Type", "text/html")], "<h1>hi</h1>"),
-///     _ => Decision::reject(404),
-/// });
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct ServerBuilder {
-    settings: ServerSettings,
-}
-
-impl Default for ServerBuilder {
-    fn default() -> Self {
-        ServerBuilder::new()
-    }
+server_builder! {
+    /// Server settings shared by every accepted connection: the [`Config`],
+    /// the handshake timeout, and an optional [`OriginPolicy`] checked before
+    /// the decision.
+    ///
+    /// ```no_run
+    /// use std::net::TcpListener;
+    /// use wsproto::blocking::{Decision, ServerBuilder};
+    /// use wsproto::handshake::OriginPolicy;
+    ///
+    /// let server = ServerBuilder::new()
+    ///     .origin_policy(OriginPolicy::new().same_origin(true));
+    /// let listener = TcpListener::bind("127.0.0.1:8080")?;
+    /// let (stream, _) = listener.accept()?;
+    /// let ws = server.accept_with(stream, |request| match request.path() {
+    ///     "/ws" => Decision::accept(),
+    ///     "/" => Decision::respond(200, &[("Content-Type", "text/html")], "<h1>hi</h1>"),
+    ///     _ => Decision::reject(404),
+    /// });
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub struct ServerBuilder;
+    origin_policy:
+    /// ```
+    /// # use std::io::{Cursor, Read, Write};
+    /// # struct Memory(Cursor<Vec<u8>>);
+    /// # impl Read for Memory {
+    /// #     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> { self.0.read(buf) }
+    /// # }
+    /// # impl Write for Memory {
+    /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { Ok(buf.len()) }
+    /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+    /// # }
+    /// # impl wsproto::blocking::Stream for Memory {}
+    /// use wsproto::blocking::{Decision, Error, Refusal, ServerBuilder};
+    /// use wsproto::handshake::OriginPolicy;
+    ///
+    /// let server = ServerBuilder::new()
+    ///     .origin_policy(OriginPolicy::new().allow("https://app.example")?);
+    /// // A foreign page, and a wrong token: the policy answers first.
+    /// let stream = Memory(Cursor::new(
+    ///     b"GET /?token=wrong HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
+    ///       Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    ///         .to_vec(),
+    /// ));
+    /// let result = server.accept_with(stream, |request| match request.query_param("token") {
+    ///     Some(token) if token == "s3cret" => Decision::accept(),
+    ///     _ => unreachable!("not asked: it would have answered 401"),
+    /// });
+    /// let Err(Error::Refused(refusal)) = result else { unreachable!() };
+    /// assert_eq!(refusal, Refusal::Origin(Some("https://evil.example".into())));
+    /// assert_eq!(refusal.http_status(), 403);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
 }
 
 impl ServerBuilder {
-    server_builder_methods!(
-        /// ```
-        /// # use std::io::{Cursor, Read, Write};
-        /// # struct Memory(Cursor<Vec<u8>>);
-        /// # impl Read for Memory {
-        /// #     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> { self.0.read(buf) }
-        /// # }
-        /// # impl Write for Memory {
-        /// #     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> { Ok(buf.len()) }
-        /// #     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
-        /// # }
-        /// # impl wsproto::blocking::Stream for Memory {}
-        /// use wsproto::blocking::{Decision, Error, Refusal, ServerBuilder};
-        /// use wsproto::handshake::OriginPolicy;
-        ///
-        /// let server = ServerBuilder::new()
-        ///     .origin_policy(OriginPolicy::new().allow("https://app.example")?);
-        /// // A foreign page, and a wrong token: the policy answers first.
-        /// let stream = Memory(Cursor::new(
-        ///     b"GET /?token=wrong HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
-        ///       Upgrade: websocket\r\nConnection: Upgrade\r\n\
-        ///       Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        ///         .to_vec(),
-        /// ));
-        /// let result = server.accept_with(stream, |request| match request.query_param("token") {
-        ///     Some(token) if token == "s3cret" => Decision::accept(),
-        ///     _ => unreachable!("not asked: it would have answered 401"),
-        /// });
-        /// let Err(Error::Refused(refusal)) = result else { unreachable!() };
-        /// assert_eq!(refusal, Refusal::Origin(Some("https://evil.example".into())));
-        /// assert_eq!(refusal.http_status(), 403);
-        /// # Ok::<(), Box<dyn std::error::Error>>(())
-        /// ```
-    );
-
     /// Accepts every valid upgrade request; see [`accept`].
     pub fn accept<S: Stream>(&self, stream: S) -> Result<WebSocket<S>, Error> {
         self.accept_with(stream, |_| Decision::accept())

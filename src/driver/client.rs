@@ -62,71 +62,89 @@ impl ClientSettings {
     }
 }
 
-/// The setters of a `ClientBuilder` over its `settings:`
-/// [`ClientSettings`], written once for the blocking and the tokio
-/// builder (which differ only in how they connect).
-macro_rules! client_builder_methods {
-    () => {
-        /// The URL this builder connects to.
-        pub fn url(&self) -> &str {
-            &self.settings.url
+/// A `ClientBuilder` (with the docs given) over [`ClientSettings`], its
+/// constructor and setters, written once for the blocking and the tokio
+/// builder: they differ only in how they connect, in an `impl` of their
+/// own.
+macro_rules! client_builder {
+    ($(#[$doc:meta])* pub struct ClientBuilder;) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct ClientBuilder {
+            settings: $crate::driver::client::ClientSettings,
         }
 
-        /// Offers a subprotocol (in order of preference).
-        pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
-            self.settings.protocols.push(protocol.into());
-            self
-        }
+        impl ClientBuilder {
+            /// A client for `url` with the defaults: no subprotocol, no `Origin`,
+            /// [`Config::default`](crate::Config::default), 10 s connect and
+            /// handshake timeouts.
+            pub fn new(url: impl Into<String>) -> Self {
+                ClientBuilder {
+                    settings: $crate::driver::client::ClientSettings::new(url.into()),
+                }
+            }
 
-        /// Sends an `Origin` header, as a browser would.
-        pub fn origin(mut self, origin: impl Into<String>) -> Self {
-            self.settings.origin = Some(origin.into());
-            self
-        }
+            /// The URL this builder connects to.
+            pub fn url(&self) -> &str {
+                &self.settings.url
+            }
 
-        /// Adds a request header (`Authorization`, `Cookie`, …).
-        pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-            self.settings.headers.push((name.into(), value.into()));
-            self
-        }
+            /// Offers a subprotocol (in order of preference).
+            pub fn protocol(mut self, protocol: impl Into<String>) -> Self {
+                self.settings.protocols.push(protocol.into());
+                self
+            }
 
-        /// The connection's limits, timeouts and keepalive.
-        pub fn config(mut self, config: $crate::Config) -> Self {
-            self.settings.config = config;
-            self
-        }
+            /// Sends an `Origin` header, as a browser would.
+            pub fn origin(mut self, origin: impl Into<String>) -> Self {
+                self.settings.origin = Some(origin.into());
+                self
+            }
 
-        /// Bound on each TCP connection attempt (`None`: the system's).
-        pub fn connect_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
-            self.settings.connect_timeout = timeout;
-            self
-        }
+            /// Adds a request header (`Authorization`, `Cookie`, …).
+            pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+                self.settings.headers.push((name.into(), value.into()));
+                self
+            }
 
-        /// Bound on the TLS and WebSocket handshakes together (default 10 s).
-        pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.settings.handshake_timeout = timeout;
-            self
-        }
+            /// The connection's limits, timeouts and keepalive.
+            pub fn config(mut self, config: $crate::Config) -> Self {
+                self.settings.config = config;
+                self
+            }
 
-        /// The rustls configuration for `wss://` (custom roots, client
-        /// certificates); default: the `webpki-roots` Mozilla roots.
-        #[cfg(feature = "tls")]
-        pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
-            self.settings.tls_config = Some(config);
-            self
-        }
+            /// Bound on each TCP connection attempt (`None`: the system's).
+            pub fn connect_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+                self.settings.connect_timeout = timeout;
+                self
+            }
 
-        /// The handshake request this builder sends.
-        pub fn request(&self) -> Result<$crate::handshake::ClientRequest, Error> {
-            self.settings.request()
-        }
+            /// Bound on the TLS and WebSocket handshakes together (default 10 s).
+            pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.settings.handshake_timeout = timeout;
+                self
+            }
 
-        pub(super) fn config_mut(&mut self) -> &mut $crate::Config {
-            &mut self.settings.config
+            /// The rustls configuration for `wss://` (custom roots, client
+            /// certificates); default: the `webpki-roots` Mozilla roots.
+            #[cfg(feature = "tls")]
+            pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+                self.settings.tls_config = Some(config);
+                self
+            }
+
+            /// The handshake request this builder sends.
+            pub fn request(&self) -> Result<$crate::handshake::ClientRequest, Error> {
+                self.settings.request()
+            }
+
+            pub(super) fn config_mut(&mut self) -> &mut $crate::Config {
+                &mut self.settings.config
+            }
         }
     };
 }
-pub(crate) use client_builder_methods;
+pub(crate) use client_builder;
 
 /// What a client adapter does next with the response read so far.
 #[derive(Debug)]

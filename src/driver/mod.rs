@@ -24,6 +24,13 @@ use crate::{Config, Connection, Role};
 /// both roles.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The error of a connect that tried every address of a host: the last
+/// attempt's, or that the name resolved to none.
+pub(crate) fn connect_error(last: Option<std::io::Error>) -> error::Error {
+    last.unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+        .into()
+}
+
 /// A completed opening handshake, either role: what the connection is
 /// made of.
 #[derive(Debug)]

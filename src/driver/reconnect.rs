@@ -88,3 +88,103 @@ impl Retries {
         Some(delay)
     }
 }
+
+/// A `ReconnectingClient` (with the docs given) over the caller's
+/// `ClientBuilder` and `Ws` (the connection type), its `Debug`, and what
+/// does not wait: the private constructor `with_hook` and the setters and
+/// getters. Written once for the blocking and the tokio client, which
+/// connect, receive and send in an `impl` of their own.
+macro_rules! reconnecting_client {
+    ($(#[$doc:meta])* pub struct ReconnectingClient<F>;) => {
+        $(#[$doc])*
+        pub struct ReconnectingClient<F> {
+            builder: ClientBuilder,
+            backoff: $crate::driver::reconnect::Backoff,
+            on_connect: F,
+            on_retry: Option<$crate::driver::reconnect::RetryHook>,
+            ws: Option<Ws>,
+            connects: u64,
+            closing: bool,
+        }
+
+        impl<F> std::fmt::Debug for ReconnectingClient<F> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct("ReconnectingClient")
+                    .field("url", &self.builder.url())
+                    .field("backoff", &self.backoff)
+                    .field("connected", &self.ws.is_some())
+                    .field("connects", &self.connects)
+                    .finish_non_exhaustive()
+            }
+        }
+
+        impl<F> ReconnectingClient<F> {
+            fn with_hook(builder: ClientBuilder, on_connect: F) -> Self {
+                ReconnectingClient {
+                    builder,
+                    backoff: $crate::driver::reconnect::Backoff::default(),
+                    on_connect,
+                    on_retry: None,
+                    ws: None,
+                    connects: 0,
+                    closing: false,
+                }
+            }
+
+            /// The backoff between attempts.
+            pub fn backoff(mut self, backoff: $crate::driver::reconnect::Backoff) -> Self {
+                self.backoff = backoff;
+                self
+            }
+
+            /// Pings after `interval` of silence from the server and drops the
+            /// connection (then reconnects) when it stays silent `timeout` longer.
+            pub fn heartbeat(
+                mut self,
+                interval: std::time::Duration,
+                timeout: std::time::Duration,
+            ) -> Self {
+                let config = self.builder.config_mut();
+                config.ping_interval = Some(interval);
+                config.pong_timeout = timeout;
+                self
+            }
+
+            /// Called before each wait between attempts with the attempt number
+            /// (from 1), its error and the delay: for logging and metrics.
+            pub fn on_retry(
+                mut self,
+                hook: impl FnMut(u32, &Error, std::time::Duration) + Send + 'static,
+            ) -> Self {
+                self.on_retry = Some(Box::new(hook));
+                self
+            }
+
+            /// How many connections have been established (the first included).
+            pub fn connects(&self) -> u64 {
+                self.connects
+            }
+
+            /// The current connection, if any.
+            pub fn get_ref(&self) -> Option<&Ws> {
+                self.ws.as_ref()
+            }
+
+            /// The current connection, or the end of the last one.
+            fn current(&mut self) -> Result<&mut Ws, Error> {
+                self.ws.as_mut().ok_or(Error::ConnectionClosed)
+            }
+
+            /// Passes on the result of an operation on the current
+            /// connection, dropping the connection when it failed for good
+            /// (the next call reconnects).
+            fn unless_fatal<T>(&mut self, result: Result<T, Error>) -> Result<T, Error> {
+                if result.as_ref().is_err_and(Error::is_fatal) {
+                    self.ws = None;
+                }
+                result
+            }
+        }
+    };
+}
+pub(crate) use reconnecting_client;

@@ -383,51 +383,68 @@ fn server_error(error: Error) -> ServerStep {
     }
 }
 
-/// The constructor and setters of a `ServerBuilder` over its `settings:`
-/// [`ServerSettings`], written once for the blocking and the tokio
-/// builder; the attributes given are appended to the docs of
-/// `origin_policy` (its example).
-macro_rules! server_builder_methods {
-    ($(#[$origin_example:meta])*) => {
-        /// Default [`Config`](crate::Config), 10 s handshake timeout, any
-        /// `Origin`.
-        pub fn new() -> Self {
-            ServerBuilder {
-                settings: $crate::driver::server::ServerSettings::new(),
+/// A `ServerBuilder` (with the docs given) over [`ServerSettings`], its
+/// constructor and setters, written once for the blocking and the tokio
+/// builder; the docs after `origin_policy:` end those of that method (its
+/// example). Each adapter accepts in an `impl` of its own.
+macro_rules! server_builder {
+    (
+        $(#[$doc:meta])* pub struct ServerBuilder;
+        origin_policy: $(#[$origin_example:meta])*
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone)]
+        pub struct ServerBuilder {
+            settings: $crate::driver::server::ServerSettings,
+        }
+
+        impl Default for ServerBuilder {
+            fn default() -> Self {
+                ServerBuilder::new()
             }
         }
 
-        /// The connection's limits, timeouts and keepalive (and the
-        /// handshake's head limits).
-        pub fn config(mut self, config: $crate::Config) -> Self {
-            self.settings.config = config;
-            self
-        }
+        impl ServerBuilder {
+            /// Default [`Config`](crate::Config), 10 s handshake timeout, any
+            /// `Origin`.
+            pub fn new() -> Self {
+                ServerBuilder {
+                    settings: $crate::driver::server::ServerSettings::new(),
+                }
+            }
 
-        /// Bound on the whole opening handshake; a client that stalls is
-        /// dropped (default 10 s).
-        pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
-            self.settings.handshake_timeout = timeout;
-            self
-        }
+            /// The connection's limits, timeouts and keepalive (and the
+            /// handshake's head limits).
+            pub fn config(mut self, config: $crate::Config) -> Self {
+                self.settings.config = config;
+                self
+            }
 
-        /// Checks the `Origin` of every upgrade request with `policy`
-        /// **before** the decision callback of [`accept_with`](Self::accept_with)
-        /// runs. A refused origin is answered with 403 Forbidden (the policy's
-        /// [`refusal_response`](crate::handshake::OriginPolicy::refusal_response), whose body
-        /// [`OriginPolicy::refusal_body`](crate::handshake::OriginPolicy::refusal_body) chooses) and the result is
-        /// [`Error::Refused`] with [`Refusal::Origin`]; the callback is not
-        /// asked. So a request with a foreign `Origin` *and* a wrong token gets
-        /// 403, never the 401 the callback would have chosen. Plain HTTP
-        /// requests ([`Request::Http`]) are not checked. To let credentials
-        /// answer first, leave this unset and call
-        /// [`OriginPolicy::check`](crate::handshake::OriginPolicy::check)
-        /// from the callback.
-        $(#[$origin_example])*
-        pub fn origin_policy(mut self, policy: $crate::handshake::OriginPolicy) -> Self {
-            self.settings.origin = Some(policy);
-            self
+            /// Bound on the whole opening handshake; a client that stalls is
+            /// dropped (default 10 s).
+            pub fn handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+                self.settings.handshake_timeout = timeout;
+                self
+            }
+
+            /// Checks the `Origin` of every upgrade request with `policy`
+            /// **before** the decision callback of [`accept_with`](Self::accept_with)
+            /// runs. A refused origin is answered with 403 Forbidden (the policy's
+            /// [`refusal_response`](crate::handshake::OriginPolicy::refusal_response), whose body
+            /// [`OriginPolicy::refusal_body`](crate::handshake::OriginPolicy::refusal_body) chooses) and the result is
+            /// [`Error::Refused`] with [`Refusal::Origin`]; the callback is not
+            /// asked. So a request with a foreign `Origin` *and* a wrong token gets
+            /// 403, never the 401 the callback would have chosen. Plain HTTP
+            /// requests ([`Request::Http`]) are not checked. To let credentials
+            /// answer first, leave this unset and call
+            /// [`OriginPolicy::check`](crate::handshake::OriginPolicy::check)
+            /// from the callback.
+            $(#[$origin_example])*
+            pub fn origin_policy(mut self, policy: $crate::handshake::OriginPolicy) -> Self {
+                self.settings.origin = Some(policy);
+                self
+            }
         }
     };
 }
-pub(crate) use server_builder_methods;
+pub(crate) use server_builder;

@@ -13,7 +13,7 @@ use super::maybe_tls::MaybeTlsStream;
 use super::websocket::WebSocket;
 use crate::Config;
 use crate::driver::DEFAULT_TIMEOUT;
-use crate::driver::client::{ClientHandshake, ClientSettings, ClientStep, client_builder_methods};
+use crate::driver::client::{ClientHandshake, ClientStep, client_builder};
 use crate::driver::error::Error;
 use crate::handshake::{ClientRequest, Established, WsUrl};
 
@@ -52,43 +52,32 @@ where
     handshake(stream, request, Config::default(), head).await
 }
 
-/// Everything a client can ask for: subprotocols, `Origin`, extra headers
-/// (an `Authorization` token, cookies), the connection's [`Config`], and the
-/// connect and handshake timeouts. The same settings as the blocking
-/// [`ClientBuilder`](crate::blocking::ClientBuilder).
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use wsproto::tokio::ClientBuilder;
-///
-/// # async fn run() -> Result<(), wsproto::tokio::Error> {
-/// let (ws, response) = ClientBuilder::new("ws://127.0.0.1:9001/chat")
-///     .protocol("chat.v1")
-///     .origin("http://localhost")
-///     .header("Authorization", "Bearer secret")
-///     .handshake_timeout(Duration::from_secs(5))
-///     .connect()
-///     .await?;
-/// assert_eq!(ws.protocol(), response.protocol());
-/// # Ok(())
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ClientBuilder {
-    settings: ClientSettings,
+client_builder! {
+    /// Everything a client can ask for: subprotocols, `Origin`, extra headers
+    /// (an `Authorization` token, cookies), the connection's [`Config`], and the
+    /// connect and handshake timeouts. The same settings as the blocking
+    /// [`ClientBuilder`](crate::blocking::ClientBuilder).
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use wsproto::tokio::ClientBuilder;
+    ///
+    /// # async fn run() -> Result<(), wsproto::tokio::Error> {
+    /// let (ws, response) = ClientBuilder::new("ws://127.0.0.1:9001/chat")
+    ///     .protocol("chat.v1")
+    ///     .origin("http://localhost")
+    ///     .header("Authorization", "Bearer secret")
+    ///     .handshake_timeout(Duration::from_secs(5))
+    ///     .connect()
+    ///     .await?;
+    /// assert_eq!(ws.protocol(), response.protocol());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub struct ClientBuilder;
 }
 
 impl ClientBuilder {
-    /// A client for `url` with the defaults: no subprotocol, no `Origin`,
-    /// [`Config::default`], 10 s connect and handshake timeouts.
-    pub fn new(url: impl Into<String>) -> Self {
-        ClientBuilder {
-            settings: ClientSettings::new(url.into()),
-        }
-    }
-
-    client_builder_methods!();
-
     /// Connects: TCP (each resolved address in turn, Nagle off), TLS for
     /// `wss://` (with SNI), then the opening handshake; the TLS and
     /// WebSocket handshakes share the handshake timeout.
@@ -166,9 +155,7 @@ async fn tcp_connect(host: &str, port: u16, limit: Option<Duration>) -> Result<T
             Err(e) => last = Some(e),
         }
     }
-    Err(last
-        .unwrap_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
-        .into())
+    Err(crate::driver::connect_error(last))
 }
 
 /// Sends the request and validates the response within the deadline of

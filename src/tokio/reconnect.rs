@@ -4,75 +4,57 @@
 //! [`ReconnectingClient`](crate::blocking::ReconnectingClient), awaiting
 //! instead of blocking. The retry rules and [`Backoff`] are shared.
 
-use std::fmt;
-use std::time::Duration;
-
 use tokio::net::TcpStream;
 
 use super::client::ClientBuilder;
 use super::maybe_tls::MaybeTlsStream;
 use super::websocket::WebSocket;
 use crate::driver::error::Error;
-use crate::driver::reconnect::{Backoff, Retries, RetryHook};
+#[cfg(doc)]
+use crate::driver::reconnect::Backoff;
+use crate::driver::reconnect::{Retries, reconnecting_client};
 use crate::handshake::Established;
 use crate::{CloseCode, Message};
 
 /// The connection a [`ReconnectingClient`] holds.
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
 
-/// A client that reconnects by itself.
-///
-/// [`recv`](Self::recv) returns messages from whichever connection is
-/// current; when a connection ends (dropped, lost, refused, closed by the
-/// server, keepalive timeout) it reconnects with [`Backoff`] (sleeping on
-/// tokio's clock) and awaits the `on_connect` hook on the new connection
-/// before receiving on — the place to send an authentication message or
-/// resubscribe. The hook runs on the first connection too. Keepalive comes
-/// from the builder's [`Config::ping_interval`](crate::Config::ping_interval),
-/// or [`heartbeat`](Self::heartbeat).
-///
-/// Not retried: an invalid URL, `wss://` without the `tls` feature, and a
-/// server refusal with a 4xx status (wrong path or credentials: retrying
-/// would not help). [`send`](Self::send) on a dropped connection returns
-/// the error (the message is not resent); the next call reconnects.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use wsproto::tokio::{ClientBuilder, Message, ReconnectingClient};
-///
-/// # async fn run() -> Result<(), wsproto::tokio::Error> {
-/// let mut client = ReconnectingClient::new(
-///     ClientBuilder::new("ws://127.0.0.1:9001/feed"),
-///     async |ws, _response| ws.send(r#"{"auth":"token","subscribe":["prices"]}"#).await,
-/// )
-/// .heartbeat(Duration::from_secs(20), Duration::from_secs(10));
-/// while let Some(message) = client.recv().await {
-///     if let Message::Text(update) = message? {
-///         println!("{update}");
-///     }
-/// }
-/// # Ok(())
-/// # }
-/// ```
-pub struct ReconnectingClient<F> {
-    builder: ClientBuilder,
-    backoff: Backoff,
-    on_connect: F,
-    on_retry: Option<RetryHook>,
-    ws: Option<Ws>,
-    connects: u64,
-    closing: bool,
-}
-
-impl<F> fmt::Debug for ReconnectingClient<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReconnectingClient")
-            .field("url", &self.builder.url())
-            .field("backoff", &self.backoff)
-            .field("connected", &self.ws.is_some())
-            .field("connects", &self.connects)
-            .finish_non_exhaustive()
-    }
+reconnecting_client! {
+    /// A client that reconnects by itself.
+    ///
+    /// [`recv`](Self::recv) returns messages from whichever connection is
+    /// current; when a connection ends (dropped, lost, refused, closed by the
+    /// server, keepalive timeout) it reconnects with [`Backoff`] (sleeping on
+    /// tokio's clock) and awaits the `on_connect` hook on the new connection
+    /// before receiving on — the place to send an authentication message or
+    /// resubscribe. The hook runs on the first connection too. Keepalive comes
+    /// from the builder's [`Config::ping_interval`](crate::Config::ping_interval),
+    /// or [`heartbeat`](Self::heartbeat).
+    ///
+    /// Not retried: an invalid URL, `wss://` without the `tls` feature, and a
+    /// server refusal with a 4xx status (wrong path or credentials: retrying
+    /// would not help). [`send`](Self::send) on a dropped connection returns
+    /// the error (the message is not resent); the next call reconnects.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use wsproto::tokio::{ClientBuilder, Message, ReconnectingClient};
+    ///
+    /// # async fn run() -> Result<(), wsproto::tokio::Error> {
+    /// let mut client = ReconnectingClient::new(
+    ///     ClientBuilder::new("ws://127.0.0.1:9001/feed"),
+    ///     async |ws, _response| ws.send(r#"{"auth":"token","subscribe":["prices"]}"#).await,
+    /// )
+    /// .heartbeat(Duration::from_secs(20), Duration::from_secs(10));
+    /// while let Some(message) = client.recv().await {
+    ///     if let Message::Text(update) = message? {
+    ///         println!("{update}");
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub struct ReconnectingClient<F>;
 }
 
 impl<F> ReconnectingClient<F>
@@ -83,47 +65,7 @@ where
     /// async closure) runs on every new connection. Nothing is connected
     /// until the first call.
     pub fn new(builder: ClientBuilder, on_connect: F) -> Self {
-        ReconnectingClient {
-            builder,
-            backoff: Backoff::default(),
-            on_connect,
-            on_retry: None,
-            ws: None,
-            connects: 0,
-            closing: false,
-        }
-    }
-
-    /// The backoff between attempts.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Pings after `interval` of silence from the server and drops the
-    /// connection (then reconnects) when it stays silent `timeout` longer.
-    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        let config = self.builder.config_mut();
-        config.ping_interval = Some(interval);
-        config.pong_timeout = timeout;
-        self
-    }
-
-    /// Called before each wait between attempts with the attempt number
-    /// (from 1), its error and the delay: for logging and metrics.
-    pub fn on_retry(mut self, hook: impl FnMut(u32, &Error, Duration) + Send + 'static) -> Self {
-        self.on_retry = Some(Box::new(hook));
-        self
-    }
-
-    /// How many connections have been established (the first included).
-    pub fn connects(&self) -> u64 {
-        self.connects
-    }
-
-    /// The current connection, if any.
-    pub fn get_ref(&self) -> Option<&Ws> {
-        self.ws.as_ref()
+        ReconnectingClient::with_hook(builder, on_connect)
     }
 
     /// Connects now unless connected, retrying with the backoff. Fails
@@ -134,13 +76,9 @@ where
     /// call starts over.
     pub async fn connect(&mut self) -> Result<&mut Ws, Error> {
         if self.ws.is_none() {
-            let ws = self.establish().await?;
-            self.ws = Some(ws);
+            self.ws = Some(self.establish().await?);
         }
-        match self.ws.as_mut() {
-            Some(ws) => Ok(ws),
-            None => Err(Error::ConnectionClosed),
-        }
+        self.current()
     }
 
     /// The next message, reconnecting as often as needed (see the type's
@@ -175,12 +113,8 @@ where
     /// failure the connection is dropped and the error returned; the next
     /// call reconnects.
     pub async fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let ws = self.connect().await?;
-        let result = ws.send(message).await;
-        if result.as_ref().is_err_and(Error::is_fatal) {
-            self.ws = None;
-        }
-        result
+        let result = self.connect().await?.send(message).await;
+        self.unless_fatal(result)
     }
 
     /// Closes for good: sends a Close and stops reconnecting. Keep calling

@@ -10,7 +10,7 @@ use crate::driver::error::Error;
 #[cfg(doc)]
 use crate::driver::error::{HandshakeFailure, Refusal};
 pub use crate::driver::server::{Decision, Request};
-use crate::driver::server::{ServerHandshake, ServerSettings, ServerStep, server_builder_methods};
+use crate::driver::server::{ServerHandshake, ServerStep, server_builder};
 
 /// Accepts a WebSocket on a stream whose client is about to send its
 /// handshake: default [`Config`](crate::Config), any `Origin`, no
@@ -71,82 +71,73 @@ where
     ServerBuilder::new().accept_with(stream, decide).await
 }
 
-/// Server settings shared by every accepted connection: the
-/// [`Config`](crate::Config), the handshake timeout, and an optional
-/// [`OriginPolicy`](crate::handshake::OriginPolicy) checked before the
-/// decision. Cheap to clone into each connection's task.
-///
-/// ```no_run
-/// use std::sync::Arc;
-/// use tokio::net::TcpListener;
-/// use wsproto::handshake::OriginPolicy;
-/// use wsproto::tokio::{Decision, ServerBuilder};
-///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let server = Arc::new(ServerBuilder::new().origin_policy(OriginPolicy::new().same_origin(true)));
-/// let listener = TcpListener::bind("127.0.0.1:8080").await?;
-/// loop {
-///     let (stream, _) = listener.accept().await?;
-///     let server = server.clone();
-///     tokio::spawn(async move {
-///         let ws = server
-///             .accept_with(stream, |request| match request.path() {
-///                 "/ws" => Decision::accept(),
-///                 "/" => Decision::respond(200, &[("Content-Type", "text/html")], "<h1>hi</h1>"),
-///                 _ => Decision::reject(404),
-///             })
-///             .await;
-///     });
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone)]
-pub struct ServerBuilder {
-    settings: ServerSettings,
-}
-
-impl Default for ServerBuilder {
-    fn default() -> Self {
-        ServerBuilder::new()
-    }
+server_builder! {
+    /// Server settings shared by every accepted connection: the
+    /// [`Config`](crate::Config), the handshake timeout, and an optional
+    /// [`OriginPolicy`](crate::handshake::OriginPolicy) checked before the
+    /// decision. Cheap to clone into each connection's task.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use tokio::net::TcpListener;
+    /// use wsproto::handshake::OriginPolicy;
+    /// use wsproto::tokio::{Decision, ServerBuilder};
+    ///
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = Arc::new(ServerBuilder::new().origin_policy(OriginPolicy::new().same_origin(true)));
+    /// let listener = TcpListener::bind("127.0.0.1:8080").await?;
+    /// loop {
+    ///     let (stream, _) = listener.accept().await?;
+    ///     let server = server.clone();
+    ///     tokio::spawn(async move {
+    ///         let ws = server
+    ///             .accept_with(stream, |request| match request.path() {
+    ///                 "/ws" => Decision::accept(),
+    ///                 "/" => Decision::respond(200, &[("Content-Type", "text/html")], "<h1>hi</h1>"),
+    ///                 _ => Decision::reject(404),
+    ///             })
+    ///             .await;
+    ///     });
+    /// }
+    /// # }
+    /// ```
+    pub struct ServerBuilder;
+    origin_policy:
+    ///
+    /// ```
+    /// use wsproto::handshake::OriginPolicy;
+    /// use wsproto::tokio::{Decision, Error, Refusal, ServerBuilder};
+    /// use tokio::io::AsyncWriteExt;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let server = ServerBuilder::new()
+    ///     .origin_policy(OriginPolicy::new().allow("https://app.example")?);
+    /// let (mut client, stream) = tokio::io::duplex(4096);
+    /// // A foreign page, and a wrong token: the policy answers first.
+    /// client
+    ///     .write_all(
+    ///         b"GET /?token=wrong HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
+    ///           Upgrade: websocket\r\nConnection: Upgrade\r\n\
+    ///           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ///     )
+    ///     .await?;
+    /// client.shutdown().await?;
+    /// let result = server
+    ///     .accept_with(stream, |request| match request.query_param("token") {
+    ///         Some(token) if token == "s3cret" => Decision::accept(),
+    ///         _ => unreachable!("not asked: it would have answered 401"),
+    ///     })
+    ///     .await;
+    /// let Err(Error::Refused(refusal)) = result else { unreachable!() };
+    /// assert_eq!(refusal, Refusal::Origin(Some("https://evil.example".into())));
+    /// assert_eq!(refusal.http_status(), 403);
+    /// # Ok(())
+    /// # }
+    /// ```
 }
 
 impl ServerBuilder {
-    server_builder_methods!(
-        ///
-        /// ```
-        /// use wsproto::handshake::OriginPolicy;
-        /// use wsproto::tokio::{Decision, Error, Refusal, ServerBuilder};
-        /// use tokio::io::AsyncWriteExt;
-        ///
-        /// # #[tokio::main(flavor = "current_thread")]
-        /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-        /// let server = ServerBuilder::new()
-        ///     .origin_policy(OriginPolicy::new().allow("https://app.example")?);
-        /// let (mut client, stream) = tokio::io::duplex(4096);
-        /// // A foreign page, and a wrong token: the policy answers first.
-        /// client
-        ///     .write_all(
-        ///         b"GET /?token=wrong HTTP/1.1\r\nHost: h\r\nOrigin: https://evil.example\r\n\
-        ///           Upgrade: websocket\r\nConnection: Upgrade\r\n\
-        ///           Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        ///     )
-        ///     .await?;
-        /// client.shutdown().await?;
-        /// let result = server
-        ///     .accept_with(stream, |request| match request.query_param("token") {
-        ///         Some(token) if token == "s3cret" => Decision::accept(),
-        ///         _ => unreachable!("not asked: it would have answered 401"),
-        ///     })
-        ///     .await;
-        /// let Err(Error::Refused(refusal)) = result else { unreachable!() };
-        /// assert_eq!(refusal, Refusal::Origin(Some("https://evil.example".into())));
-        /// assert_eq!(refusal.http_status(), 403);
-        /// # Ok(())
-        /// # }
-        /// ```
-    );
-
     /// Accepts every valid upgrade request; see [`accept`].
     pub async fn accept<S>(&self, stream: S) -> Result<WebSocket<S>, Error>
     where
