@@ -869,3 +869,19 @@ mod tls {
         );
     }
 }
+
+/// The handshakes and the reconnecting client can run in spawned tasks:
+/// their futures are `Send` (checked at compile time).
+#[allow(dead_code)]
+fn the_futures_are_send(tcp: TcpStream) {
+    fn send<T: Send>(_: T) {}
+    send(accept(tcp));
+    send(ServerBuilder::new().accept_with(tokio::io::empty(), |_| Decision::accept()));
+    send(connect("ws://127.0.0.1:1/"));
+    send(ClientBuilder::new("ws://127.0.0.1:1/").handshake(tokio::io::empty()));
+    let mut client = ReconnectingClient::new(
+        ClientBuilder::new("ws://127.0.0.1:1/"),
+        async |ws: &mut WebSocket<_>, _: &_| ws.send("auth").await,
+    );
+    send(client.recv());
+}

@@ -264,3 +264,68 @@ fn head_content_length(buf: &[u8]) -> Option<usize> {
         .value;
     std::str::from_utf8(value).ok()?.trim().parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start() -> ClientHandshake {
+        let request = ClientRequest::new("h", "/").limits(Config::default().handshake);
+        ClientHandshake::start(request, Config::default())
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn a_refusal_body_is_read_to_its_content_length_in_any_pieces() {
+        let response = b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 10\r\n\r\n0123456789extra";
+        let head = response.len() - 15;
+        for chunk in [1, 3, response.len()] {
+            let mut expect = start();
+            let mut fed = 0;
+            let mut body = loop {
+                fed = (fed + chunk).min(response.len());
+                match expect.step(&response[..fed]) {
+                    ClientStep::Partial => {}
+                    ClientStep::Refused(body) => break body,
+                    other => panic!("{other:?}"),
+                }
+            };
+            assert!(fed >= head);
+            while body.wants_more() {
+                fed = (fed + chunk).min(response.len());
+                body.feed(&response[..fed]);
+            }
+            let error = body.into_error();
+            assert_eq!(error.http_status(), Some(401));
+            assert_eq!(error.response().unwrap().body(), b"0123456789");
+        }
+    }
+
+    #[test]
+    fn without_a_content_length_the_body_is_what_came_with_the_head() {
+        let mut expect = start();
+        let ClientStep::Refused(body) = expect.step(b"HTTP/1.1 404 Not Found\r\n\r\npartial page")
+        else {
+            panic!()
+        };
+        assert!(!body.wants_more());
+        assert_eq!(
+            body.into_error().response().unwrap().body(),
+            b"partial page"
+        );
+    }
+
+    #[test]
+    fn a_malformed_response_fails() {
+        let mut expect = start();
+        let step = expect.step(b"HTTP/1.1 101 Switching Protocols\r\n\r\n");
+        assert!(
+            matches!(
+                step,
+                ClientStep::Failed(Error::Handshake(HandshakeFailure::Response(_)))
+            ),
+            "{step:?}"
+        );
+    }
+}

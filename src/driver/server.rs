@@ -448,3 +448,100 @@ macro_rules! server_builder {
     };
 }
 pub(crate) use server_builder;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQUEST: &[u8] = b"GET /chat?x=1 HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+        Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: chat\r\n\r\n";
+
+    /// Feeds `bytes` to a fresh step the way an adapter reads them: in
+    /// pieces of `chunk` bytes, stepping over the whole buffer each time.
+    /// Returns the first step that is not `Partial`, and how many bytes had
+    /// been fed by then.
+    fn run(bytes: &[u8], chunk: usize, decide: fn(Request<'_>) -> Decision) -> (ServerStep, usize) {
+        let settings = ServerSettings::new();
+        let mut handshake = ServerHandshake::new(&settings, decide);
+        let mut fed = 0;
+        while fed < bytes.len() {
+            fed = (fed + chunk).min(bytes.len());
+            match handshake.step(&bytes[..fed]) {
+                ServerStep::Partial => {}
+                done => return (done, fed),
+            }
+        }
+        (ServerStep::Partial, fed)
+    }
+
+    #[test]
+    fn whole_and_byte_at_a_time_give_the_same_upgrade() {
+        let mut bytes = REQUEST.to_vec();
+        bytes.extend_from_slice(b"early frame bytes");
+        let mut seen = Vec::new();
+        for chunk in [bytes.len(), 1, 7] {
+            let (step, fed) = run(&bytes, chunk, |r| {
+                assert_eq!(r.path(), "/chat");
+                Decision::accept_protocol("chat")
+            });
+            let ServerStep::Upgrade { response, upgraded } = step else {
+                panic!("{step:?}")
+            };
+            // The head ends where the request does; what follows is kept.
+            assert_eq!(upgraded.used, REQUEST.len());
+            assert_eq!(
+                &bytes[upgraded.used..fed],
+                &b"early frame bytes"[..fed - REQUEST.len()]
+            );
+            let (_, protocol) = upgraded.connection(std::time::Instant::now());
+            assert_eq!(protocol.as_deref(), Some("chat"));
+            seen.push(response);
+        }
+        assert!(seen.windows(2).all(|w| w[0] == w[1]));
+        assert!(seen[0].starts_with(b"HTTP/1.1 101 Switching Protocols\r\n"));
+    }
+
+    #[test]
+    fn a_refusal_is_the_decided_response_then_the_refused_error() {
+        for chunk in [REQUEST.len(), 1] {
+            let (step, _) = run(REQUEST, chunk, |_| Decision::reject(401));
+            let ServerStep::Refuse { response, error } = step else {
+                panic!("{step:?}")
+            };
+            assert!(response.starts_with(b"HTTP/1.1 401 Unauthorized\r\n"));
+            assert!(matches!(
+                error,
+                Error::Refused(Refusal::Decided { status: 401 })
+            ));
+        }
+    }
+
+    #[test]
+    fn an_unsendable_decision_is_answered_with_500() {
+        let (step, _) = run(REQUEST, REQUEST.len(), |_| {
+            Decision::accept_protocol("not offered")
+        });
+        let ServerStep::Refuse { response, error } = step else {
+            panic!("{step:?}")
+        };
+        assert_eq!(
+            response,
+            b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"
+        );
+        assert!(matches!(error, Error::InvalidRequest(_)), "{error:?}");
+    }
+
+    #[test]
+    fn an_invalid_request_is_the_peers_fault() {
+        let request = b"POST / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n";
+        let (step, _) = run(request, 1, |_| unreachable!("not asked"));
+        let ServerStep::Refuse { error, .. } = step else {
+            panic!("{step:?}")
+        };
+        assert!(
+            matches!(error, Error::Handshake(HandshakeFailure::Request(_))),
+            "{error:?}"
+        );
+    }
+}
