@@ -6,14 +6,16 @@
 //! writer took out of it.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io::IoSlice;
+#[cfg(feature = "blocking")]
+use std::io::{self, Write};
 
 use bytes::{Buf, Bytes};
 
 use crate::Connection;
 
 /// Slices handed to one vectored write.
-const MAX_SLICES: usize = 16;
+pub(crate) const MAX_SLICES: usize = 16;
 
 /// Bytes waiting to be written, lent as slices for one vectored write.
 pub(crate) trait Outgoing {
@@ -86,6 +88,7 @@ impl Outgoing for Chunks {
 /// Writes all of `queue`: several slices per system call, payloads not
 /// copied; a single slice (small frames, the usual case) by plain `write`,
 /// which skips the kernel's import of an iovec array.
+#[cfg(feature = "blocking")]
 pub(crate) fn write_all<W: Write + ?Sized>(
     stream: &mut W,
     queue: &mut impl Outgoing,

@@ -44,6 +44,7 @@ use tokio::time::Sleep;
 
 use crate::driver::Driver;
 use crate::driver::error::Error;
+pub(super) use crate::driver::outgoing::MAX_SLICES;
 use crate::driver::state::ReadSize;
 use crate::{Event, Message, State, Transmit};
 
@@ -52,8 +53,6 @@ use crate::{Event, Message, State, Transmit};
 /// that fills it moves the next ones straight into the core's buffer.
 pub(super) const STACK_READ: usize = 4 << 10;
 
-/// Slices handed to one vectored write.
-pub(super) const MAX_SLICES: usize = 16;
 
 /// The current time on tokio's clock (which tests can pause), as the
 /// core's `Instant`.
