@@ -53,7 +53,6 @@ use crate::{Event, Message, State, Transmit};
 /// that fills it moves the next ones straight into the core's buffer.
 pub(super) const STACK_READ: usize = 4 << 10;
 
-
 /// The current time on tokio's clock (which tests can pause), as the
 /// core's `Instant`.
 pub(super) fn now() -> Instant {
@@ -357,7 +356,11 @@ pub(super) fn poll_recv<R: ReadSide>(
                     }
                     Poll::Pending => match deadline {
                         Some(deadline) if state.timer.poll_until(cx, deadline).is_ready() => {}
-                        _ => return Poll::Pending,
+                        _ => {
+                            // Waiting for input: nothing to hold meanwhile.
+                            side.with(|d| d.conn.release_buffers());
+                            return Poll::Pending;
+                        }
                     },
                 }
             }
