@@ -196,7 +196,8 @@ fn tagged(seed: u8, task: usize, seq: usize) -> Vec<u8> {
 
 /// Four writer tasks send `PER_TASK` tagged messages each while the reader
 /// checks what the peer's writers send: every message once, each task's in
-/// order, contents intact. Returns how many arrived.
+/// order, contents intact (the peer's seed is `seed ^ 0x33`). Returns how
+/// many arrived.
 async fn exchange<S>(ws: WebSocket<S>, seed: u8) -> usize
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -273,4 +274,90 @@ async fn a_reader_alone_answers_pings_and_the_close() {
     let seen = reading.await.unwrap();
     assert_eq!(seen.len(), 4, "{seen:?}");
     assert!(matches!(&seen[3], Message::Close(_)));
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use std::sync::Arc;
+
+    use wsproto::tokio::tls::rustls::RootCertStore;
+    use wsproto::tokio::tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    use wsproto::tokio::tls::{accept_tls, client_config_with_roots, connect_tls, server_config};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn split_halves_carry_5000_messages_each_way_over_tls() {
+        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let cert = certified.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+            certified.signing_key.serialize_der(),
+        ));
+        let server_tls = server_config(vec![cert.clone()], key).unwrap();
+        let mut roots = RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client_tls = client_config_with_roots(roots).unwrap();
+
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let timeout = Duration::from_secs(10);
+        let (client, server) = tokio::join!(
+            async {
+                let tcp = TcpStream::connect(addr).await.unwrap();
+                connect_tls(tcp, "localhost", Arc::clone(&client_tls), timeout)
+                    .await
+                    .unwrap()
+            },
+            async {
+                let tcp = listener.accept().await.unwrap().0;
+                accept_tls(tcp, server_tls, timeout).await.unwrap()
+            }
+        );
+        let config = Config::default().max_message_size(1 << 20);
+        let client = WebSocket::from_stream(client, Role::Client, config.clone(), &[]);
+        let server = WebSocket::from_stream(server, Role::Server, config, &[]);
+        let (a, b) = tokio::join!(exchange(client, 0x44), exchange(server, 0x77));
+        assert_eq!((a, b), (5_000, 5_000));
+    }
+}
+
+#[cfg(feature = "deflate")]
+#[tokio::test]
+async fn permessage_deflate_is_negotiated_and_round_trips() {
+    use wsproto::deflate::DeflateConfig;
+    use wsproto::tokio::{ClientBuilder, ServerBuilder};
+
+    let config = Config::default().deflate(Some(DeflateConfig::default()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let server_config = config.clone();
+    let server = tokio::spawn(async move {
+        let tcp = listener.accept().await.unwrap().0;
+        let ws = ServerBuilder::new()
+            .config(server_config)
+            .accept(tcp)
+            .await
+            .unwrap();
+        echo(ws).await
+    });
+    let (mut ws, response) = ClientBuilder::new(url)
+        .config(config)
+        .connect()
+        .await
+        .unwrap();
+    assert!(
+        response.deflate().is_some(),
+        "permessage-deflate not agreed"
+    );
+    let text = "compressible ".repeat(10_000);
+    ws.send(text.as_str()).await.unwrap();
+    assert_eq!(
+        ws.recv().await.unwrap().unwrap(),
+        Message::text(text.as_str())
+    );
+    ws.close(1000, "").await.unwrap();
+    while let Some(message) = ws.recv().await {
+        message.unwrap();
+    }
+    server.await.unwrap().unwrap();
 }
