@@ -315,9 +315,14 @@ pub(super) fn poll_recv<R: ReadSide>(
                 // As in the blocking driver: the message arrived whole, so
                 // it is handed out even if writing its reply fails; the
                 // failure is reported after it. A reply that cannot be
-                // written yet stays queued for the next poll.
+                // written yet stays queued for the next poll. Only control
+                // frames are answered at once; what the application queued
+                // (an echo `feed`) goes out in one write before the next
+                // read, so a batch of input costs one write, not one per
+                // message.
                 let is_close = matches!(event, Event::Close(_));
-                if owed || is_close {
+                let answered = is_close || matches!(event, Event::Ping(_));
+                if (owed && answered) || is_close {
                     if let Poll::Ready(Err(e)) = side.poll_write_owed(cx) {
                         if !is_close {
                             state.deferred.get_or_insert(e);
