@@ -16,6 +16,7 @@ use super::{Connection, State};
 use crate::close::CloseCode;
 use crate::error::UsageError;
 use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
+use crate::time::Moment;
 
 /// A text or binary message framed once, for any number of server
 /// connections: see [`Connection::send_prepared`].
@@ -94,7 +95,7 @@ pub enum Delivery {
     Dropped,
 }
 
-impl Connection {
+impl<T: Moment> Connection<T> {
     /// Queues a [`PreparedMessage`]: the frame's shared bytes, not a copy.
     ///
     /// **Server only**: a client must mask every frame with a fresh key
@@ -151,7 +152,9 @@ impl Connection {
     }
 }
 
-#[cfg(test)]
+// The tests build connections with `Connection::new` and write with
+// `transmit_slices`, both `std`.
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use std::io::IoSlice;
 
