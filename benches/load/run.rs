@@ -63,7 +63,7 @@ fn rows(quick: bool) -> Vec<Row> {
     };
     let mut rows = Vec::new();
     let matrix: &[(usize, usize)] = if quick {
-        &[(20, 20), (4, 16 << 10)]
+        &[(20, 20)]
     } else {
         &[
             (100, 0),
@@ -79,13 +79,17 @@ fn rows(quick: bool) -> Vec<Row> {
             rows.push(echo(conns, size, text, 1, false));
         }
     }
+    if quick {
+        rows.push(echo(4, 16 << 10, false, 1, false));
+    }
     let arena: &[usize] = if quick { &[64] } else { &[512, 4096, 16_384] };
+    let pipelines: &[usize] = if quick { &[16] } else { &[1, 16] };
     for &conns in arena {
-        for pipeline in [1, 16] {
+        for &pipeline in pipelines {
             rows.push(echo(conns, 5, true, pipeline, true));
         }
     }
-    let idle: &[usize] = if quick { &[500] } else { &[16_384, 50_000] };
+    let idle: &[usize] = if quick { &[200] } else { &[16_384, 50_000] };
     for &conns in idle {
         rows.push(Row {
             name: format!("idle {conns} connections, RSS per connection"),
@@ -183,10 +187,10 @@ fn run_one(exe: &str, row: &Row, which: &str, quick: bool) -> Fields {
     opt("sources", row.sources.to_string());
     opt("server-pid", pid.to_string());
     if quick {
-        opt("warmup", "0.2".into());
-        opt("samples", "3".into());
-        opt("sample-secs", "0.2".into());
-        opt("settle-ms", "300".into());
+        opt("warmup", "0.1".into());
+        opt("samples", "2".into());
+        opt("sample-secs", "0.1".into());
+        opt("settle-ms", "100".into());
     }
     if row.text {
         args.push("--text".into());
