@@ -133,8 +133,10 @@ fn open(addr: SocketAddr, n: usize, sources: usize) -> Vec<TcpStream> {
         for mut stream in batch {
             let mut head = Vec::new();
             let mut buf = [0u8; 1024];
+            // Nothing follows the 101 until we send (no mode has the
+            // server speak first), so the head ends where a read ends.
             while !head.ends_with(b"\r\n\r\n") {
-                let got = stream.read(&mut buf[..1]).unwrap();
+                let got = stream.read(&mut buf).unwrap();
                 assert!(got > 0, "the server closed during the handshake");
                 head.extend_from_slice(&buf[..got]);
             }

@@ -161,7 +161,10 @@ fn parse(line: &str) -> Fields {
         .collect()
 }
 
-fn run_one(exe: &str, row: &Row, which: &str, quick: bool) -> Fields {
+/// Sample settings passed through to the generator.
+struct Timing(Vec<(String, String)>);
+
+fn run_one(exe: &str, row: &Row, which: &str, quick: bool, timing: &Timing) -> Fields {
     let mut server = start_server(exe, which);
     let pid = server.child.id();
     let mode = match row.kind {
@@ -191,6 +194,10 @@ fn run_one(exe: &str, row: &Row, which: &str, quick: bool) -> Fields {
         opt("samples", "2".into());
         opt("sample-secs", "0.1".into());
         opt("settle-ms", "100".into());
+    }
+    // Overrides from the command line (`--samples 9`, ...).
+    for (k, v) in &timing.0 {
+        opt(k, v.clone());
     }
     if row.text {
         args.push("--text".into());
@@ -248,6 +255,12 @@ pub fn main(args: &[String]) {
     };
     let only = value("--only");
     let rounds: usize = value("--rounds").and_then(|r| r.parse().ok()).unwrap_or(1);
+    let timing = Timing(
+        ["warmup", "samples", "sample-secs"]
+            .iter()
+            .filter_map(|k| Some((k.to_string(), value(&format!("--{k}"))?)))
+            .collect(),
+    );
     let exe = std::env::current_exe().unwrap();
     let exe = exe.to_str().unwrap();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
@@ -285,7 +298,7 @@ pub fn main(args: &[String]) {
             for k in 0..n {
                 let idx = (k + round) % n;
                 let which = results[idx].0;
-                let fields = run_one(exe, &row, which, quick);
+                let fields = run_one(exe, &row, which, quick, &timing);
                 eprintln!("{} | {which} | {fields:?}", row.name);
                 results[idx].1.push(fields);
             }

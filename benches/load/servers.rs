@@ -18,8 +18,9 @@
 //!   `next`/`send`, the task `unconstrained`).
 //! - `wsproto-room`: the broadcast room. Every text message a member sends
 //!   is framed once (`PreparedMessage::text`, counted) and posted on a
-//!   `tokio::sync::broadcast` channel; each member's task queues it with
-//!   `feed_prepared` (shared bytes, no copy) and its `recv` writes it.
+//!   `tokio::sync::broadcast` channel; each member's task queues every
+//!   post waiting with `feed_prepared` (shared bytes, no copy) and its
+//!   `recv` writes them, with one write.
 //!
 //! The server prints `port N` once listening; on the stdin line `stats` it
 //! prints `encodes N dropped N`; it exits when stdin closes.
@@ -151,12 +152,18 @@ async fn wsproto_member(
             },
             prepared = feed.recv() => match prepared {
                 Ok(prepared) => {
-                    if ws.feed_prepared(&prepared)? == Delivery::Dropped {
-                        DROPPED.fetch_add(1, Ordering::Relaxed);
-                        while let Some(message) = ws.recv().await {
-                            message?;
+                    // Every post waiting is queued before `recv` writes:
+                    // one write for all of them.
+                    let mut next = Some(prepared);
+                    while let Some(prepared) = next {
+                        if ws.feed_prepared(&prepared)? == Delivery::Dropped {
+                            DROPPED.fetch_add(1, Ordering::Relaxed);
+                            while let Some(message) = ws.recv().await {
+                                message?;
+                            }
+                            return Ok(());
                         }
-                        return Ok(());
+                        next = feed.try_recv().ok();
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
