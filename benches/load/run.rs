@@ -328,9 +328,10 @@ pub fn main(args: &[String]) {
                 (_, None) => "–".to_string(),
                 (Kind::Echo, Some((_, runs))) => {
                     let mut cell = format!(
-                        "{} ({:.0} %)",
+                        "{} ({:.0} %, {:.2} µs)",
                         si(med(runs, key)),
-                        med(runs, "server_cpu") * 100.0
+                        med(runs, "server_cpu") * 100.0,
+                        med(runs, "server_us_per_msg")
                     );
                     if row.rtt {
                         cell += &format!(
@@ -395,7 +396,7 @@ pub fn main(args: &[String]) {
         println!("{line}");
     }
     println!(
-        "\n# {:.0} s; cells: messages/s (server CPU); HttpArena rows add round trip p50/p99",
+        "\n# {:.0} s; echo cells: messages/s (the server's CPU share, its CPU time per message); HttpArena rows add the round trip p50/p99",
         started.elapsed().as_secs_f64()
     );
 }
