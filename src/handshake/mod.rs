@@ -43,7 +43,7 @@
 mod accept;
 mod client;
 mod error;
-mod head;
+pub(crate) mod head;
 mod headers;
 mod http1;
 mod origin;
