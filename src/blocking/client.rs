@@ -61,17 +61,37 @@ client_builder! {
 }
 
 impl ClientBuilder {
-    /// Connects: TCP (each resolved address in turn), TLS for `wss://`,
-    /// then the opening handshake.
+    /// Connects: TCP (each resolved address in turn) to the server or to
+    /// its proxy (see [`proxy`](Self::proxy)) and the tunnel through it,
+    /// TLS for `wss://` (with the server's name, inside any tunnel), then
+    /// the opening handshake. The tunnel, TLS and WebSocket handshakes
+    /// share the handshake timeout.
     pub fn connect(&self) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Established), Error> {
         let url = WsUrl::parse(&self.settings.url)?;
         let request = self.request()?;
         if url.secure() && cfg!(not(feature = "tls")) {
             return Err(Error::TlsUnavailable);
         }
-        let tcp = tcp_connect(url.host(), url.port(), self.settings.connect_timeout)?;
+        let timeout = self.settings.connect_timeout;
+        let (tcp, deadline) = match self.settings.proxy_for(&url)? {
+            None => {
+                let tcp = tcp_connect(url.host(), url.port(), timeout)?;
+                (tcp, Instant::now() + self.settings.handshake_timeout)
+            }
+            Some(proxy) => {
+                let resolved = match proxy.resolves_locally() {
+                    true => Some(super::proxy::resolve(url.host(), url.port())?),
+                    false => None,
+                };
+                let tunnel = self.settings.tunnel(&proxy, &url, resolved)?;
+                let mut tcp = tcp_connect(proxy.host(), proxy.port(), timeout)?;
+                let deadline = Instant::now() + self.settings.handshake_timeout;
+                super::proxy::open_tunnel(&mut tcp, tunnel, deadline)?;
+                (tcp, deadline)
+            }
+        };
         let stream = if url.secure() {
-            self.wrap_tls(tcp, url.host())?
+            self.wrap_tls(tcp, url.host(), left(deadline)?)?
         } else {
             MaybeTlsStream::Plain(tcp)
         };
@@ -79,7 +99,7 @@ impl ClientBuilder {
             stream,
             request,
             self.settings.config.clone(),
-            self.settings.handshake_timeout,
+            left(deadline)?,
         )
     }
 
@@ -95,18 +115,37 @@ impl ClientBuilder {
     }
 
     #[cfg(feature = "tls")]
-    fn wrap_tls(&self, tcp: TcpStream, host: &str) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    fn wrap_tls(
+        &self,
+        tcp: TcpStream,
+        host: &str,
+        timeout: Duration,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
         let config = match &self.settings.tls_config {
             Some(config) => config.clone(),
             None => super::tls::default_client_config()?,
         };
-        super::tls::connect_tls(tcp, host, config, self.settings.handshake_timeout)
+        super::tls::connect_tls(tcp, host, config, timeout)
     }
 
     #[cfg(not(feature = "tls"))]
-    fn wrap_tls(&self, _tcp: TcpStream, _host: &str) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    fn wrap_tls(
+        &self,
+        _tcp: TcpStream,
+        _host: &str,
+        _timeout: Duration,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
         Err(Error::TlsUnavailable)
     }
+}
+
+/// The time left until `deadline`; a handshake timeout once it has passed.
+fn left(deadline: Instant) -> Result<Duration, Error> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(crate::driver::error::HandshakeFailure::Timeout.into());
+    }
+    Ok(left)
 }
 
 /// Connects to the first address of `host` that answers. Nagle's

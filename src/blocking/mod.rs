@@ -63,6 +63,7 @@ mod client;
 mod driver;
 mod handshake_io;
 mod maybe_tls;
+mod proxy;
 mod reconnect;
 mod server;
 mod split;

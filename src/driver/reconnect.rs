@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::error::Error;
+use crate::proxy::ProxyError;
 
 /// Exponential backoff with jitter: the n-th retry waits
 /// `min(max, initial × 2ⁿ)`, of which a random part (by default half) is
@@ -75,8 +76,17 @@ impl Retries {
         backoff: &Backoff,
         on_retry: &mut Option<RetryHook>,
     ) -> Option<Duration> {
-        let permanent = matches!(error, Error::InvalidRequest(_) | Error::TlsUnavailable)
-            || error.http_status().is_some_and(|s| (400..500).contains(&s));
+        let permanent = matches!(
+            error,
+            Error::InvalidRequest(_)
+                | Error::TlsUnavailable
+                | Error::Proxy(
+                    ProxyError::InvalidUrl(_)
+                        | ProxyError::InvalidTarget(_)
+                        | ProxyError::Socks5AuthFailed
+                        | ProxyError::Socks5NoAcceptableMethod { .. }
+                )
+        ) || error.http_status().is_some_and(|s| (400..500).contains(&s));
         self.failures += 1;
         if permanent || backoff.max_attempts.is_some_and(|m| self.failures >= m) {
             return None;

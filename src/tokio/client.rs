@@ -78,9 +78,11 @@ client_builder! {
 }
 
 impl ClientBuilder {
-    /// Connects: TCP (each resolved address in turn, Nagle off), TLS for
-    /// `wss://` (with SNI), then the opening handshake; the TLS and
-    /// WebSocket handshakes share the handshake timeout.
+    /// Connects: TCP (each resolved address in turn, Nagle off) to the
+    /// server or to its proxy (see [`proxy`](Self::proxy)) and the tunnel
+    /// through it, TLS for `wss://` (with SNI for the server, inside any
+    /// tunnel), then the opening handshake; the tunnel, TLS and WebSocket
+    /// handshakes share the handshake timeout.
     pub async fn connect(
         &self,
     ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Established), Error> {
@@ -89,8 +91,24 @@ impl ClientBuilder {
         if url.secure() && cfg!(not(feature = "tls")) {
             return Err(Error::TlsUnavailable);
         }
-        let tcp = tcp_connect(url.host(), url.port(), self.settings.connect_timeout).await?;
-        let head = HeadReader::start(self.settings.handshake_timeout);
+        let limit = self.settings.connect_timeout;
+        let (tcp, head) = match self.settings.proxy_for(&url)? {
+            None => {
+                let tcp = tcp_connect(url.host(), url.port(), limit).await?;
+                (tcp, HeadReader::start(self.settings.handshake_timeout))
+            }
+            Some(proxy) => {
+                let resolved = match proxy.resolves_locally() {
+                    true => Some(super::proxy::resolve(url.host(), url.port()).await?),
+                    false => None,
+                };
+                let tunnel = self.settings.tunnel(&proxy, &url, resolved)?;
+                let mut tcp = tcp_connect(proxy.host(), proxy.port(), limit).await?;
+                let head = HeadReader::start(self.settings.handshake_timeout);
+                super::proxy::open_tunnel(&mut tcp, tunnel, head.deadline()).await?;
+                (tcp, head)
+            }
+        };
         let stream = if url.secure() {
             self.wrap_tls(tcp, url.host(), head.deadline()).await?
         } else {
