@@ -116,6 +116,10 @@ fn wss_through_each_proxy_is_tls_inside_the_tunnel_for_the_target() {
     // SNI named the target, never the proxy (127.0.0.1, which has none).
     let names = server.server_names.lock().unwrap().clone();
     assert_eq!(names, vec![Some("localhost".to_owned()); 3]);
+    assert_eq!(
+        server.peers(),
+        [TINYPROXY_OUT, MICROSOCKS_OUT, MICROSOCKS_OUT]
+    );
 }
 
 #[cfg(feature = "tls")]
@@ -310,6 +314,8 @@ fn no_proxy_bypasses_a_proxy_that_refuses_everything() {
         let env = ProxyEnv::from_pairs([("HTTP_PROXY", proxy.as_str()), ("NO_PROXY", no_proxy)]);
         round_trip(ClientBuilder::new(&target).proxy_env(env));
     }
+    // Each bypass came straight from the client.
+    assert_eq!(server.peers(), ["127.0.0.1"; 4]);
     // A rule for another port does not bypass.
     let env = ProxyEnv::from_pairs([("http_proxy", proxy.as_str()), ("no_proxy", "localhost:1")]);
     assert_eq!(

@@ -22,6 +22,12 @@ use std::time::{Duration, Instant};
 
 use wsproto::blocking::{Error, Stream, WebSocket, accept};
 
+/// The address tinyproxy connects to targets from (`Bind`): a server
+/// that sees it was reached through the proxy.
+pub const TINYPROXY_OUT: &str = "127.0.0.2";
+/// The address microsocks connects to targets from (`-b`).
+pub const MICROSOCKS_OUT: &str = "127.0.0.3";
+
 /// A proxy process on 127.0.0.1, killed on drop.
 pub struct ProxyProcess {
     child: Child,
@@ -92,7 +98,7 @@ impl ProxyProcess {
             fs::write(
                 &config,
                 format!(
-                    "Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 64\n{allow}\n\
+                    "Port {port}\nListen 127.0.0.1\nBind {TINYPROXY_OUT}\nTimeout 30\nMaxClients 64\n{allow}\n\
                      LogLevel Info\nLogFile \"{log}\"\nPidFile \"{pid}\"\n{auth}",
                     log = dir.join("log").display(),
                     pid = dir.join("pid").display(),
@@ -116,7 +122,14 @@ impl ProxyProcess {
             scratch("microsocks"),
             |_, port| {
                 let mut command = Command::new("microsocks");
-                command.args(["-i", "127.0.0.1", "-p", &port.to_string()]);
+                command.args([
+                    "-i",
+                    "127.0.0.1",
+                    "-b",
+                    MICROSOCKS_OUT,
+                    "-p",
+                    &port.to_string(),
+                ]);
                 if let Some((u, p)) = &auth {
                     command.args(["-u", u, "-P", p]);
                 }
@@ -222,6 +235,8 @@ pub struct EchoServer {
     pub port: u16,
     pub server_names: Arc<Mutex<Vec<Option<String>>>>,
     pub connections: Arc<AtomicUsize>,
+    /// The address each client came from.
+    pub peers: Arc<Mutex<Vec<String>>>,
 }
 
 #[cfg(feature = "tls")]
@@ -237,6 +252,7 @@ impl EchoServer {
             port,
             server_names: Arc::default(),
             connections: Arc::default(),
+            peers: Arc::default(),
         };
         let mut listeners = vec![listener];
         if let Ok(v6) = TcpListener::bind(("::1", port)) {
@@ -245,10 +261,14 @@ impl EchoServer {
         for listener in listeners {
             let names = server.server_names.clone();
             let count = server.connections.clone();
+            let peers = server.peers.clone();
             let tls = tls.clone();
             thread::spawn(move || {
                 for tcp in listener.incoming() {
                     let Ok(tcp) = tcp else { continue };
+                    if let Ok(peer) = tcp.peer_addr() {
+                        peers.lock().unwrap().push(peer.ip().to_string());
+                    }
                     count.fetch_add(1, Ordering::SeqCst);
                     let names = names.clone();
                     let tls = tls.clone();
@@ -257,6 +277,11 @@ impl EchoServer {
             });
         }
         server
+    }
+
+    /// The addresses clients came from, in order.
+    pub fn peers(&self) -> Vec<String> {
+        self.peers.lock().unwrap().clone()
     }
 }
 
