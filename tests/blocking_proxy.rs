@@ -4,6 +4,8 @@
 //! `wss://`; every refusal and failure of the proxy leg with its error;
 //! and `NO_PROXY` from an environment snapshot.
 
+#![cfg(feature = "blocking")]
+
 mod proxy_support;
 
 use std::io::Write;

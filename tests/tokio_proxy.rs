@@ -6,7 +6,8 @@
 //! (`blocking_proxy.rs` covers every error); this checks the async
 //! adapter moves its bytes.
 
-#![cfg(feature = "tokio")]
+// The echo server behind the proxies is the blocking one.
+#![cfg(all(feature = "tokio", feature = "blocking"))]
 
 mod proxy_support;
 

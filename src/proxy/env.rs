@@ -1,7 +1,8 @@
 //! The proxy variables of an environment, read the way curl reads them.
 
-use std::fmt;
-use std::net::IpAddr;
+use crate::prelude::*;
+use core::fmt;
+use core::net::IpAddr;
 
 use super::error::ProxyError;
 use super::url::ProxyUrl;
@@ -59,6 +60,7 @@ pub struct ProxyEnv {
 
 impl ProxyEnv {
     /// The process's variables, now.
+    #[cfg(feature = "std")]
     pub fn from_env() -> Self {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -79,6 +81,7 @@ impl ProxyEnv {
         env
     }
 
+    #[cfg(feature = "std")]
     fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Self {
         ProxyEnv::from_pairs(NAMES.iter().filter_map(|&n| lookup(n).map(|v| (n, v))))
     }

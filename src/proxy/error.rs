@@ -1,7 +1,8 @@
 //! Why a tunnel through a proxy was not opened. No variant holds the
 //! proxy's credentials, so no error message can show them.
 
-use std::fmt;
+use crate::prelude::*;
+use core::fmt;
 
 use thiserror::Error;
 

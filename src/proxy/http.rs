@@ -1,5 +1,6 @@
 //! The HTTP `CONNECT` exchange (RFC 9110 §9.3.6) as a state machine.
 
+use crate::prelude::*;
 use base64::Engine;
 
 use super::error::ProxyError;
@@ -177,7 +178,7 @@ impl HttpConnect {
 /// auth-scheme [ 1*SP ( token68 / #auth-param ) ]`): its first token,
 /// at most 32 bytes shown.
 fn auth_scheme(value: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(value).ok()?.trim();
+    let text = core::str::from_utf8(value).ok()?.trim();
     let scheme: String = text
         .split([' ', ','])
         .next()?

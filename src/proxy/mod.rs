@@ -44,6 +44,7 @@ pub use http::HttpConnect;
 pub use socks5::Socks5Connect;
 pub use url::{Credentials, ProxyScheme, ProxyUrl};
 
+use crate::prelude::*;
 use crate::{HandshakeLimits, Parsed};
 
 /// The setup of a tunnel through one proxy to `host:port`, whichever the

@@ -1,7 +1,8 @@
 //! The SOCKS5 exchange (RFC 1928) with username/password authentication
 //! (RFC 1929) as a state machine.
 
-use std::net::IpAddr;
+use crate::prelude::*;
+use core::net::IpAddr;
 
 use super::error::{ProxyError, Socks5Reply};
 use super::url::Credentials;
@@ -139,7 +140,7 @@ impl Socks5Connect {
         if self.buf.len() > need {
             return Err(ProxyError::UnexpectedData);
         }
-        let answer = std::mem::take(&mut self.buf);
+        let answer = core::mem::take(&mut self.buf);
         match self.awaiting {
             Awaiting::Method => self.on_method(answer[1])?,
             Awaiting::Auth => {
@@ -149,7 +150,7 @@ impl Socks5Connect {
                 if answer[1] != 0 {
                     return Err(ProxyError::Socks5AuthFailed);
                 }
-                self.out = Some(std::mem::take(&mut self.request));
+                self.out = Some(core::mem::take(&mut self.request));
                 self.awaiting = Awaiting::Reply;
             }
             Awaiting::Reply => {
@@ -216,7 +217,7 @@ impl Socks5Connect {
     fn on_method(&mut self, method: u8) -> Result<(), ProxyError> {
         match (method, &self.credentials) {
             (NO_AUTH, _) => {
-                self.out = Some(std::mem::take(&mut self.request));
+                self.out = Some(core::mem::take(&mut self.request));
                 self.awaiting = Awaiting::Reply;
             }
             (USER_PASS, Some(c)) => {

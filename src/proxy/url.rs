@@ -1,8 +1,9 @@
 //! Proxy URLs: `http://`, `https://`, `socks5://`, `socks5h://`, with
 //! optional credentials, as curl reads them.
 
-use std::fmt;
-use std::net::Ipv6Addr;
+use crate::prelude::*;
+use core::fmt;
+use core::net::Ipv6Addr;
 
 use super::error::ProxyError;
 
@@ -258,7 +259,7 @@ fn percent_decode(text: &str) -> Result<String, ProxyError> {
     while i < bytes.len() {
         if bytes[i] == b'%' {
             let hex = bytes.get(i + 1..i + 3).ok_or(bad.clone())?;
-            let hex = std::str::from_utf8(hex).map_err(|_| bad.clone())?;
+            let hex = core::str::from_utf8(hex).map_err(|_| bad.clone())?;
             out.push(u8::from_str_radix(hex, 16).map_err(|_| bad.clone())?);
             i += 3;
         } else {
