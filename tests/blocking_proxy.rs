@@ -343,3 +343,69 @@ fn the_environment_picks_socks_through_all_proxy() {
         1
     );
 }
+
+/// An `https://` proxy (a TLS front on tinyproxy): `ws://` rides the
+/// proxy's TLS; `wss://` is TLS with the server inside it, each session
+/// checked against its own name (the proxy's certificate is for
+/// 127.0.0.1, the server's for localhost), and the stream still splits.
+#[cfg(feature = "tls")]
+#[test]
+fn through_an_https_proxy_ws_and_wss_with_tls_inside_tls() {
+    let Some(tinyproxy) = ProxyProcess::tinyproxy(Some(AUTH)) else {
+        return;
+    };
+    let (front_config, front_cert) = certified(&["127.0.0.1"]);
+    let (server_config, server_cert) = certified(&["localhost"]);
+    let front = TlsFront::start(front_config, tinyproxy.port());
+    let client_config = trusting(vec![front_cert, server_cert]);
+    let proxy = format!("https://alice:pw-s3cret@127.0.0.1:{}", front.port);
+    let plain = EchoServer::start(None);
+    let secure = EchoServer::start(Some(server_config));
+    for (url, server) in [
+        (format!("ws://localhost:{}/", plain.port), &plain),
+        (format!("wss://localhost:{}/", secure.port), &secure),
+    ] {
+        let ws = round_trip(
+            ClientBuilder::new(url)
+                .tls_config(client_config.clone())
+                .proxy(&proxy),
+        );
+        assert!(ws.get_ref().is_tls());
+        assert_eq!(server.peers(), [TINYPROXY_OUT]);
+    }
+    // No SNI for an IP address; the server's session named the server.
+    assert_eq!(*front.server_names.lock().unwrap(), [None, None]);
+    assert_eq!(
+        *secure.server_names.lock().unwrap(),
+        [Some("localhost".to_owned())]
+    );
+    // TLS inside TLS splits into a reader and a writer like any stream.
+    let (ws, _) = ClientBuilder::new(format!("wss://localhost:{}/", secure.port))
+        .tls_config(client_config.clone())
+        .proxy(&proxy)
+        .connect()
+        .unwrap();
+    assert!(matches!(
+        ws.get_ref(),
+        wsproto::blocking::MaybeTlsStream::TlsInTls(_)
+    ));
+    let (mut reader, writer) = ws.split().unwrap();
+    let sender = std::thread::spawn(move || {
+        for i in 0..100 {
+            writer.send(format!("split {i}")).unwrap();
+        }
+        writer
+    });
+    for i in 0..100 {
+        assert_eq!(reader.read().unwrap(), Message::text(format!("split {i}")));
+    }
+    sender.join().unwrap().close(1000, "").unwrap();
+    // A proxy certificate for another name is refused: the proxy's TLS is
+    // checked against the proxy's name.
+    let e = failure(
+        ClientBuilder::new(format!("ws://localhost:{}/", plain.port))
+            .tls_config(trusting(vec![certified(&["localhost"]).1]))
+            .proxy(&proxy),
+    );
+    assert!(matches!(e, Error::Tls(_)), "{e:?}");
+}

@@ -224,3 +224,35 @@ async fn no_proxy_bypasses_a_proxy_that_refuses_everything() {
     round_trip(ClientBuilder::new(&url).proxy_env(env)).await;
     assert_eq!(server.peers(), ["127.0.0.1"; 2]);
 }
+
+/// An `https://` proxy (a TLS front on tinyproxy): `ws://` rides the
+/// proxy's TLS, `wss://` is TLS with the server inside it.
+#[cfg(feature = "tls")]
+#[tokio::test]
+async fn through_an_https_proxy_ws_and_wss_with_tls_inside_tls() {
+    let Some(tinyproxy) = ProxyProcess::tinyproxy(Some(AUTH)) else {
+        return;
+    };
+    let (front_config, front_cert) = certified(&["127.0.0.1"]);
+    let (server_config, server_cert) = certified(&["localhost"]);
+    let front = TlsFront::start(front_config, tinyproxy.port());
+    let client_config = trusting(vec![front_cert, server_cert]);
+    let proxy = format!("https://alice:pw-s3cret@127.0.0.1:{}", front.port);
+    let plain = EchoServer::start(None);
+    let secure = EchoServer::start(Some(server_config));
+    for (url, server) in [
+        (format!("ws://localhost:{}/", plain.port), &plain),
+        (format!("wss://localhost:{}/", secure.port), &secure),
+    ] {
+        let builder = ClientBuilder::new(url)
+            .tls_config(client_config.clone())
+            .proxy(&proxy);
+        assert!(round_trip(builder).await);
+        assert_eq!(server.peers(), [TINYPROXY_OUT]);
+    }
+    assert_eq!(*front.server_names.lock().unwrap(), [None, None]);
+    assert_eq!(
+        *secure.server_names.lock().unwrap(),
+        [Some("localhost".to_owned())]
+    );
+}

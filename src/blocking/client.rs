@@ -12,6 +12,7 @@ use crate::driver::DEFAULT_TIMEOUT;
 use crate::driver::client::{ClientHandshake, ClientStep, client_builder};
 use crate::driver::error::Error;
 use crate::handshake::{ClientRequest, Established, WsUrl};
+use crate::proxy::{ProxyScheme, ProxyUrl, TunnelHandshake};
 
 /// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with
 /// the default settings: TCP, TLS when asked for, the opening handshake.
@@ -73,10 +74,11 @@ impl ClientBuilder {
             return Err(Error::TlsUnavailable);
         }
         let timeout = self.settings.connect_timeout;
-        let (tcp, deadline) = match self.settings.proxy_for(&url)? {
+        let (stream, deadline) = match self.settings.proxy_for(&url)? {
             None => {
                 let tcp = tcp_connect(url.host(), url.port(), timeout)?;
-                (tcp, Instant::now() + self.settings.handshake_timeout)
+                let deadline = Instant::now() + self.settings.handshake_timeout;
+                (self.secure(tcp, &url, deadline)?, deadline)
             }
             Some(proxy) => {
                 let resolved = match proxy.resolves_locally() {
@@ -86,14 +88,14 @@ impl ClientBuilder {
                 let tunnel = self.settings.tunnel(&proxy, &url, resolved)?;
                 let mut tcp = tcp_connect(proxy.host(), proxy.port(), timeout)?;
                 let deadline = Instant::now() + self.settings.handshake_timeout;
-                super::proxy::open_tunnel(&mut tcp, tunnel, deadline)?;
-                (tcp, deadline)
+                let stream = if proxy.scheme() == ProxyScheme::Https {
+                    self.through_https_proxy(tcp, &proxy, tunnel, &url, deadline)?
+                } else {
+                    super::proxy::open_tunnel(&mut tcp, tunnel, deadline)?;
+                    self.secure(tcp, &url, deadline)?
+                };
+                (stream, deadline)
             }
-        };
-        let stream = if url.secure() {
-            self.wrap_tls(tcp, url.host(), left(deadline)?)?
-        } else {
-            MaybeTlsStream::Plain(tcp)
         };
         handshake(
             stream,
@@ -114,28 +116,70 @@ impl ClientBuilder {
         )
     }
 
-    #[cfg(feature = "tls")]
-    fn wrap_tls(
+    /// TLS for `wss://` (with the server's name), plain for `ws://`.
+    fn secure(
         &self,
         tcp: TcpStream,
-        host: &str,
-        timeout: Duration,
+        url: &WsUrl,
+        deadline: Instant,
     ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-        let config = match &self.settings.tls_config {
-            Some(config) => config.clone(),
-            None => super::tls::default_client_config()?,
-        };
-        super::tls::connect_tls(tcp, host, config, timeout)
+        if !url.secure() {
+            return Ok(MaybeTlsStream::Plain(tcp));
+        }
+        #[cfg(feature = "tls")]
+        return Ok(MaybeTlsStream::Tls(Box::new(super::tls::client_tls(
+            tcp,
+            url.host(),
+            self.client_tls_config()?,
+            left(deadline)?,
+        )?)));
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = deadline;
+            Err(Error::TlsUnavailable)
+        }
+    }
+
+    /// TLS to an `https://` proxy (with the proxy's name), the tunnel
+    /// inside it, and for `wss://` TLS with the server inside that.
+    #[cfg(feature = "tls")]
+    fn through_https_proxy(
+        &self,
+        tcp: TcpStream,
+        proxy: &ProxyUrl,
+        tunnel: TunnelHandshake,
+        url: &WsUrl,
+        deadline: Instant,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
+        let config = self.client_tls_config()?;
+        let mut outer = super::tls::client_tls(tcp, proxy.host(), config.clone(), left(deadline)?)?;
+        super::proxy::open_tunnel(&mut outer, tunnel, deadline)?;
+        if !url.secure() {
+            return Ok(MaybeTlsStream::Tls(Box::new(outer)));
+        }
+        let inner = super::tls::client_tls(outer, url.host(), config, left(deadline)?)?;
+        Ok(MaybeTlsStream::TlsInTls(Box::new(inner)))
     }
 
     #[cfg(not(feature = "tls"))]
-    fn wrap_tls(
+    fn through_https_proxy(
         &self,
         _tcp: TcpStream,
-        _host: &str,
-        _timeout: Duration,
+        _proxy: &ProxyUrl,
+        _tunnel: TunnelHandshake,
+        _url: &WsUrl,
+        _deadline: Instant,
     ) -> Result<MaybeTlsStream<TcpStream>, Error> {
         Err(Error::TlsUnavailable)
+    }
+
+    /// The builder's rustls configuration, or the Mozilla roots.
+    #[cfg(feature = "tls")]
+    fn client_tls_config(&self) -> Result<std::sync::Arc<super::tls::rustls::ClientConfig>, Error> {
+        match &self.settings.tls_config {
+            Some(config) => Ok(config.clone()),
+            None => super::tls::default_client_config(),
+        }
     }
 }
 

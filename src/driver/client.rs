@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::Upgraded;
 use super::error::{Error, HandshakeFailure};
 use crate::handshake::{ClientRequest, Established, HttpResponse, ResponseError, WsUrl};
-use crate::proxy::{ProxyEnv, ProxyError, ProxyScheme, ProxyUrl, TunnelHandshake};
+use crate::proxy::{ProxyEnv, ProxyError, ProxyUrl, TunnelHandshake};
 use crate::{Config, Parsed, Role};
 
 /// Most body bytes of a refusal read to show the caller.
@@ -70,15 +70,6 @@ impl ClientSettings {
             ProxyChoice::Direct => None,
             ProxyChoice::Fixed(proxy) => Some(proxy.clone()?),
         };
-        if proxy
-            .as_ref()
-            .is_some_and(|p| p.scheme() == ProxyScheme::Https)
-        {
-            return Err(ProxyError::Unsupported(
-                "TLS to the proxy (https://) is not supported yet; use http://",
-            )
-            .into());
-        }
         Ok(proxy)
     }
 
@@ -193,7 +184,9 @@ macro_rules! client_builder {
             /// Connects through this proxy whatever the environment says
             /// (`NO_PROXY` included): `http://[user:password@]host:port`
             /// (an HTTP proxy, asked with `CONNECT`; the credentials go in
-            /// `Proxy-Authorization: Basic`), `socks5://` (SOCKS5, the
+            /// `Proxy-Authorization: Basic`), `https://` (the same over TLS
+            /// to the proxy, checked against the proxy's name; feature
+            /// `tls`), `socks5://` (SOCKS5, the
             /// target's name resolved here) or `socks5h://` (resolved by
             /// the proxy), with a username and password when the proxy
             /// wants them. `wss://` runs TLS inside the tunnel, checked

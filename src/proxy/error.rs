@@ -17,9 +17,6 @@ pub enum ProxyError {
     /// password.
     #[error("invalid proxy URL: {0}")]
     InvalidUrl(&'static str),
-    /// A proxy of a kind this version cannot use yet.
-    #[error("unsupported proxy: {0}")]
-    Unsupported(&'static str),
     /// The target cannot be named to this proxy (a SOCKS5 domain name is
     /// at most 255 bytes).
     #[error("invalid tunnel target: {0}")]

@@ -14,7 +14,8 @@ pub enum ProxyScheme {
     /// `http://`: an HTTP proxy, asked with `CONNECT` (RFC 9110 §9.3.6).
     /// Also what a URL without a scheme means, as in curl.
     Http,
-    /// `https://`: an HTTP proxy reached over TLS.
+    /// `https://`: an HTTP proxy reached over TLS (checked against the
+    /// proxy's name); a `wss://` connection through it is TLS inside TLS.
     Https,
     /// `socks5://`: SOCKS5 (RFC 1928), the target's name resolved by the
     /// client.

@@ -342,19 +342,107 @@ pub fn pki(
     TlsServerConfig,
     Arc<wsproto::blocking::tls::rustls::ClientConfig>,
 ) {
-    use wsproto::blocking::tls::rustls::RootCertStore;
+    let (server, cert) = certified(names);
+    (server, trusting(vec![cert]))
+}
+
+/// A server config with a self-signed certificate for `names` (IP
+/// addresses become IP names), and the certificate.
+#[cfg(feature = "tls")]
+pub fn certified(
+    names: &[&str],
+) -> (
+    TlsServerConfig,
+    wsproto::blocking::tls::rustls::pki_types::CertificateDer<'static>,
+) {
     use wsproto::blocking::tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    use wsproto::blocking::tls::{client_config_with_roots, server_config};
     let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
     let certified = rcgen::generate_simple_self_signed(names).unwrap();
     let cert = certified.cert.der().clone();
     let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
         certified.signing_key.serialize_der(),
     ));
-    let server = server_config(vec![cert.clone()], key).unwrap();
-    let mut roots = RootCertStore::empty();
-    roots.add(cert).unwrap();
-    (server, client_config_with_roots(roots).unwrap())
+    let server = wsproto::blocking::tls::server_config(vec![cert.clone()], key).unwrap();
+    (server, cert)
+}
+
+/// A client config trusting exactly `certs`.
+#[cfg(feature = "tls")]
+pub fn trusting(
+    certs: Vec<wsproto::blocking::tls::rustls::pki_types::CertificateDer<'static>>,
+) -> Arc<wsproto::blocking::tls::rustls::ClientConfig> {
+    let mut roots = wsproto::blocking::tls::rustls::RootCertStore::empty();
+    for cert in certs {
+        roots.add(cert).unwrap();
+    }
+    wsproto::blocking::tls::client_config_with_roots(roots).unwrap()
+}
+
+/// An `https://` proxy made of two real parts: a TLS front on 127.0.0.1
+/// (this crate's blocking TLS server) that forwards the plaintext both
+/// ways to a tinyproxy on `to_port`. Records the TLS server name each
+/// client asked for.
+#[cfg(feature = "tls")]
+pub struct TlsFront {
+    pub port: u16,
+    pub server_names: Arc<Mutex<Vec<Option<String>>>>,
+}
+
+#[cfg(feature = "tls")]
+impl TlsFront {
+    pub fn start(config: TlsServerConfig, to_port: u16) -> TlsFront {
+        use std::io::Write;
+        use std::net::Shutdown;
+        use wsproto::blocking::tls::rustls::Connection;
+        use wsproto::blocking::{MaybeTlsStream, SplitStream};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let front = TlsFront {
+            port: listener.local_addr().unwrap().port(),
+            server_names: Arc::default(),
+        };
+        let names = front.server_names.clone();
+        thread::spawn(move || {
+            for tcp in listener.incoming().flatten() {
+                let config = config.clone();
+                let names = names.clone();
+                thread::spawn(move || {
+                    let Ok(tls) =
+                        wsproto::blocking::tls::accept_tls(tcp, config, Duration::from_secs(10))
+                    else {
+                        return;
+                    };
+                    if let MaybeTlsStream::Tls(t) = &tls {
+                        if let Connection::Server(s) = t.connection() {
+                            names
+                                .lock()
+                                .unwrap()
+                                .push(s.server_name().map(str::to_owned));
+                        }
+                    }
+                    let upstream = TcpStream::connect(("127.0.0.1", to_port)).unwrap();
+                    let (mut from_client, mut to_client) = tls.split_stream().unwrap();
+                    let mut to_proxy = upstream.try_clone().unwrap();
+                    thread::spawn(move || {
+                        let _ = std::io::copy(&mut from_client, &mut to_proxy);
+                        let _ = to_proxy.shutdown(Shutdown::Write);
+                    });
+                    let mut from_proxy = upstream;
+                    let mut buf = [0u8; 16 << 10];
+                    while let Ok(n @ 1..) = from_proxy.read(&mut buf) {
+                        if to_client
+                            .write_all(&buf[..n])
+                            .and_then(|()| to_client.flush())
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    let _ = wsproto::blocking::WriteHalf::shutdown_write(&mut to_client);
+                });
+            }
+        });
+        front
+    }
 }
 
 /// A fake proxy for what the real ones will not do on demand: a listener
