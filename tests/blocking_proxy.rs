@@ -245,6 +245,46 @@ fn socks5_refusals_are_named() {
 }
 
 #[test]
+fn an_endless_answer_from_the_proxy_is_capped_like_a_servers() {
+    let port = scripted_proxy(|mut tcp| {
+        read_head(&mut tcp);
+        let _ = tcp.write_all(b"HTTP/1.1 200 Connection established\r\n");
+        let filler = b"X-Filler: 0123456789abcdef0123456789abcdef\r\n".repeat(1000);
+        while tcp.write_all(&filler).is_ok() {}
+    });
+    let limits = wsproto::HandshakeLimits::default().max_head_size(8 << 10);
+    let mut config = wsproto::Config::default();
+    config.handshake = limits;
+    let e = proxy_error(failure(
+        ClientBuilder::new("ws://localhost:9/")
+            .config(config)
+            .proxy(format!("http://127.0.0.1:{port}")),
+    ));
+    assert!(matches!(e, ProxyError::ResponseTooLarge(_)), "{e:?}");
+}
+
+#[test]
+fn the_reconnecting_client_gives_up_at_once_on_a_proxy_refusal() {
+    let Some(proxy) = ProxyProcess::tinyproxy(Some(AUTH)) else {
+        return;
+    };
+    let builder = ClientBuilder::new("ws://localhost:9/").proxy(proxy.url("http", None));
+    let mut client = wsproto::blocking::ReconnectingClient::new(builder, |_, _| Ok(()))
+        .on_retry(|_, e, _| panic!("retried after {e:?}"));
+    let e = client.read().unwrap_err();
+    assert_eq!(e.http_status(), Some(407), "{e}");
+    let mut client = wsproto::blocking::ReconnectingClient::new(
+        ClientBuilder::new("ws://localhost:9/").proxy("http://alice:pw-s3cret@p:0"),
+        |_, _| Ok(()),
+    )
+    .on_retry(|_, e, _| panic!("retried after {e:?}"));
+    assert!(matches!(
+        client.read().unwrap_err(),
+        Error::Proxy(ProxyError::InvalidUrl(_))
+    ));
+}
+
+#[test]
 fn a_proxy_that_closes_at_once_is_closed() {
     let port = scripted_proxy(drop);
     for scheme in ["http", "socks5h"] {

@@ -68,8 +68,10 @@ impl Retries {
 
     /// After a failed attempt: how long to wait before the next one, the
     /// hook told; `None` to give up and return `error`. Not retried: an
-    /// invalid URL, `wss://` without the `tls` feature, and a refusal with
-    /// a 4xx status (retrying would not help).
+    /// invalid URL (a proxy's too), `wss://` without the `tls` feature, a
+    /// refusal with a 4xx status (a proxy's 407 or 403 included), and a
+    /// SOCKS5 proxy refusing our credentials or methods (retrying would
+    /// not help).
     pub(crate) fn after(
         &mut self,
         error: &Error,
