@@ -217,7 +217,8 @@ impl ProxyUrl {
     }
 
     /// Whether the client resolves the target's name itself and gives the
-    /// proxy an address (`socks5://`); otherwise the proxy gets the name.
+    /// proxy an address (`socks5://`: the adapters give the first address
+    /// the name resolves to); otherwise the proxy gets the name.
     pub fn resolves_locally(&self) -> bool {
         self.scheme == ProxyScheme::Socks5
     }
