@@ -296,6 +296,7 @@ fn echo(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     let mut rates = Vec::new();
     let mut cpu = None;
     let mut own = None;
+    let mut cores = None;
     loop {
         let now = Instant::now();
         if now >= phase_end {
@@ -309,6 +310,7 @@ fn echo(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
                 measuring = true;
                 cpu = Some(sys::CpuMeter::start(pid));
                 own = Some(sys::CpuMeter::start(std::process::id()));
+                cores = Some(sys::CoreMeter::start());
             }
             sample_start = now;
             sample_start_count = count;
@@ -361,12 +363,13 @@ fn echo(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     }
     let (server_cpu, server_share) = cpu.map_or((0.0, 0.0), |c| c.read());
     let (_, own_share) = own.map_or((0.0, 0.0), |c| c.read());
+    let (core0, core1) = cores.map_or((0.0, 0.0), |c| c.read());
     let measured: f64 = rates.iter().sum::<f64>() * schedule.sample.as_secs_f64();
     let rate = median(&mut rates);
     rtts.sort_unstable();
     println!(
         "result msgs_per_sec={rate:.0} server_cpu={server_share:.3} gen_cpu={own_share:.3} \
-         server_us_per_msg={:.3} rtt_p50_us={} rtt_p99_us={} conns={}",
+         server_us_per_msg={:.3} rtt_p50_us={} rtt_p99_us={} conns={} core0_busy={core0:.3} core1_busy={core1:.3}",
         server_cpu * 1e6 / measured.max(1.0),
         percentile(&rtts, 0.5),
         percentile(&rtts, 0.99),
@@ -451,6 +454,7 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     let mut rates = Vec::new();
     let mut cpu = None;
     let mut own = None;
+    let mut cores = None;
     let mut complete_in_samples = 0u64;
     loop {
         let now = Instant::now();
@@ -464,6 +468,7 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
                 measuring = true;
                 cpu = Some(sys::CpuMeter::start(pid));
                 own = Some(sys::CpuMeter::start(std::process::id()));
+                cores = Some(sys::CoreMeter::start());
             }
             sample_start = now;
             sample_count = delivered;
@@ -520,12 +525,13 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     }
     let (server_cpu, server_share) = cpu.map_or((0.0, 0.0), |c| c.read());
     let (_, own_share) = own.map_or((0.0, 0.0), |c| c.read());
+    let (core0, core1) = cores.map_or((0.0, 0.0), |c| c.read());
     let measured: f64 = rates.iter().sum::<f64>() * schedule.sample.as_secs_f64();
     let rate = median(&mut rates);
     lat.sort_unstable();
     println!(
         "result delivered_per_sec={rate:.0} posts={complete_in_samples} posted={next_seq} server_cpu={server_share:.3} \
-         gen_cpu={own_share:.3} server_us_per_delivered={:.4} lat_p50_us={} lat_p99_us={} conns={}",
+         gen_cpu={own_share:.3} server_us_per_delivered={:.4} lat_p50_us={} lat_p99_us={} conns={} core0_busy={core0:.3} core1_busy={core1:.3}",
         server_cpu * 1e6 / measured.max(1.0),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),

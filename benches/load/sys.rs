@@ -93,3 +93,45 @@ impl CpuMeter {
         (cpu, cpu / self.at.elapsed().as_secs_f64())
     }
 }
+
+/// Busy share of CPU 0 and CPU 1 (everything but idle and iowait, so
+/// softirq time too, which is not charged to any process) over a stretch
+/// of time: whether the cores, not just our processes, were saturated.
+pub struct CoreMeter(Vec<[u64; 2]>);
+
+impl CoreMeter {
+    fn sample() -> Vec<[u64; 2]> {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        ["cpu0 ", "cpu1 "]
+            .iter()
+            .map(|name| {
+                let Some(line) = stat.lines().find(|l| l.starts_with(name)) else {
+                    return [0, 0];
+                };
+                let v: Vec<u64> = line
+                    .split_whitespace()
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect();
+                let total: u64 = v.iter().take(8).sum();
+                let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+                [total, idle]
+            })
+            .collect()
+    }
+
+    pub fn start() -> CoreMeter {
+        CoreMeter(CoreMeter::sample())
+    }
+
+    /// Busy share of (CPU 0, CPU 1).
+    pub fn read(&self) -> (f64, f64) {
+        let now = CoreMeter::sample();
+        let busy = |i: usize| {
+            let total = now[i][0].saturating_sub(self.0[i][0]).max(1) as f64;
+            let idle = now[i][1].saturating_sub(self.0[i][1]) as f64;
+            1.0 - idle / total
+        };
+        (busy(0), busy(1))
+    }
+}
