@@ -141,7 +141,7 @@
 /// The README's code, compiled and run as doctests (with every feature, as
 /// the README's test command runs them), so the first code a user copies
 /// works.
-#[cfg(all(doctest, feature = "blocking", feature = "deflate"))]
+#[cfg(all(doctest, feature = "blocking", feature = "deflate", feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

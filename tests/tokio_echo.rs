@@ -361,3 +361,31 @@ async fn permessage_deflate_is_negotiated_and_round_trips() {
     }
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn what_feed_queued_goes_out_when_recv_waits_for_input() {
+    let (mut client, mut server) = tcp_pair(Config::default()).await;
+    // Three messages arrive in one read; the server answers with `feed`
+    // only, and its `recv` writes the answers before waiting again.
+    for i in 0..3u8 {
+        client.feed(Message::binary(&[i][..])).await.unwrap();
+    }
+    client.flush().await.unwrap();
+    let serving = tokio::spawn(async move {
+        while let Some(message) = server.recv().await {
+            let message = message.unwrap();
+            if message.is_data() {
+                server.feed(message).await.unwrap();
+            }
+        }
+    });
+    for i in 0..3u8 {
+        let got = tokio::time::timeout(Duration::from_secs(10), client.recv()).await;
+        assert_eq!(got.unwrap().unwrap().unwrap(), Message::binary(&[i][..]));
+    }
+    client.close(1000, "").await.unwrap();
+    while let Some(message) = client.recv().await {
+        message.unwrap();
+    }
+    serving.await.unwrap();
+}
