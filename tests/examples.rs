@@ -639,3 +639,17 @@ fn axum_chat_over_tls_with_a_self_signed_certificate() {
     assert!(client.wait().success(), "{}", client.stderr());
     let _ = std::fs::remove_file(cert);
 }
+
+/// hyper_server: hyper alone with the handshake in `http` types; an
+/// echo, and a refusal with the core's status.
+#[cfg(feature = "axum")]
+#[test]
+fn hyper_server_echoes_and_refuses_with_the_core_status() {
+    let (_server, addr) = Running::server("hyper_server", &["127.0.0.1:0"]);
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    ws.send("through hyper").unwrap();
+    assert_eq!(next_text(&mut ws), "through hyper");
+    close(ws);
+    let page = http_get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 426"), "{page}");
+}
