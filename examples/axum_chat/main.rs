@@ -7,7 +7,14 @@
 //! cargo run --features axum,tls,deflate --example axum_chat                  # http://127.0.0.1:8080/
 //! cargo run --features axum,tls,deflate --example axum_chat -- 127.0.0.1:0 --tls CERT.pem KEY.pem
 //! cargo run --features axum,tls,deflate --example axum_chat -- 127.0.0.1:8443 --tls
+//! cargo run --features axum,tls,deflate --example axum_chat -- 127.0.0.1:8081 --redis redis://127.0.0.1:6379
 //! ```
+//!
+//! With `--redis redis://[:PASSWORD@]HOST:PORT[/DB]` several instances
+//! share their rooms (`/ws?room=NAME`) through Redis pub/sub, with
+//! presence and an online count (`redis.rs`; also `--redis-prefix`,
+//! `--presence-ttl SECS`, `--max-message BYTES`). Without it, one room
+//! on this instance, as before.
 //!
 //! Plain, it runs `axum::serve` (HTTP/1.1, and HTTP/2 with prior
 //! knowledge). With `--tls` it serves HTTPS with HTTP/2 and HTTP/1.1
@@ -25,6 +32,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod redis;
+
 use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
@@ -41,7 +50,7 @@ use wsproto::tokio::tls::rustls::pki_types::pem::PemObject;
 use wsproto::tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wsproto::tokio::tls::{accept_tls, server_config};
 
-const PAGE: &str = include_str!("chat.html");
+const PAGE: &str = include_str!("../chat.html");
 
 /// Messages queued for one member before it counts as too slow and is
 /// dropped from the room.
@@ -68,7 +77,11 @@ impl Room {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--redis URL`: rooms shared with other instances (redis.rs).
+    let hub = redis::Options::take(&mut args)?
+        .map(redis::Hub::start)
+        .transpose()?;
     let (addr, tls) = match args.iter().position(|a| a == "--tls") {
         Some(i) => (args[..i].first().cloned(), Some(args[i + 1..].to_vec())),
         None => (args.first().cloned(), None),
@@ -81,7 +94,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/", get(|| async { Html(PAGE) }))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         // `any`: HTTP/1.1 asks with GET, HTTP/2 with CONNECT.
-        .route("/ws", any(chat))
+        .route(
+            "/ws",
+            hub.map_or_else(|| any(chat), |hub| any(redis::chat).with_state(hub)),
+        )
         .route("/echo", any(echo))
         .with_state(Room::default());
 
@@ -109,7 +125,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
             (vec![certified.cert.der().clone()], key.into())
         }
-        _ => return Err("usage: axum_chat [ADDR] [--tls [CERT.pem KEY.pem]]".into()),
+        _ => return Err("usage: axum_chat [ADDR] [--redis URL] [--tls [CERT.pem KEY.pem]]".into()),
     };
     let mut config = (*server_config(chain, key)?).clone();
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
