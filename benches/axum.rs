@@ -19,13 +19,12 @@
 //! Every server and client socket has TCP_NODELAY.
 //!
 //! Servers:
-//! - `wsproto`: `axum::serve` with `wsproto::axum::WebSocketUpgrade`. The
-//!   socket runs over hyper's boxed `Upgraded` (hyper-util's auto builder
-//!   wraps the `TcpStream` in a private type, so no downcast applies).
+//! - `wsproto`: `axum::serve` with `wsproto::axum::WebSocketUpgrade`.
 //! - `axum`: `axum::serve` with `axum::extract::ws::WebSocketUpgrade`.
-//! - `wsproto+tcp`: the same router served by hyper's HTTP/1.1 builder on
-//!   `TokioIo<TcpStream>`, where the extractor takes the raw `TcpStream`
-//!   back out of `Upgraded` (`UpgradedIo::is_tcp`): the downcast's worth.
+//!
+//! (A third server, hyper's HTTP/1.1 builder with the extractor taking
+//! the raw `TcpStream` out of `Upgraded`, measured that downcast: no gain,
+//! see docs/PERFORMANCE.md; it went with the downcast.)
 //!
 //! Rounds are interleaved server by server; the median of the rounds is
 //! printed, and each ratio comes from the same run.
@@ -39,12 +38,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::State;
 use axum::response::Response;
 use axum::routing::any;
 use axum::serve::ListenerExt;
-use hyper_util::rt::TokioIo;
-use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -52,7 +48,6 @@ use tokio::net::{TcpListener, TcpStream};
 enum Server {
     Wsproto,
     Axum,
-    WsprotoTcp,
 }
 
 impl Server {
@@ -60,19 +55,14 @@ impl Server {
         match self {
             Server::Wsproto => "wsproto",
             Server::Axum => "axum",
-            Server::WsprotoTcp => "wsproto+tcp",
         }
     }
 }
 
-const ALL: [Server; 3] = [Server::Wsproto, Server::Axum, Server::WsprotoTcp];
+const ALL: [Server; 2] = [Server::Wsproto, Server::Axum];
 
-/// `expect_tcp`: whether this server's sockets must run on the raw
-/// `TcpStream` (checked on every socket: the path measured is the one
-/// named).
-async fn ours(State(expect_tcp): State<bool>, ws: wsproto::axum::WebSocketUpgrade) -> Response {
-    ws.on_upgrade(move |mut socket| async move {
-        assert_eq!(socket.get_ref().is_tcp(), expect_tcp, "raw TCP or not");
+async fn ours(ws: wsproto::axum::WebSocketUpgrade) -> Response {
+    ws.on_upgrade(|mut socket| async move {
         while let Some(Ok(message)) = socket.recv().await {
             if socket.send(message).await.is_err() {
                 return;
@@ -123,30 +113,14 @@ fn start(server: Server) -> SocketAddr {
                 let listener = TcpListener::from_std(std_listener).unwrap();
                 let app = match server {
                     Server::Axum => Router::new().route("/", any(theirs)),
-                    _ => Router::new()
-                        .route("/", any(ours))
-                        .with_state(server == Server::WsprotoTcp),
+                    Server::Wsproto => Router::new().route("/", any(ours)),
                 };
-                if server != Server::WsprotoTcp {
-                    // TCP_NODELAY as on the other server (axum::serve leaves
-                    // Nagle on by default: 40 ms stalls on small echoes).
-                    let listener = listener.tap_io(|tcp| {
-                        let _ = tcp.set_nodelay(true);
-                    });
-                    axum::serve(listener, app).await.unwrap();
-                    return;
-                }
-                loop {
-                    let (tcp, _) = listener.accept().await.unwrap();
-                    tcp.set_nodelay(true).unwrap();
-                    let service = TowerToHyperService::new(app.clone());
-                    tokio::spawn(async move {
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(tcp), service)
-                            .with_upgrades()
-                            .await;
-                    });
-                }
+                // TCP_NODELAY on the accepted sockets (axum::serve leaves
+                // Nagle on by default: 40 ms stalls on small echoes).
+                let listener = listener.tap_io(|tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app).await.unwrap();
             });
         })
         .unwrap();
@@ -302,10 +276,8 @@ fn main() {
         );
     }
     println!(
-        "server CPU, axum / wsproto: handshake {:.2}×, echo {:.2}×; wsproto / wsproto+tcp: handshake {:.2}×, echo {:.2}× (medians of {rounds} rounds)",
+        "server CPU, axum / wsproto: handshake {:.2}×, echo {:.2}× (medians of {rounds} rounds)",
         m[1][1] / m[0][1],
         m[1][3] / m[0][3],
-        m[0][1] / m[2][1],
-        m[0][3] / m[2][3],
     );
 }

@@ -208,11 +208,12 @@ impl<F> WebSocketUpgrade<F> {
         let (config, on_upgrade, on_failed) =
             (self.config, self.on_upgrade, self.on_failed_upgrade);
         tokio::spawn(async move {
-            let (io, leftover) = match on_upgrade.await {
+            let io = match on_upgrade.await {
                 Ok(upgraded) => UpgradedIo::new(upgraded),
                 Err(error) => return on_failed.call(error),
             };
-            let socket = WebSocket::accepted(io, config, &negotiated, &leftover);
+            // hyper serves what it read past the request from `Upgraded`.
+            let socket = WebSocket::accepted(io, config, &negotiated, &[]);
             callback(socket).await;
         });
         response.map(|()| Body::empty())
