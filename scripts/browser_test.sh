@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
 # The real browser test (issue 6): headless Chromium opens the chat_server
 # example's page twice, sends a message from one page and sees it in the
-# other, then closes one and sees the leave notice (tests/browser/).
+# other, then closes one and sees the leave notice (tests/browser/); then
+# one page on each of two axum_chat --redis instances (redis.test.js).
 #
-# Installs what it needs when missing: Debian's chromium (apt-get) and
-# playwright-core (npm, pinned by tests/browser/package-lock.json).
+# Installs what it needs when missing: Debian's chromium and redis-server
+# (apt-get) and playwright-core (npm, pinned by
+# tests/browser/package-lock.json).
 # Set SCREENSHOT=path.png to keep a screenshot of the page.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x /usr/bin/redis-server ] || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
@@ -41,3 +44,6 @@ SERVER_ARGS=--tls SCHEME=https EXPECT_SOCKET="HTTP/2.0 CONNECT" EXPECT_EXTENSION
 echo "== axum_chat (HTTP/1.1)"
 EXPECT_SOCKET="HTTP/1.1 GET" EXPECT_EXTENSION=permessage-deflate \
     timeout 120 node chat.test.js "$examples/axum_chat"
+# Two instances sharing a room through a redis-server the test starts.
+echo "== axum_chat --redis (a page on each of two instances)"
+timeout 120 node redis.test.js "$examples/axum_chat" /usr/bin/redis-server
