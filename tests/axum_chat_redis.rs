@@ -164,7 +164,10 @@ impl Instance {
         };
         let listening = instance.line_starting("listening on ").await;
         instance.addr = listening["listening on ".len()..].parse().unwrap();
-        instance.line_starting("redis up").await;
+        // The relay starts before the listener: its line may come first.
+        if !instance.seen.iter().any(|l| l.starts_with("redis up")) {
+            instance.line_starting("redis up").await;
+        }
         instance
     }
 

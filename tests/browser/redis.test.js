@@ -90,11 +90,14 @@ function startInstance(redisUrl) {
     children.push(server);
     server.on("error", reject);
     server.on("exit", (code) => reject(new Error(`axum_chat exited (${code})`)));
+    // Either line may come first: the relay starts before the listener.
     let addr = null;
+    let up = false;
     readline.createInterface({ input: server.stdout }).on("line", (line) => {
       const m = /^listening on (\S+)$/.exec(line);
       if (m) addr = m[1];
-      if (line.startsWith("redis up") && addr) resolve(addr);
+      if (line.startsWith("redis up")) up = true;
+      if (up && addr) resolve(addr);
     });
   });
 }
