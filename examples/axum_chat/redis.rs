@@ -52,12 +52,22 @@ pub(crate) struct Options {
     prefix: String,
     ttl: Duration,
     max_message: u64,
+    /// `--no-notices`: no join, leave or online-count lines (a room of
+    /// thousands, or the bench); presence is still kept.
+    quiet: bool,
 }
 
 impl Options {
     /// Takes the Redis options out of `args` (leaving the others), or
     /// `None` without `--redis`.
     pub(crate) fn take(args: &mut Vec<String>) -> Result<Option<Options>, String> {
+        let quiet = match args.iter().position(|a| a == "--no-notices") {
+            Some(i) => {
+                args.remove(i);
+                true
+            }
+            None => false,
+        };
         let mut take = |flag: &str| -> Result<Option<String>, String> {
             let Some(i) = args.iter().position(|a| a == flag) else {
                 return Ok(None);
@@ -84,6 +94,7 @@ impl Options {
             prefix,
             ttl: Duration::from_secs_f64(ttl.max(0.3)),
             max_message,
+            quiet,
         }))
     }
 }
@@ -194,11 +205,13 @@ impl Hub {
         let notice = format!("* {} joined", member.name);
         let name = member.name.clone();
         local.insert(id, member);
-        Hub::deliver(&mut rooms, room, id, &notice);
-        self.command(Command::Publish {
-            room: room.to_owned(),
-            text: notice,
-        });
+        if !self.0.options.quiet {
+            Hub::deliver(&mut rooms, room, id, &notice);
+            self.command(Command::Publish {
+                room: room.to_owned(),
+                text: notice,
+            });
+        }
         self.command(Command::Join {
             room: room.to_owned(),
             id,
@@ -216,12 +229,14 @@ impl Hub {
                 self.command(Command::Unsubscribe(room.to_owned()));
             }
         }
-        let notice = format!("* {name} left");
-        Hub::deliver(&mut rooms, room, id, &notice);
-        self.command(Command::Publish {
-            room: room.to_owned(),
-            text: notice,
-        });
+        if !self.0.options.quiet {
+            let notice = format!("* {name} left");
+            Hub::deliver(&mut rooms, room, id, &notice);
+            self.command(Command::Publish {
+                room: room.to_owned(),
+                text: notice,
+            });
+        }
         self.command(Command::Leave {
             room: room.to_owned(),
             id,
@@ -441,6 +456,9 @@ async fn run(
 
 /// Posts `* N online` in `room`.
 async fn online(hub: &Hub, conn: &mut MultiplexedConnection, room: &str) -> redis::RedisResult<()> {
+    if hub.0.options.quiet {
+        return Ok(());
+    }
     let n: u64 = conn.hlen(hub.members_key(room)).await?;
     let text = format!("* {n} online");
     {
@@ -484,7 +502,7 @@ async fn sweep(hub: &Hub, conn: &mut MultiplexedConnection) -> redis::RedisResul
             }
             // HDEL answers 1 to one instance only: that one announces it.
             let removed: u64 = conn.hdel(&key, &field).await?;
-            if removed == 1 {
+            if removed == 1 && !hub.0.options.quiet {
                 gone = true;
                 let text = format!("* {name} left");
                 {
