@@ -486,3 +486,68 @@ async fn oversize_post_is_1009_and_prefixes_separate_deployments() {
     );
     stranger2.say("bye").await;
 }
+
+/// A member that stops reading is dropped at the per-member bound (256
+/// queued messages) on its instance, as on one server: the others get
+/// every post, the slow one a part of them and then a Close.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_member_is_dropped_and_the_others_get_everything() {
+    let Some(redis) = Redis::start() else { return };
+    let a = Instance::start(&redis, &[]).await;
+    let b = Instance::start(&redis, &[]).await;
+    let mut clients = join_all(
+        &[&a, &b],
+        &[
+            ("sam", 0, "lobby"),
+            ("fay", 1, "lobby"),
+            ("sid", 1, "lobby"),
+        ],
+    )
+    .await
+    .into_iter();
+    let (mut sam, mut fay, mut sid) = (
+        clients.next().unwrap(),
+        clients.next().unwrap(),
+        clients.next().unwrap(),
+    );
+    // 2,000 posts of 15 KB (30 MB): more than sid's socket buffers and
+    // his queue hold while he does not read.
+    const POSTS: usize = 2_000;
+    let filler = "y".repeat(15_000);
+    let sender = tokio::spawn(async move {
+        for i in 0..POSTS {
+            sam.say(&format!("{i} {filler}")).await;
+        }
+        sam
+    });
+    let mut seen = 0;
+    while seen < POSTS {
+        let Message::Text(text) = fay.next().await else {
+            continue;
+        };
+        if let Some(rest) = text.as_str().strip_prefix("sam: ") {
+            assert_eq!(rest.split_once(' ').unwrap().0, seen.to_string());
+            seen += 1;
+        }
+    }
+    let _sam = sender.await.unwrap();
+    // Now sid reads: a part, in order, then the Close of his writer.
+    let mut got = 0;
+    loop {
+        match sid.next().await {
+            Message::Text(text) => {
+                if let Some(rest) = text.as_str().strip_prefix("sam: ") {
+                    assert_eq!(rest.split_once(' ').unwrap().0, got.to_string());
+                    got += 1;
+                }
+            }
+            Message::Close(frame) => {
+                assert_eq!(frame.code.as_u16(), 1000);
+                break;
+            }
+            _ => {}
+        }
+    }
+    eprintln!("the slow member got {got} of {POSTS} posts before he was dropped");
+    assert!(got < POSTS, "{got}");
+}
