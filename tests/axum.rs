@@ -58,7 +58,13 @@ fn app() -> Router {
             }
         })
     }
+    async fn small_heads(ws: WebSocketUpgrade) -> Response {
+        let mut config = Config::default();
+        config.handshake = config.handshake.max_headers(8);
+        ws.config(config).on_upgrade(echo)
+    }
     Router::new()
+        .route("/small-heads", any(small_heads))
         .route("/echo", any(echo_handler))
         .route("/same-origin", any(same_origin))
         .route("/info", any(info))
@@ -369,4 +375,35 @@ async fn http2_wrong_version_is_426_without_connection_headers() {
     assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
     assert_eq!(response.headers()["sec-websocket-version"], "13");
     assert!(response.headers().get("connection").is_none());
+}
+
+/// The handler's config sets the header caps: 431 beyond them, checked in
+/// `on_upgrade` (the extractor reads before the config is chosen).
+#[tokio::test]
+async fn config_header_caps_answer_431() {
+    let addr = serve().await;
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let request = |extra: usize| {
+        let mut builder = upgrade_request("/small-heads", addr)
+            .header("sec-websocket-key", key)
+            .header("sec-websocket-version", "13");
+        for i in 0..extra {
+            builder = builder.header(format!("x-{i}"), "1");
+        }
+        builder.body(()).unwrap()
+    };
+    // Host, Upgrade, Connection, key, version: 5 fields, 3 more allowed.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let response = sender
+        .send_request(request(3).map(|()| Empty::<Bytes>::new()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let (status, _, body) = h1(addr, request(4)).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body, "more than 8 header fields\n");
 }
