@@ -220,7 +220,7 @@ impl<F> WebSocketUpgrade<F> {
                 Err(error) => return on_failed.call(error),
             };
             // hyper serves what it read past the request from `Upgraded`.
-            let socket = WebSocket::accepted(io, config, &negotiated, &[]);
+            let socket = WebSocket::from_negotiated(io, config, &negotiated, &[]);
             callback(socket).await;
         });
         response.map(|()| Body::empty())
