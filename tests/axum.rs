@@ -63,7 +63,14 @@ fn app() -> Router {
         config.handshake = config.handshake.max_headers(8);
         ws.config(config).on_upgrade(echo)
     }
+    async fn page_or_socket(ws: Option<WebSocketUpgrade>) -> Response {
+        match ws {
+            Some(ws) => ws.on_upgrade(echo),
+            None => Response::new("a page".into()),
+        }
+    }
     Router::new()
+        .route("/both", any(page_or_socket))
         .route("/small-heads", any(small_heads))
         .route("/echo", any(echo_handler))
         .route("/same-origin", any(same_origin))
@@ -406,4 +413,34 @@ async fn config_header_caps_answer_431() {
     let (status, _, body) = h1(addr, request(4)).await;
     assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
     assert_eq!(body, "more than 8 header fields\n");
+}
+
+/// `Option<WebSocketUpgrade>`: a page and its socket on one route; an
+/// invalid upgrade is still refused.
+#[tokio::test]
+async fn optional_extractor_serves_a_page_and_a_socket_on_one_route() {
+    let addr = serve().await;
+    let (status, _, body) = h1(
+        addr,
+        http::Request::get("/both")
+            .header("host", addr.to_string())
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "a page"));
+    let (mut ws, _) = wsproto::tokio::connect(&format!("ws://{addr}/both"))
+        .await
+        .unwrap();
+    round_trip(&mut ws, "and a socket").await;
+    close(ws).await;
+    let (status, _, _) = h1(
+        addr,
+        upgrade_request("/both", addr)
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -50,7 +50,7 @@ mod io;
 use std::future::Future;
 
 use axum_core::body::Body;
-use axum_core::extract::FromRequestParts;
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{StatusCode, Version};
@@ -346,5 +346,27 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpg
             origin: None,
             on_failed_upgrade: DefaultOnFailedUpgrade,
         })
+    }
+}
+
+/// `Option<WebSocketUpgrade>`: `None` for a request that does not ask for
+/// a WebSocket at all (no `Upgrade: websocket`, no `:protocol`), so one
+/// route can serve a page and its socket; an invalid upgrade request is
+/// still rejected with its status.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpgrade> {
+    type Rejection = WebSocketUpgradeRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <Self as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(upgrade) => Ok(Some(upgrade)),
+            Err(WebSocketUpgradeRejection {
+                kind: RejectionKind::Handshake(HandshakeError::NotWebSocket(_)),
+                ..
+            }) => Ok(None),
+            Err(rejection) => Err(rejection),
+        }
     }
 }
