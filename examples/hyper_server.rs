@@ -1,7 +1,8 @@
 //! An echo server on hyper 1.x alone (no axum), with the handshake in
 //! `http` types (feature `http`) and the tokio adapter's `WebSocket` over
 //! `hyper::upgrade::on`: HTTP/1.1 upgrades, and HTTP/2 extended CONNECT
-//! (RFC 8441) from clients that speak HTTP/2 with prior knowledge.
+//! (RFC 8441) from clients that speak HTTP/2 with prior knowledge;
+//! permessage-deflate with the `deflate` feature.
 //!
 //! ```text
 //! cargo run --features axum --example hyper_server              # 127.0.0.1:9001
@@ -20,9 +21,9 @@ use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
+use wsproto::Config;
 use wsproto::handshake::{AcceptOptions, RequestParser};
 use wsproto::tokio::WebSocket;
-use wsproto::{Config, Role};
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -61,7 +62,14 @@ async fn upgrade(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>
             return Ok(response.map(|body| Full::new(Bytes::from(body))));
         }
     };
-    let (response, negotiated) = match upgrade.accept_http(AcceptOptions::new()) {
+    // permessage-deflate when the client offers it (feature `deflate`).
+    #[allow(unused_mut)]
+    let mut options = AcceptOptions::new();
+    #[cfg(feature = "deflate")]
+    {
+        options = options.deflate(wsproto::deflate::DeflateConfig::default());
+    }
+    let (response, negotiated) = match upgrade.accept_http(options) {
         Ok(accepted) => accepted,
         Err(_) => unreachable!("nothing was asked that the handshake cannot send"),
     };
@@ -70,9 +78,9 @@ async fn upgrade(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let _ = negotiated;
+        // What was agreed (subprotocol, deflate) goes to the connection.
         let mut ws =
-            WebSocket::from_stream(TokioIo::new(upgraded), Role::Server, Config::default(), &[]);
+            WebSocket::from_negotiated(TokioIo::new(upgraded), Config::default(), &negotiated, &[]);
         while let Some(Ok(message)) = ws.recv().await {
             if message.is_data() && ws.send(message).await.is_err() {
                 return;

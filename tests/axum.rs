@@ -58,7 +58,20 @@ fn app() -> Router {
             }
         })
     }
+    async fn small_heads(ws: WebSocketUpgrade) -> Response {
+        let mut config = Config::default();
+        config.handshake = config.handshake.max_headers(8);
+        ws.config(config).on_upgrade(echo)
+    }
+    async fn page_or_socket(ws: Option<WebSocketUpgrade>) -> Response {
+        match ws {
+            Some(ws) => ws.on_upgrade(echo),
+            None => Response::new("a page".into()),
+        }
+    }
     Router::new()
+        .route("/both", any(page_or_socket))
+        .route("/small-heads", any(small_heads))
         .route("/echo", any(echo_handler))
         .route("/same-origin", any(same_origin))
         .route("/info", any(info))
@@ -369,4 +382,65 @@ async fn http2_wrong_version_is_426_without_connection_headers() {
     assert_eq!(response.status(), StatusCode::UPGRADE_REQUIRED);
     assert_eq!(response.headers()["sec-websocket-version"], "13");
     assert!(response.headers().get("connection").is_none());
+}
+
+/// The handler's config sets the header caps: 431 beyond them, checked in
+/// `on_upgrade` (the extractor reads before the config is chosen).
+#[tokio::test]
+async fn config_header_caps_answer_431() {
+    let addr = serve().await;
+    let key = "dGhlIHNhbXBsZSBub25jZQ==";
+    let request = |extra: usize| {
+        let mut builder = upgrade_request("/small-heads", addr)
+            .header("sec-websocket-key", key)
+            .header("sec-websocket-version", "13");
+        for i in 0..extra {
+            builder = builder.header(format!("x-{i}"), "1");
+        }
+        builder.body(()).unwrap()
+    };
+    // Host, Upgrade, Connection, key, version: 5 fields, 3 more allowed.
+    let tcp = TcpStream::connect(addr).await.unwrap();
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .unwrap();
+    tokio::spawn(conn.with_upgrades());
+    let response = sender
+        .send_request(request(3).map(|()| Empty::<Bytes>::new()))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SWITCHING_PROTOCOLS);
+    let (status, _, body) = h1(addr, request(4)).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body, "more than 8 header fields\n");
+}
+
+/// `Option<WebSocketUpgrade>`: a page and its socket on one route; an
+/// invalid upgrade is still refused.
+#[tokio::test]
+async fn optional_extractor_serves_a_page_and_a_socket_on_one_route() {
+    let addr = serve().await;
+    let (status, _, body) = h1(
+        addr,
+        http::Request::get("/both")
+            .header("host", addr.to_string())
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "a page"));
+    let (mut ws, _) = wsproto::tokio::connect(&format!("ws://{addr}/both"))
+        .await
+        .unwrap();
+    round_trip(&mut ws, "and a socket").await;
+    close(ws).await;
+    let (status, _, _) = h1(
+        addr,
+        upgrade_request("/both", addr)
+            .header("sec-websocket-version", "13")
+            .body(())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

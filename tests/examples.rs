@@ -650,6 +650,21 @@ fn hyper_server_echoes_and_refuses_with_the_core_status() {
     ws.send("through hyper").unwrap();
     assert_eq!(next_text(&mut ws), "through hyper");
     close(ws);
+    // permessage-deflate agreed and in use (the example has the feature).
+    #[cfg(feature = "deflate")]
+    {
+        let mut config = wsproto::Config::default();
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+        let (mut ws, established) = ClientBuilder::new(format!("ws://{addr}/"))
+            .config(config)
+            .connect()
+            .unwrap();
+        assert!(established.deflate().is_some());
+        let text = "compress me ".repeat(1000);
+        ws.send(text.as_str()).unwrap();
+        assert_eq!(next_text(&mut ws), text);
+        close(ws);
+    }
     let page = http_get(addr, "/");
     assert!(page.starts_with("HTTP/1.1 426"), "{page}");
 }

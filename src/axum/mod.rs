@@ -39,25 +39,26 @@
 //!
 //! Every check of the core applies to both: the version (426), the
 //! [`origin_policy`](WebSocketUpgrade::origin_policy) (403), malformed
-//! subprotocol or extension offers (400), the header caps of the default
-//! [`HandshakeLimits`](crate::HandshakeLimits) (431). A refusal is the
-//! extractor's rejection: the same status and body as the other adapters
-//! send.
+//! subprotocol or extension offers (400), the header caps of the
+//! config's [`HandshakeLimits`] (431, checked in `on_upgrade`, once the
+//! handler has chosen its config). A refusal is the extractor's rejection
+//! (or `on_upgrade`'s response): the same status and body as the other
+//! adapters send.
 
 mod io;
 
 use std::future::Future;
 
 use axum_core::body::Body;
-use axum_core::extract::FromRequestParts;
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{StatusCode, Version};
 
-use crate::Config;
 use crate::handshake::{
     AcceptOptions, HandshakeError, OriginPolicy, RequestParser, UpgradeRequest,
 };
+use crate::{Config, HandshakeLimits};
 
 pub use crate::Message;
 pub use crate::tokio::Error;
@@ -179,8 +180,9 @@ impl<F> WebSocketUpgrade<F> {
     /// of its own once hyper has handed the connection over: the `101`
     /// (HTTP/1.1) or `200` (HTTP/2) response to return from the handler.
     ///
-    /// A refused `Origin` is answered 403 here and `callback` never runs;
-    /// an option the handshake cannot send is answered 500.
+    /// Headers beyond the config's [`HandshakeLimits`] are answered 431
+    /// here, a refused `Origin` 403, and `callback` never runs; an option
+    /// the handshake cannot send is answered 500.
     #[must_use = "to set up the WebSocket connection, this response must be returned"]
     pub fn on_upgrade<C, Fut>(self, callback: C) -> Response
     where
@@ -188,6 +190,11 @@ impl<F> WebSocketUpgrade<F> {
         Fut: Future<Output = ()> + Send + 'static,
         F: OnFailedUpgrade,
     {
+        // The caps of the connection's config (the request was read
+        // without any: the handler chooses the config after extraction).
+        if let Err(error) = self.request.check_limits(&self.config.handshake) {
+            return into_axum(error.to_http_response(self.version));
+        }
         if let Some(policy) = &self.origin {
             if policy.check(&self.request).is_err() {
                 return into_axum(policy.refusal_http_response(self.version));
@@ -213,7 +220,7 @@ impl<F> WebSocketUpgrade<F> {
                 Err(error) => return on_failed.call(error),
             };
             // hyper serves what it read past the request from `Upgraded`.
-            let socket = WebSocket::accepted(io, config, &negotiated, &[]);
+            let socket = WebSocket::from_negotiated(io, config, &negotiated, &[]);
             callback(socket).await;
         });
         response.map(|()| Body::empty())
@@ -317,7 +324,13 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpg
             .extensions
             .get::<hyper::ext::Protocol>()
             .map(|p| p.as_str());
-        let request = RequestParser::default()
+        // No caps here: `on_upgrade` applies those of the handler's
+        // config (hyper has capped the head already).
+        let unlimited = HandshakeLimits::default()
+            .max_head_size(usize::MAX)
+            .max_headers(usize::MAX)
+            .max_line_length(usize::MAX);
+        let request = RequestParser::new(unlimited)
             .parse_http(parts, protocol)
             .map_err(|e| reject(RejectionKind::Handshake(e)))?;
         let on_upgrade = parts
@@ -333,5 +346,27 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpg
             origin: None,
             on_failed_upgrade: DefaultOnFailedUpgrade,
         })
+    }
+}
+
+/// `Option<WebSocketUpgrade>`: `None` for a request that does not ask for
+/// a WebSocket at all (no `Upgrade: websocket`, no `:protocol`), so one
+/// route can serve a page and its socket; an invalid upgrade request is
+/// still rejected with its status.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpgrade> {
+    type Rejection = WebSocketUpgradeRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <Self as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(upgrade) => Ok(Some(upgrade)),
+            Err(WebSocketUpgradeRejection {
+                kind: RejectionKind::Handshake(HandshakeError::NotWebSocket(_)),
+                ..
+            }) => Ok(None),
+            Err(rejection) => Err(rejection),
+        }
     }
 }

@@ -109,30 +109,11 @@ fn from_http(
     protocol: Option<&str>,
     limits: &HandshakeLimits,
 ) -> Result<UpgradeRequest, HandshakeError> {
-    // The caps of a head we parse ourselves, on the fields as they would
-    // be written: `name: value` plus CRLF.
-    if map.len() > limits.max_headers {
-        return Err(HandshakeError::TooManyHeaders {
-            limit: limits.max_headers,
-        });
-    }
-    let mut size = 0;
     let mut headers = Headers::new();
     for (name, value) in map {
-        let line = name.as_str().len() + 2 + value.len();
-        if line > limits.max_line_length {
-            return Err(HandshakeError::LineTooLong {
-                limit: limits.max_line_length,
-            });
-        }
-        size += line + 2;
-        if size > limits.max_head_size {
-            return Err(HandshakeError::HeadTooLarge {
-                limit: limits.max_head_size,
-            });
-        }
         headers.push(name.as_str(), value.as_bytes());
     }
+    check_limits(&headers, limits)?;
     let target = match uri.path_and_query() {
         Some(pq) => pq.as_str(),
         None => "/",
@@ -165,7 +146,41 @@ fn from_http(
     UpgradeRequest::validate_fields(http, Shape::ExtendedConnect)
 }
 
+/// The caps of a head we parse ourselves, on the fields as they would be
+/// written: `name: value` plus CRLF (431 beyond them).
+fn check_limits(headers: &Headers, limits: &HandshakeLimits) -> Result<(), HandshakeError> {
+    if headers.len() > limits.max_headers {
+        return Err(HandshakeError::TooManyHeaders {
+            limit: limits.max_headers,
+        });
+    }
+    let mut size = 0;
+    for (name, value) in headers.iter() {
+        let line = name.len() + 2 + value.len();
+        if line > limits.max_line_length {
+            return Err(HandshakeError::LineTooLong {
+                limit: limits.max_line_length,
+            });
+        }
+        size += line + 2;
+        if size > limits.max_head_size {
+            return Err(HandshakeError::HeadTooLarge {
+                limit: limits.max_head_size,
+            });
+        }
+    }
+    Ok(())
+}
+
 impl UpgradeRequest {
+    /// Checks the request's headers against `limits` (431 beyond them),
+    /// for a request read with other limits than the connection's: the
+    /// axum extractor reads before the handler chooses its
+    /// [`Config`](crate::Config).
+    pub fn check_limits(&self, limits: &HandshakeLimits) -> Result<(), HandshakeError> {
+        check_limits(self.headers(), limits)
+    }
+
     /// Accepts the upgrade, answered in the `http` crate's types: `101
     /// Switching Protocols` with `Sec-WebSocket-Accept` for HTTP/1.1, `200`
     /// for an extended CONNECT (RFC 8441 §5: "a 2xx status code"); with the

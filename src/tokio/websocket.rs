@@ -93,10 +93,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         WebSocket::from_connection(stream, conn, protocol, leftover)
     }
 
-    /// A server connection whose handshake another server answered (the
-    /// axum extractor): the config, what was agreed, the first bytes.
-    #[cfg(feature = "axum")]
-    pub(crate) fn accepted(
+    /// Wraps a stream whose server handshake another HTTP server answered
+    /// (hyper's, with [`UpgradeRequest::accept_http`]; the axum extractor
+    /// does this): a server connection with what was agreed (the
+    /// subprotocol, permessage-deflate). `leftover` is anything read past
+    /// the request's head (hyper's upgraded IO replays it itself).
+    ///
+    /// [`UpgradeRequest::accept_http`]: crate::handshake::UpgradeRequest::accept_http
+    pub fn from_negotiated(
         stream: S,
         config: Config,
         negotiated: &crate::handshake::Negotiated,
