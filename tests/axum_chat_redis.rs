@@ -195,6 +195,10 @@ impl Instance {
             log: Vec::new(),
         };
         client.expect(&format!("* you are {name}")).await;
+        // The greeting is sent at once; the first `* N online` only after
+        // the instance has subscribed to the room (its relay subscribes,
+        // then counts): from then on, posts to the room reach this client.
+        client.expect_online().await;
         client
     }
 
@@ -244,6 +248,18 @@ impl Client {
         }
     }
 
+    /// Reads until a `* N online` line arrives.
+    async fn expect_online(&mut self) {
+        loop {
+            if let Message::Text(text) = self.next().await {
+                self.log.push(text.as_str().to_owned());
+                if text.as_str().starts_with("* ") && text.as_str().ends_with(" online") {
+                    return;
+                }
+            }
+        }
+    }
+
     async fn say(&mut self, text: &str) {
         self.ws.send(text).await.unwrap();
     }
@@ -266,7 +282,7 @@ async fn join_all(instances: &[&Instance], who: &[(&str, usize, &str)]) -> Vec<C
     clients.into_iter().map(|(c, _)| c).collect()
 }
 
-/// Clients on both instances in two rooms: each of four senders posts 200
+/// Clients on both instances in two rooms: each of four senders posts 60
 /// messages at once; every other member of its room gets each one exactly
 /// once, in the order it was sent, and nothing from the other room.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -283,7 +299,10 @@ async fn posts_reach_every_instance_once_in_publish_order() {
         ("b2", 1, "blue"),
     ];
     let clients = join_all(&[&a, &b], &layout).await;
-    const N: usize = 200;
+    // 60 each: a member of red gets at most 3 x 60 posts plus a few
+    // notices in a burst, under the 256 a member may have queued (a
+    // member over it is dropped as slow, which is another test).
+    const N: usize = 60;
     let senders = ["a1", "b1", "a2", "b2"];
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -415,7 +434,9 @@ async fn a_killed_instance_members_leave_within_the_expiry() {
         .await
         .into_iter();
     let (_kay, mut lou) = (clients.next().unwrap(), clients.next().unwrap());
-    lou.expect("* 2 online").await;
+    if !lou.log.iter().any(|l| l == "* 2 online") {
+        lou.expect("* 2 online").await;
+    }
 
     a.kill();
     let killed = Instant::now();
@@ -511,26 +532,26 @@ async fn a_slow_member_is_dropped_and_the_others_get_everything() {
         clients.next().unwrap(),
     );
     // 2,000 posts of 15 KB (30 MB): more than sid's socket buffers and
-    // his queue hold while he does not read.
+    // his queue hold while he does not read. Sent 100 at a time, each
+    // hundred read by fay before the next, so fay (who reads) is never
+    // near the bound even on a loaded machine.
     const POSTS: usize = 2_000;
     let filler = "y".repeat(15_000);
-    let sender = tokio::spawn(async move {
-        for i in 0..POSTS {
+    let mut seen = 0;
+    for chunk in 0..POSTS / 100 {
+        for i in chunk * 100..(chunk + 1) * 100 {
             sam.say(&format!("{i} {filler}")).await;
         }
-        sam
-    });
-    let mut seen = 0;
-    while seen < POSTS {
-        let Message::Text(text) = fay.next().await else {
-            continue;
-        };
-        if let Some(rest) = text.as_str().strip_prefix("sam: ") {
-            assert_eq!(rest.split_once(' ').unwrap().0, seen.to_string());
-            seen += 1;
+        while seen < (chunk + 1) * 100 {
+            let Message::Text(text) = fay.next().await else {
+                continue;
+            };
+            if let Some(rest) = text.as_str().strip_prefix("sam: ") {
+                assert_eq!(rest.split_once(' ').unwrap().0, seen.to_string());
+                seen += 1;
+            }
         }
     }
-    let _sam = sender.await.unwrap();
     // Now sid reads: a part, in order, then the Close of his writer.
     let mut got = 0;
     loop {

@@ -108,6 +108,13 @@ async function openChat(addr, name) {
   await page.goto(`http://${addr}/?name=${name}&room=lobby`);
   await page.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
   await waitForLine(page, `* you are ${name}`);
+  // The first "* N online" comes once the instance has subscribed to the
+  // room: from then on the page gets what other instances post.
+  await page.waitForFunction(
+    () => [...document.querySelectorAll("#log li")].some((li) => /^\* \d+ online$/.test(li.textContent)),
+    null,
+    { timeout: STEP_TIMEOUT },
+  );
   log(`${name} connected to ${addr}`);
   return page;
 }
