@@ -14,6 +14,9 @@
 //! - [`blocking`] (feature `blocking`, on by default): thin adapters over
 //!   `std::io` / `std::net` — `connect`, `accept`, a `WebSocket` with
 //!   split halves, timeouts, TLS (feature `tls`) and a reconnecting client.
+//! - `tokio` (feature `tokio`): the same on tokio, cancel-safe, with
+//!   `Stream` + `Sink`, split halves without a lock held across an await,
+//!   and no heap held while a connection waits for input.
 //!
 //! Decoders return [`Parsed::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
@@ -75,6 +78,40 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! # Writing a driver for another runtime (mio, smol, glommio, …)
+//!
+//! The blocking and tokio adapters are such drivers, a few hundred lines
+//! each; a new one follows the same steps on every wake-up:
+//!
+//! 1. **Events first.** Hand out [`Connection::poll_event`] until it is
+//!    empty. After each, write what it queued (the Pong to a Ping, the echo
+//!    of the peer's Close) with [`transmit_slices`](Connection::transmit_slices)
+//!    and [`advance_transmit`](Connection::advance_transmit); a write that
+//!    would block leaves the bytes queued, nothing else to remember.
+//! 2. **Time, then input.** Call [`handle_timeout`](Connection::handle_timeout)
+//!    with the current time (it may queue a keepalive Ping, or end the
+//!    connection: [`Connection::timed_out`]), then read once: into
+//!    [`receive_buf_mut`](Connection::receive_buf_mut) followed by
+//!    [`receive_commit`](Connection::receive_commit) (no copy, no
+//!    zero-filling), or from a buffer of your own with
+//!    [`receive_data`](Connection::receive_data). End of stream is
+//!    [`receive_eof`](Connection::receive_eof). Loop to 1.
+//! 3. **Wait.** When the read would block, arm a timer at
+//!    [`poll_timeout`](Connection::poll_timeout) and sleep until the socket
+//!    or the timer wakes you. To hold no heap while waiting, call
+//!    [`release_buffers`](Connection::release_buffers) first.
+//! 4. **The end.** Once [`state`](Connection::state) is
+//!    [`State::Closed`], write what is left, take [`Transmit::Shutdown`]
+//!    from [`poll_transmit`](Connection::poll_transmit) and shut the write
+//!    side down; a client then reads (discarding) until end of stream or
+//!    the close deadline, [`is_finished`](Connection::is_finished).
+//!
+//! Everything partial lives in the `Connection`, so a driver that keeps
+//! nothing else between wake-ups is cancel-safe for free: that is how the
+//! tokio adapter's `recv` can be dropped at any await point. A write error
+//! is best treated as fatal (a frame may be half on the wire); reads are
+//! exact and can be retried.
+//!
 //! The same masked frame by hand, one layer down:
 //!
 //! ```
@@ -100,7 +137,7 @@
 /// The README's code, compiled and run as doctests (with every feature, as
 /// the README's test command runs them), so the first code a user copies
 /// works.
-#[cfg(all(doctest, feature = "blocking", feature = "deflate"))]
+#[cfg(all(doctest, feature = "blocking", feature = "deflate", feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 

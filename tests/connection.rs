@@ -774,3 +774,47 @@ mod large_payloads {
         assert_eq!(drain_events(&mut c), []);
     }
 }
+
+/// `release_buffers` between every byte of input and between sends changes
+/// nothing that comes out: a partial frame, unsent bytes and a fragmented
+/// message survive it.
+mod release_buffers {
+    use super::*;
+
+    #[test]
+    fn releasing_between_every_byte_and_every_send_changes_nothing() {
+        // A fragmented text message, a Ping, a binary message, all masked.
+        let mut client = Connection::new(Role::Client, Config::default().fragment_size(Some(3)));
+        client.send_text("hello, world").unwrap();
+        client.send_ping(b"p").unwrap();
+        client.send_binary(&[1u8, 2, 3][..]).unwrap();
+        let mut wire = Vec::new();
+        while let Some(wsproto::Transmit::Data(chunk)) = client.poll_transmit() {
+            wire.extend_from_slice(&chunk);
+        }
+        let mut server = Connection::new(Role::Server, Config::default());
+        let mut events = Vec::new();
+        for byte in &wire {
+            server.release_buffers();
+            server.receive_data(std::slice::from_ref(byte)).unwrap();
+            while let Some(event) = server.poll_event() {
+                events.push(event);
+            }
+        }
+        assert_eq!(
+            events,
+            [
+                text("hello, world"),
+                Event::Ping(Bytes::from_static(b"p")),
+                binary(&[1, 2, 3])
+            ]
+        );
+        // The Pong was queued; releasing keeps it.
+        server.release_buffers();
+        let mut out = Vec::new();
+        while let Some(wsproto::Transmit::Data(chunk)) = server.poll_transmit() {
+            out.extend_from_slice(&chunk);
+        }
+        assert_eq!(out, [0x8a, 0x01, b'p']);
+    }
+}

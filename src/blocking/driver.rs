@@ -24,7 +24,7 @@ use super::stream::Stream;
 pub(super) use crate::driver::Driver;
 use crate::driver::error::{Error, is_timeout};
 use crate::driver::outgoing::{Chunks, write_all};
-use crate::driver::state::{self, ReadSize};
+use crate::driver::state::{self, ReadSize, Step};
 use crate::{Event, Message, State};
 
 /// First and smallest read size: small, so an idle connection holds little
@@ -136,36 +136,13 @@ fn read_until<R: ReadSide>(
     state: &mut ReadState,
     until: Option<Instant>,
 ) -> Result<Option<Message>, Error> {
-    enum Next {
-        Event(Event, bool),
-        Ended,
-        Read(Option<Instant>, bool),
-    }
     loop {
-        // Messages already parsed go out without a look at the clock (a
-        // `clock_gettime` per message was a fifth of the cost of reading
-        // small ones); the deadlines are checked before every read from the
-        // stream, and traffic is timed from then.
+        // The deadlines are checked before every read from the stream (see
+        // `next_step`), and traffic is timed from then.
         let mut clock = None;
-        let next = side.with(|d| {
-            // Messages that arrived whole before a failure are still
-            // handed out.
-            let event = match d.conn.poll_event() {
-                Some(event) => Some(event),
-                None => {
-                    d.conn.handle_timeout(*clock.insert(Instant::now()));
-                    d.conn.poll_event()
-                }
-            };
-            let owed = d.conn.buffered_amount() > 0;
-            match event {
-                Some(event) => Next::Event(event, owed),
-                None if d.is_failed() || d.conn.state() == State::Closed => Next::Ended,
-                None => Next::Read(d.conn.poll_timeout(), owed),
-            }
-        });
+        let next = side.with(|d| d.next_step(|| *clock.insert(Instant::now())));
         match next {
-            Next::Event(event, owed) => {
+            Step::Event(event, owed) => {
                 // The message arrived whole, so it is returned even if
                 // writing what is owed fails: a failed write (of a Pong)
                 // ends the connection, and its error comes once the
@@ -182,13 +159,13 @@ fn read_until<R: ReadSide>(
                 }
                 return Ok(Some(Message::from(event)));
             }
-            Next::Ended => {
+            Step::Ended => {
                 return Err(match state.deferred.take() {
                     Some(e) => e,
                     None => finish(side, state),
                 });
             }
-            Next::Read(deadline, owed) => {
+            Step::Read(deadline, owed) => {
                 if owed {
                     side.write_owed(false)?;
                 }

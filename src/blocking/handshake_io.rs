@@ -7,10 +7,6 @@ use std::time::{Duration, Instant};
 use super::stream::Stream;
 use crate::driver::error::{Error, HandshakeFailure, is_timeout};
 
-/// Default bound on the TCP connect and on the opening handshake, for
-/// both roles.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Bytes read per system call while the head arrives.
 const HEAD_READ: usize = 2 << 10;
 

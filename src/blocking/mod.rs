@@ -74,11 +74,12 @@ mod websocket;
 pub use crate::Message;
 #[cfg(feature = "tls")]
 pub use crate::blocking::tls::{TlsReader, TlsStream, TlsWriter};
+pub use crate::driver::DEFAULT_TIMEOUT;
 pub use crate::driver::error::{Error, HandshakeFailure, Refusal};
+pub use crate::driver::reconnect::Backoff;
 pub use client::{ClientBuilder, client_handshake, connect};
-pub use handshake_io::DEFAULT_TIMEOUT;
 pub use maybe_tls::{MaybeTlsReader, MaybeTlsStream, MaybeTlsWriter};
-pub use reconnect::{Backoff, ReconnectingClient};
+pub use reconnect::ReconnectingClient;
 pub use server::{Decision, Request, ServerBuilder, accept, accept_with};
 pub use split::{WebSocketReader, WebSocketWriter};
 pub use stream::{ReadHalf, SplitStream, Stream, WriteHalf};

@@ -3,9 +3,7 @@
 //! resend the authentication or subscriptions on every (re)connect, and
 //! keep a heartbeat while connected.
 
-use std::fmt;
 use std::net::TcpStream;
-use std::time::Duration;
 
 use super::client::ClientBuilder;
 use super::maybe_tls::MaybeTlsStream;
@@ -13,108 +11,48 @@ use super::websocket::WebSocket;
 use crate::CloseCode;
 use crate::Message;
 use crate::driver::error::Error;
+#[cfg(doc)]
+use crate::driver::reconnect::Backoff;
+use crate::driver::reconnect::{Retries, reconnecting_client};
 use crate::handshake::Established;
 
 /// The connection a [`ReconnectingClient`] holds.
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
 
-/// Exponential backoff with jitter: the n-th retry waits
-/// `min(max, initial × 2ⁿ)`, of which a random part (by default half) is
-/// taken off so that many clients dropped at once do not come back in
-/// lockstep.
-#[derive(Debug, Clone, Copy, PartialEq)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// Delay before the first retry. Default 100 ms.
-    pub initial: Duration,
-    /// Cap on any delay. Default 30 s.
-    pub max: Duration,
-    /// Give up after this many failed attempts in a row (`None`, the
-    /// default: never).
-    pub max_attempts: Option<u32>,
-    /// Fraction of each delay that is random, from 0 (none) to 1 (full
-    /// jitter). Default 0.5.
-    pub jitter: f64,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Backoff {
-            initial: Duration::from_millis(100),
-            max: Duration::from_secs(30),
-            max_attempts: None,
-            jitter: 0.5,
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay before retry number `retry` (0 for the first), jitter
-    /// included.
-    pub fn delay(&self, retry: u32) -> Duration {
-        let base = self
-            .initial
-            .saturating_mul(1u32 << retry.min(30))
-            .min(self.max);
-        let jitter = self.jitter.clamp(0.0, 1.0);
-        base.mul_f64(1.0 - jitter * rand::random::<f64>())
-    }
-}
-
-/// What the hook of [`ReconnectingClient::on_retry`] is told.
-type RetryHook = Box<dyn FnMut(u32, &Error, Duration) + Send>;
-
-/// A client that reconnects by itself.
-///
-/// [`read`](Self::read) returns messages from whichever connection is
-/// current; when a connection ends (dropped, lost, refused, closed by the
-/// server, keepalive timeout) it reconnects with [`Backoff`] and calls the
-/// `on_connect` hook on the new connection before reading on — the place
-/// to send an authentication message or resubscribe. The hook runs on the
-/// first connection too. Keepalive comes from the builder's
-/// [`Config::ping_interval`](crate::Config::ping_interval), or
-/// [`heartbeat`](Self::heartbeat).
-///
-/// Not retried: an invalid URL, `wss://` without the `tls` feature, and a
-/// server refusal with a 4xx status (wrong path or credentials: retrying
-/// would not help). [`send`](Self::send) on a dropped connection returns
-/// the error (the message is not resent); the next call reconnects.
-///
-/// ```no_run
-/// use std::time::Duration;
-/// use wsproto::blocking::{ClientBuilder, Message, ReconnectingClient};
-///
-/// let mut client = ReconnectingClient::new(
-///     ClientBuilder::new("ws://127.0.0.1:9001/feed"),
-///     |ws, _response| ws.send(r#"{"auth":"token","subscribe":["prices"]}"#),
-/// )
-/// .heartbeat(Duration::from_secs(20), Duration::from_secs(10));
-/// loop {
-///     if let Message::Text(update) = client.read()? {
-///         println!("{update}");
-///     }
-/// }
-/// # Ok::<(), wsproto::blocking::Error>(())
-/// ```
-pub struct ReconnectingClient<F> {
-    builder: ClientBuilder,
-    backoff: Backoff,
-    on_connect: F,
-    on_retry: Option<RetryHook>,
-    ws: Option<Ws>,
-    connects: u64,
-    closing: bool,
-}
-
-impl<F> fmt::Debug for ReconnectingClient<F> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ReconnectingClient")
-            .field("url", &self.builder.url())
-            .field("backoff", &self.backoff)
-            .field("connected", &self.ws.is_some())
-            .field("connects", &self.connects)
-            .finish_non_exhaustive()
-    }
+reconnecting_client! {
+    /// A client that reconnects by itself.
+    ///
+    /// [`read`](Self::read) returns messages from whichever connection is
+    /// current; when a connection ends (dropped, lost, refused, closed by the
+    /// server, keepalive timeout) it reconnects with [`Backoff`] and calls the
+    /// `on_connect` hook on the new connection before reading on — the place
+    /// to send an authentication message or resubscribe. The hook runs on the
+    /// first connection too. Keepalive comes from the builder's
+    /// [`Config::ping_interval`](crate::Config::ping_interval), or
+    /// [`heartbeat`](Self::heartbeat).
+    ///
+    /// Not retried: an invalid URL, `wss://` without the `tls` feature, and a
+    /// server refusal with a 4xx status (wrong path or credentials: retrying
+    /// would not help). [`send`](Self::send) on a dropped connection returns
+    /// the error (the message is not resent); the next call reconnects.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use wsproto::blocking::{ClientBuilder, Message, ReconnectingClient};
+    ///
+    /// let mut client = ReconnectingClient::new(
+    ///     ClientBuilder::new("ws://127.0.0.1:9001/feed"),
+    ///     |ws, _response| ws.send(r#"{"auth":"token","subscribe":["prices"]}"#),
+    /// )
+    /// .heartbeat(Duration::from_secs(20), Duration::from_secs(10));
+    /// loop {
+    ///     if let Message::Text(update) = client.read()? {
+    ///         println!("{update}");
+    ///     }
+    /// }
+    /// # Ok::<(), wsproto::blocking::Error>(())
+    /// ```
+    pub struct ReconnectingClient<F>;
 }
 
 impl<F> ReconnectingClient<F>
@@ -124,60 +62,16 @@ where
     /// A client for the builder's URL and settings; `on_connect` runs on
     /// every new connection. Nothing is connected until the first call.
     pub fn new(builder: ClientBuilder, on_connect: F) -> Self {
-        ReconnectingClient {
-            builder,
-            backoff: Backoff::default(),
-            on_connect,
-            on_retry: None,
-            ws: None,
-            connects: 0,
-            closing: false,
-        }
-    }
-
-    /// The backoff between attempts.
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
-        self
-    }
-
-    /// Pings after `interval` of silence from the server and drops the
-    /// connection (then reconnects) when it stays silent `timeout` longer.
-    pub fn heartbeat(mut self, interval: Duration, timeout: Duration) -> Self {
-        let config = self.builder.config_mut();
-        config.ping_interval = Some(interval);
-        config.pong_timeout = timeout;
-        self
-    }
-
-    /// Called before each wait between attempts with the attempt number
-    /// (from 1), its error and the delay: for logging and metrics.
-    pub fn on_retry(mut self, hook: impl FnMut(u32, &Error, Duration) + Send + 'static) -> Self {
-        self.on_retry = Some(Box::new(hook));
-        self
-    }
-
-    /// How many connections have been established (the first included).
-    pub fn connects(&self) -> u64 {
-        self.connects
-    }
-
-    /// The current connection, if any.
-    pub fn get_ref(&self) -> Option<&Ws> {
-        self.ws.as_ref()
+        ReconnectingClient::with_hook(builder, on_connect)
     }
 
     /// Connects now unless connected, retrying with the backoff. Fails
     /// only when the attempts run out or the error cannot be retried.
     pub fn connect(&mut self) -> Result<&mut Ws, Error> {
         if self.ws.is_none() {
-            let ws = self.establish()?;
-            self.ws = Some(ws);
+            self.ws = Some(self.establish()?);
         }
-        match self.ws.as_mut() {
-            Some(ws) => Ok(ws),
-            None => Err(Error::ConnectionClosed),
-        }
+        self.current()
     }
 
     /// The next message, reconnecting as often as needed (see the type's
@@ -204,12 +98,8 @@ where
     /// failure the connection is dropped and the error returned; the next
     /// call reconnects.
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let ws = self.connect()?;
-        let result = ws.send(message);
-        if result.as_ref().is_err_and(Error::is_fatal) {
-            self.ws = None;
-        }
-        result
+        let result = self.connect()?.send(message);
+        self.unless_fatal(result)
     }
 
     /// Closes for good: sends a Close and stops reconnecting. Keep calling
@@ -224,7 +114,7 @@ where
 
     /// Connects, retrying with the backoff, and runs the hook.
     fn establish(&mut self) -> Result<Ws, Error> {
-        let mut failures = 0u32;
+        let mut retries = Retries::new();
         loop {
             let error = match self.builder.connect() {
                 Ok((mut ws, response)) => match (self.on_connect)(&mut ws, &response) {
@@ -236,17 +126,10 @@ where
                 },
                 Err(e) => e,
             };
-            let permanent = matches!(error, Error::InvalidRequest(_) | Error::TlsUnavailable)
-                || error.http_status().is_some_and(|s| (400..500).contains(&s));
-            failures += 1;
-            if permanent || self.backoff.max_attempts.is_some_and(|m| failures >= m) {
-                return Err(error);
+            match retries.after(&error, &self.backoff, &mut self.on_retry) {
+                Some(delay) => std::thread::sleep(delay),
+                None => return Err(error),
             }
-            let delay = self.backoff.delay(failures - 1);
-            if let Some(hook) = &mut self.on_retry {
-                hook(failures, &error, delay);
-            }
-            std::thread::sleep(delay);
         }
     }
 }

@@ -475,6 +475,21 @@ impl Connection {
         self.flush_owed_pong();
     }
 
+    /// Frees the buffers that hold nothing right now (received bytes, bytes
+    /// to write, the event queue), so that a connection waiting for input
+    /// holds no heap beyond this struct: call it before waiting. What is
+    /// in use stays (a partial frame, unsent bytes, a message being
+    /// reassembled, permessage-deflate's windows); the next input or send
+    /// allocates again. The tokio adapter calls it whenever a read would
+    /// block; a driver that waits rarely (a busy stream) pays nothing.
+    pub fn release_buffers(&mut self) {
+        self.release_rx();
+        self.tx.release();
+        if self.events.is_empty() {
+            self.events = VecDeque::new();
+        }
+    }
+
     /// Bytes waiting to be written (what the browser API calls
     /// `bufferedAmount`).
     pub fn buffered_amount(&self) -> usize {

@@ -239,6 +239,15 @@ impl Connection {
         self.state != State::Closed && self.ending.is_none()
     }
 
+    /// Frees the receive buffer when it holds nothing (no partial frame,
+    /// nothing lent). Payloads split off it keep their own part alive.
+    pub(super) fn release_rx(&mut self) {
+        if self.rx.is_empty() && self.rx_lent.is_none() && self.frame.is_none() {
+            self.rx = BytesMut::new();
+            self.rx_peak = 0;
+        }
+    }
+
     /// Drops a region lent by `receive_buffer` and never committed.
     fn discard_lent(&mut self) {
         if let Some(start) = self.rx_lent.take() {

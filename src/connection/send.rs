@@ -138,6 +138,13 @@ impl TxQueue {
         self.trim();
     }
 
+    /// Frees the arena and the chunk list when nothing waits.
+    pub(crate) fn release(&mut self) {
+        if self.is_empty() {
+            *self = TxQueue::default();
+        }
+    }
+
     fn trim(&mut self) {
         if self.is_empty() && self.arena.capacity() > ARENA_KEEP {
             self.arena = BytesMut::new();

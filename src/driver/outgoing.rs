@@ -6,14 +6,16 @@
 //! writer took out of it.
 
 use std::collections::VecDeque;
-use std::io::{self, IoSlice, Write};
+use std::io::IoSlice;
+#[cfg(feature = "blocking")]
+use std::io::{self, Write};
 
 use bytes::{Buf, Bytes};
 
 use crate::Connection;
 
 /// Slices handed to one vectored write.
-const MAX_SLICES: usize = 16;
+pub(crate) const MAX_SLICES: usize = 16;
 
 /// Bytes waiting to be written, lent as slices for one vectored write.
 pub(crate) trait Outgoing {
@@ -38,14 +40,20 @@ impl Outgoing for Connection {
 
 /// Chunks taken out of the core (reference-counted, not copied).
 #[derive(Debug, Default)]
-pub(crate) struct Chunks(VecDeque<Bytes>);
+pub(crate) struct Chunks(VecDeque<Bytes>, usize);
 
 impl Chunks {
     pub(crate) fn push(&mut self, chunk: Bytes) {
+        self.1 += chunk.len();
         self.0.push_back(chunk);
     }
     pub(crate) fn clear(&mut self) {
         self.0.clear();
+        self.1 = 0;
+    }
+    /// Bytes not written yet.
+    pub(crate) fn len(&self) -> usize {
+        self.1
     }
 }
 
@@ -59,6 +67,7 @@ impl Outgoing for Chunks {
         n
     }
     fn advance(&mut self, mut n: usize) {
+        self.1 = self.1.saturating_sub(n);
         while n > 0 {
             let Some(front) = self.0.front_mut() else {
                 return;
@@ -72,13 +81,14 @@ impl Outgoing for Chunks {
         }
     }
     fn is_empty(&self) -> bool {
-        self.0.iter().all(|chunk| chunk.is_empty())
+        self.1 == 0
     }
 }
 
 /// Writes all of `queue`: several slices per system call, payloads not
 /// copied; a single slice (small frames, the usual case) by plain `write`,
 /// which skips the kernel's import of an iovec array.
+#[cfg(feature = "blocking")]
 pub(crate) fn write_all<W: Write + ?Sized>(
     stream: &mut W,
     queue: &mut impl Outgoing,
@@ -108,7 +118,7 @@ mod tests {
     fn chunks_advance_across_and_within_chunks() {
         let mut chunks = Chunks::default();
         for part in [&b"abc"[..], b"", b"defg"] {
-            chunks.0.push_back(Bytes::copy_from_slice(part));
+            chunks.push(Bytes::copy_from_slice(part));
         }
         chunks.advance(4);
         let mut slices = [IoSlice::new(&[]); 4];
@@ -142,7 +152,7 @@ mod tests {
             let mut chunks = Chunks::default();
             let parts: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i % 7)]).collect();
             for part in &parts {
-                chunks.0.push_back(Bytes::copy_from_slice(part));
+                chunks.push(Bytes::copy_from_slice(part));
             }
             let mut out = Dribble {
                 per_call,

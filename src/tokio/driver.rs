@@ -44,16 +44,14 @@ use tokio::time::Sleep;
 
 use crate::driver::Driver;
 use crate::driver::error::Error;
-use crate::driver::state::ReadSize;
+pub(super) use crate::driver::outgoing::MAX_SLICES;
+use crate::driver::state::{ReadSize, Step};
 use crate::{Event, Message, State, Transmit};
 
 /// Reads that follow a quiet connection go into a buffer on the stack, so
 /// a connection waiting for input holds no receive buffer at all; a read
 /// that fills it moves the next ones straight into the core's buffer.
 pub(super) const STACK_READ: usize = 4 << 10;
-
-/// Slices handed to one vectored write.
-pub(super) const MAX_SLICES: usize = 16;
 
 /// The current time on tokio's clock (which tests can pause), as the
 /// core's `Instant`.
@@ -288,38 +286,24 @@ pub(super) fn poll_recv<R: ReadSide>(
     side: &mut R,
     state: &mut ReadState,
 ) -> Poll<Option<Result<Message, Error>>> {
-    enum Next {
-        Event(Event, bool),
-        Ended,
-        Read(Option<Instant>, bool),
-    }
     loop {
         if state.done {
             return Poll::Ready(None);
         }
-        let next = side.with(|d| {
-            let event = match d.conn.poll_event() {
-                Some(event) => Some(event),
-                None => {
-                    d.conn.handle_timeout(now());
-                    d.conn.poll_event()
-                }
-            };
-            let owed = d.conn.buffered_amount() > 0;
-            match event {
-                Some(event) => Next::Event(event, owed),
-                None if d.is_failed() || d.conn.state() == State::Closed => Next::Ended,
-                None => Next::Read(d.conn.poll_timeout(), owed),
-            }
-        });
+        let next = side.with(|d| d.next_step(now));
         match next {
-            Next::Event(event, owed) => {
+            Step::Event(event, owed) => {
                 // As in the blocking driver: the message arrived whole, so
                 // it is handed out even if writing its reply fails; the
                 // failure is reported after it. A reply that cannot be
-                // written yet stays queued for the next poll.
+                // written yet stays queued for the next poll. Only control
+                // frames are answered at once; what the application queued
+                // (an echo `feed`) goes out in one write before the next
+                // read, so a batch of input costs one write, not one per
+                // message.
                 let is_close = matches!(event, Event::Close(_));
-                if owed || is_close {
+                let answered = is_close || matches!(event, Event::Ping(_));
+                if (owed && answered) || is_close {
                     if let Poll::Ready(Err(e)) = side.poll_write_owed(cx) {
                         if !is_close {
                             state.deferred.get_or_insert(e);
@@ -328,7 +312,7 @@ pub(super) fn poll_recv<R: ReadSide>(
                 }
                 return Poll::Ready(Some(Ok(Message::from(event))));
             }
-            Next::Ended => {
+            Step::Ended => {
                 if let Some(e) = state.deferred.take() {
                     state.done = true;
                     return Poll::Ready(Some(Err(e)));
@@ -340,7 +324,7 @@ pub(super) fn poll_recv<R: ReadSide>(
                     e => Some(Err(e)),
                 });
             }
-            Next::Read(deadline, owed) => {
+            Step::Read(deadline, owed) => {
                 if owed {
                     if let Poll::Ready(Err(e)) = side.poll_write_owed(cx) {
                         state.done = true;
@@ -358,7 +342,11 @@ pub(super) fn poll_recv<R: ReadSide>(
                     }
                     Poll::Pending => match deadline {
                         Some(deadline) if state.timer.poll_until(cx, deadline).is_ready() => {}
-                        _ => return Poll::Pending,
+                        _ => {
+                            // Waiting for input: nothing to hold meanwhile.
+                            side.with(|d| d.conn.release_buffers());
+                            return Poll::Pending;
+                        }
                     },
                 }
             }

@@ -31,6 +31,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::task::{Context, Poll, Wake, Waker, ready};
 
@@ -98,6 +99,9 @@ struct Shared<S> {
     core: Mutex<Core>,
     out: Mutex<Out<S>>,
     waiting: Arc<Waiting>,
+    /// Bytes taken out of the connection and not written yet: they count
+    /// against `max_write_buffer` like those still in the connection.
+    taken: AtomicUsize,
     protocol: Option<String>,
 }
 
@@ -123,6 +127,7 @@ impl<S: AsyncWrite> Shared<S> {
             // Whatever was taken out is lost with the connection.
             out.queue.clear();
         }
+        self.taken.store(out.queue.len(), Ordering::Relaxed);
         drop(out);
         let mut core = lock(&self.core);
         match result {
@@ -160,6 +165,7 @@ impl<S: AsyncWrite> Shared<S> {
                     return Poll::Ready(Ok(()));
                 }
                 let (bound, shutdown) = core.driver.take_queue(&mut out.queue);
+                self.taken.store(out.queue.len(), Ordering::Relaxed);
                 if let Some(bound) = bound {
                     out.state.bound_by_close(bound);
                 }
@@ -228,6 +234,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 state: self.write,
             }),
             waiting: Arc::default(),
+            taken: AtomicUsize::new(0),
             protocol: self.protocol,
         });
         (
@@ -390,7 +397,9 @@ impl<S: AsyncWrite> WebSocketWriter<S> {
             {
                 let core = lock(&self.shared.core);
                 let limit = core.driver.conn.config().max_write_buffer;
-                if core.driver.conn.buffered_amount() <= limit {
+                let queued =
+                    core.driver.conn.buffered_amount() + self.shared.taken.load(Ordering::Relaxed);
+                if queued <= limit {
                     return Poll::Ready(Ok(()));
                 }
             }

@@ -98,7 +98,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// [`Error::Io`]), then `None`.
     ///
     /// Keepalive Pings, the pong timeout and the close timeout are kept
-    /// while this waits; nothing else needs to be polled.
+    /// while this waits; nothing else needs to be polled. Before it waits
+    /// for input it writes whatever is queued, so a loop that answers with
+    /// [`feed`](Self::feed) sends the answers to a whole batch of input in
+    /// one write:
+    ///
+    /// ```no_run
+    /// # async fn echo(mut ws: wsproto::tokio::WebSocket<tokio::net::TcpStream>) -> Result<(), wsproto::tokio::Error> {
+    /// while let Some(message) = ws.recv().await {
+    ///     let message = message?;
+    ///     if message.is_data() {
+    ///         ws.feed(message).await?; // written by the next `recv`
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// **Cancel safe**: dropping the future loses nothing; the next call
     /// goes on from the same byte.

@@ -24,61 +24,21 @@
 
 mod stream;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, Connection, ServerConfig, ServerConnection};
 
 use super::maybe_tls::MaybeTlsStream;
 use super::stream::Stream;
 use crate::driver::error::Error;
+use crate::driver::tls_config::server_name;
+pub use crate::driver::tls_config::{
+    client_config_with_roots, default_client_config, server_config,
+};
 /// The rustls this module is built on, for its configuration types.
 pub use rustls;
 pub use stream::{TlsReader, TlsStream, TlsWriter};
-
-/// The crypto provider: rustls with `ring`.
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// A client configuration trusting the Mozilla root certificates shipped
-/// by `webpki-roots`; built once and shared. Used by `wss://` URLs unless
-/// the builder was given another.
-pub fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
-    static CONFIG: OnceLock<Arc<ClientConfig>> = OnceLock::new();
-    if let Some(config) = CONFIG.get() {
-        return Ok(config.clone());
-    }
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let config = client_config_with_roots(roots)?;
-    Ok(CONFIG.get_or_init(|| config).clone())
-}
-
-/// A client configuration trusting only `roots` (e.g. a private CA or a
-/// self-signed test certificate).
-pub fn client_config_with_roots(roots: rustls::RootCertStore) -> Result<Arc<ClientConfig>, Error> {
-    let config = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
-/// A server configuration from a certificate chain (leaf first) and its
-/// private key, without client authentication.
-pub fn server_config(
-    cert_chain: Vec<CertificateDer<'static>>,
-    key: PrivateKeyDer<'static>,
-) -> Result<Arc<ServerConfig>, Error> {
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(cert_chain, key)?;
-    Ok(Arc::new(config))
-}
 
 /// Runs the server side of the TLS handshake on an accepted socket, giving
 /// up after `timeout` (a peer that stalls is dropped), and returns the
@@ -102,12 +62,7 @@ pub fn connect_tls<S: Stream>(
     config: Arc<ClientConfig>,
     timeout: Duration,
 ) -> Result<MaybeTlsStream<S>, Error> {
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| {
-        Error::InvalidRequest(crate::handshake::HandshakeUsageError::InvalidUrl(
-            "host is not a valid TLS server name",
-        ))
-    })?;
-    let conn = ClientConnection::new(config, name)?;
+    let conn = ClientConnection::new(config, server_name(host)?)?;
     let stream = TlsStream::handshake(Connection::Client(conn), sock, timeout)?;
     Ok(MaybeTlsStream::Tls(Box::new(stream)))
 }

@@ -1,0 +1,164 @@
+//! Heap held by the tokio adapter, counted by a global allocator: nothing
+//! is allocated while a connection waits in `recv`, the buffers a large
+//! message needed are released after it, and receiving small messages in
+//! steady state allocates nothing. Figures printed with `--nocapture`.
+//!
+//! One test in this binary, on a current-thread runtime, so nothing else
+//! allocates meanwhile.
+#![cfg(feature = "tokio")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use wsproto::tokio::{Message, WebSocket, accept, connect};
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+fn allocs() -> usize {
+    ALLOCS.load(Ordering::Relaxed)
+}
+
+/// Polls `recv` once with a waker that does nothing: it must be pending.
+fn poll_idle<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocket<S>) {
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(matches!(ws.poll_recv(&mut cx), Poll::Pending));
+}
+
+const PAIRS: usize = 50;
+
+#[tokio::test]
+async fn heap_per_connection_idle_after_large_messages_and_per_message() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let mut clients = Vec::with_capacity(PAIRS);
+    let mut servers = Vec::with_capacity(PAIRS);
+    for _ in 0..PAIRS {
+        let (client, server) = tokio::join!(connect(&url), async {
+            accept(listener.accept().await.unwrap().0).await
+        });
+        clients.push(client.unwrap().0);
+        servers.push(server.unwrap());
+    }
+    let struct_size = std::mem::size_of::<WebSocket<TcpStream>>();
+
+    // Waiting in recv allocates nothing.
+    let before = live();
+    for (client, server) in clients.iter_mut().zip(&mut servers) {
+        poll_idle(client);
+        poll_idle(server);
+    }
+    assert_eq!(live() - before, 0, "waiting in recv allocated");
+
+    // A small echo, then idle again: the stack took the reads, nothing is
+    // kept.
+    let before = live();
+    for (client, server) in clients.iter_mut().zip(&mut servers) {
+        client.send("ping").await.unwrap();
+        let message = server.recv().await.unwrap().unwrap();
+        server.send(message).await.unwrap();
+        assert_eq!(client.recv().await.unwrap().unwrap(), Message::text("ping"));
+        poll_idle(client);
+        poll_idle(server);
+    }
+    let small = (live() - before) / (2 * PAIRS as isize);
+
+    // One 1 MiB message each way, dropped after reading: its buffers go.
+    let before = live();
+    for (client, server) in clients.iter_mut().zip(&mut servers) {
+        let (sent, got) = tokio::join!(client.send(vec![7u8; 1 << 20]), server.recv());
+        sent.unwrap();
+        let message = got.unwrap().unwrap();
+        let (sent, got) = tokio::join!(server.send(message), client.recv());
+        sent.unwrap();
+        assert_eq!(got.unwrap().unwrap().as_bytes().len(), 1 << 20);
+        poll_idle(client);
+        poll_idle(server);
+    }
+    let large = (live() - before) / (2 * PAIRS as isize);
+
+    // Steady state: 1,000 small messages, already in the socket, received.
+    let (client, server) = (&mut clients[0], &mut servers[0]);
+    for i in 0..1_000u32 {
+        client
+            .feed(Message::binary(&i.to_be_bytes()[..]))
+            .await
+            .unwrap();
+    }
+    client.flush().await.unwrap();
+    tokio::task::yield_now().await;
+    let _ = server.recv().await.unwrap().unwrap(); // warm up
+    let counted = allocs();
+    for i in 1..1_000u32 {
+        let message = server.recv().await.unwrap().unwrap();
+        assert_eq!(message.as_bytes(), i.to_be_bytes());
+    }
+    let per_message = (allocs() - counted) as f64 / 999.0;
+
+    // Ping-pong: every message finds the connection idle, whose buffers
+    // were released, so each allocates them again.
+    let counted = allocs();
+    for i in 0..100u32 {
+        client
+            .send(Message::binary(&i.to_be_bytes()[..]))
+            .await
+            .unwrap();
+        let message = server.recv().await.unwrap().unwrap();
+        server.send(message).await.unwrap();
+        assert_eq!(
+            client.recv().await.unwrap().unwrap().as_bytes(),
+            i.to_be_bytes()
+        );
+    }
+    let per_round_trip = (allocs() - counted) as f64 / 100.0;
+
+    println!(
+        "tokio WebSocket<TcpStream>: {struct_size} B struct; heap kept per connection after a small echo {small} B, \
+         after 1 MiB each way {large} B; allocations per received small message {per_message:.3} in a stream, \
+         {per_round_trip:.1} per ping-pong round trip (both ends)"
+    );
+    assert!(small <= 0, "a small echo kept {small} B per connection");
+    assert!(large <= 0, "a 1 MiB message kept {large} B per connection");
+    assert!(per_message < 0.01, "{per_message} allocations per message");
+    assert!(
+        per_round_trip <= 10.0,
+        "{per_round_trip} allocations per round trip"
+    );
+}
