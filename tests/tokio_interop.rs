@@ -15,6 +15,7 @@ use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as TtCloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as TtCloseCode;
 use tokio_tungstenite::tungstenite::{self, Message as TtMessage};
+use wsproto::handshake::ClientRequest;
 use wsproto::tokio::{Message, WebSocket};
 
 type Ws = WebSocket<TcpStream>;
@@ -45,7 +46,8 @@ async fn wsproto_server() -> (Ws, Tt) {
     let url = format!("ws://{}/interop", listener.local_addr().unwrap());
     let server = async {
         let (tcp, _) = listener.accept().await.unwrap();
-        hs::accept(tcp).await
+        tcp.set_nodelay(true).unwrap();
+        wsproto::tokio::accept(tcp).await.unwrap()
     };
     let client = async {
         let tcp = TcpStream::connect(listener.local_addr().unwrap())
@@ -72,50 +74,14 @@ async fn tungstenite_server() -> (Tt, Ws) {
     };
     let client = async {
         let tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.set_nodelay(true).unwrap();
         let url = format!("ws://{addr}/interop");
-        hs::client_handshake(&url, tcp).await
+        wsproto::tokio::client_handshake(tcp, ClientRequest::from_url(&url).unwrap())
+            .await
+            .unwrap()
+            .0
     };
     tokio::join!(server, client)
-}
-
-/// Until `wsproto::tokio::{accept, client_handshake}` land: the opening
-/// handshake by hand with the sans-IO parsers.
-mod hs {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-    use wsproto::HandshakeLimits;
-    use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
-    use wsproto::tokio::WebSocket;
-    use wsproto::{Config, Parsed, Role};
-
-    pub async fn accept(mut tcp: TcpStream) -> WebSocket<TcpStream> {
-        tcp.set_nodelay(true).unwrap();
-        let mut parser = RequestParser::new(HandshakeLimits::default());
-        let mut buf = Vec::new();
-        let (request, used) = loop {
-            assert!(tcp.read_buf(&mut buf).await.unwrap() > 0);
-            if let Parsed::Complete(done) = parser.parse(&buf).unwrap() {
-                break done;
-            }
-        };
-        let accepted = request.accept(AcceptOptions::new()).unwrap();
-        tcp.write_all(accepted.response()).await.unwrap();
-        WebSocket::from_stream(tcp, Role::Server, Config::default(), &buf[used..])
-    }
-
-    pub async fn client_handshake(url: &str, mut tcp: TcpStream) -> WebSocket<TcpStream> {
-        tcp.set_nodelay(true).unwrap();
-        let (request, mut handshake) = ClientRequest::from_url(url).unwrap().build().unwrap();
-        tcp.write_all(&request).await.unwrap();
-        let mut buf = Vec::new();
-        let used = loop {
-            assert!(tcp.read_buf(&mut buf).await.unwrap() > 0);
-            if let Parsed::Complete((_, used)) = handshake.parse_response(&buf).unwrap() {
-                break used;
-            }
-        };
-        WebSocket::from_stream(tcp, Role::Client, Config::default(), &buf[used..])
-    }
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {

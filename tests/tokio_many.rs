@@ -25,6 +25,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
+use wsproto::handshake::ClientRequest;
 use wsproto::tokio::Message;
 
 const CONNECTIONS: usize = 10_000;
@@ -156,7 +157,8 @@ async fn serve(
         let echoed = echoed.clone();
         live.fetch_add(1, Ordering::SeqCst);
         tokio::spawn(async move {
-            let mut ws = hs::accept(tcp).await;
+            tcp.set_nodelay(true).unwrap();
+            let mut ws = wsproto::tokio::accept(tcp).await.unwrap();
             while let Some(message) = ws.recv().await {
                 let message = message.unwrap();
                 if message.is_data() {
@@ -188,7 +190,14 @@ fn clients(addr: SocketAddr) {
                         let url = url.clone();
                         tokio::spawn(async move {
                             let tcp = TcpStream::connect(addr).await.unwrap();
-                            hs::client_handshake(&url, tcp).await
+                            tcp.set_nodelay(true).unwrap();
+                            wsproto::tokio::client_handshake(
+                                tcp,
+                                ClientRequest::from_url(&url).unwrap(),
+                            )
+                            .await
+                            .unwrap()
+                            .0
                         })
                     })
                     .collect();
@@ -288,44 +297,4 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
-}
-
-/// Until `wsproto::tokio::{accept, client_handshake}` land: the opening
-/// handshake by hand with the sans-IO parsers.
-mod hs {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio::net::TcpStream;
-    use wsproto::HandshakeLimits;
-    use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
-    use wsproto::tokio::WebSocket;
-    use wsproto::{Config, Parsed, Role};
-
-    pub async fn accept(mut tcp: TcpStream) -> WebSocket<TcpStream> {
-        tcp.set_nodelay(true).unwrap();
-        let mut parser = RequestParser::new(HandshakeLimits::default());
-        let mut buf = Vec::new();
-        let (request, used) = loop {
-            assert!(tcp.read_buf(&mut buf).await.unwrap() > 0);
-            if let Parsed::Complete(done) = parser.parse(&buf).unwrap() {
-                break done;
-            }
-        };
-        let accepted = request.accept(AcceptOptions::new()).unwrap();
-        tcp.write_all(accepted.response()).await.unwrap();
-        WebSocket::from_stream(tcp, Role::Server, Config::default(), &buf[used..])
-    }
-
-    pub async fn client_handshake(url: &str, mut tcp: TcpStream) -> WebSocket<TcpStream> {
-        tcp.set_nodelay(true).unwrap();
-        let (request, mut handshake) = ClientRequest::from_url(url).unwrap().build().unwrap();
-        tcp.write_all(&request).await.unwrap();
-        let mut buf = Vec::new();
-        let used = loop {
-            assert!(tcp.read_buf(&mut buf).await.unwrap() > 0);
-            if let Parsed::Complete((_, used)) = handshake.parse_response(&buf).unwrap() {
-                break used;
-            }
-        };
-        WebSocket::from_stream(tcp, Role::Client, Config::default(), &buf[used..])
-    }
 }
