@@ -1,6 +1,8 @@
 //! Close codes and Close frame payloads (RFC 6455 §5.5.1, §7.4).
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

@@ -4,7 +4,9 @@
 //! to 16 MiB, up to 65,536 fragments) and what browsers send in a handshake,
 //! while keeping what one hostile peer can make us hold bounded.
 
-use std::time::Duration;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::time::Duration;
 
 /// Limits and timeouts of one connection.
 ///
@@ -13,7 +15,7 @@ use std::time::Duration;
 /// struct-update syntax is not available outside the crate):
 ///
 /// ```
-/// use std::time::Duration;
+/// use core::time::Duration;
 ///
 /// let config = wsproto::Config::default()
 ///     .max_message_size(1 << 20)

@@ -10,6 +10,8 @@
 //! Handshake errors live with the handshake, since they carry an HTTP status.
 //! `std::io::Error` never appears in the core.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use thiserror::Error;
 
 /// Close code 1002: "an endpoint is terminating the connection due to a

@@ -128,6 +128,7 @@
 //! # Ok::<(), wsproto::ProtocolError>(())
 //! ```
 
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms)]
 // docs.rs builds with every feature and `--cfg docsrs`: each item behind a
@@ -140,6 +141,17 @@
 #[cfg(all(doctest, feature = "blocking", feature = "deflate", feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+extern crate alloc;
+
+/// What the standard prelude brings and a `no_std` build must import.
+mod prelude {
+    pub(crate) use alloc::borrow::ToOwned;
+    pub(crate) use alloc::boxed::Box;
+    pub(crate) use alloc::string::{String, ToString};
+    pub(crate) use alloc::vec::Vec;
+    pub(crate) use alloc::{format, vec};
+}
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -160,6 +172,7 @@ mod message;
 mod reassembly;
 mod role;
 mod status;
+pub mod time;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 // One of the two modules allowed `unsafe` (with `frame::mask`): the

@@ -2,6 +2,8 @@
 //! `WebSocket::read` returns and `send` takes. It mirrors the core's
 //! [`Event`], so it lives beside it rather than in one adapter.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use bytes::Bytes;
 
 use crate::{BinaryPayload, CloseCode, CloseFrame, Event, TextPayload, Utf8Bytes};

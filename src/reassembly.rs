@@ -3,6 +3,8 @@
 //! fragment limits checked from each frame header before its payload is
 //! buffered.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use bytes::{Bytes, BytesMut};
 
 use crate::config::Config;
@@ -189,7 +191,7 @@ impl Assembler {
                 self.utf8.finish()?;
             }
             self.compressed = false;
-            let data = Bytes::from(std::mem::take(&mut self.inflated));
+            let data = Bytes::from(core::mem::take(&mut self.inflated));
             return Ok(Some(Message { kind, data }));
         }
         if !fin {

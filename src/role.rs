@@ -1,5 +1,7 @@
 //! Which end of the connection we are.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// The role of an endpoint.
 ///
 /// RFC 6455 §5.1: "a client MUST mask all frames that it sends to the server"

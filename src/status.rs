@@ -1,5 +1,7 @@
 //! The result of feeding a decoder input that may be cut anywhere.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 /// Whether a decoder had enough bytes.
 ///
 /// Incomplete input is not an error: a decoder that returns

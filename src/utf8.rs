@@ -18,8 +18,10 @@
 //! [`Utf8Bytes::from_validated`]) takes bytes that went whole through a
 //! [`Utf8Validator`]. Its tests also run under Miri (`.ci/run`).
 
-use std::fmt;
-use std::ops::Deref;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
+use core::ops::Deref;
 
 use bytes::Bytes;
 
@@ -31,12 +33,12 @@ const SHORT_ASCII: usize = 64;
 
 /// Incremental validator for one text message (or close reason).
 ///
-/// Built on [`std::str::from_utf8`]: its [`Utf8Error::error_len`]
+/// Built on [`core::str::from_utf8`]: its [`Utf8Error::error_len`]
 /// (`None` = the input ends inside a code point that may still turn out
 /// valid) is exactly the fail-fast distinction needed here, and the standard
 /// library's validator has an ASCII fast path.
 ///
-/// [`Utf8Error::error_len`]: std::str::Utf8Error::error_len
+/// [`Utf8Error::error_len`]: core::str::Utf8Error::error_len
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Utf8Validator {
     /// The start of a code point cut by the end of the last piece.
@@ -64,7 +66,7 @@ impl Utf8Validator {
                 self.pending[n] = byte;
                 self.pending_len += 1;
                 piece = rest;
-                match std::str::from_utf8(&self.pending[..=n]) {
+                match core::str::from_utf8(&self.pending[..=n]) {
                     Ok(_) => {
                         self.pending_len = 0;
                         break;
@@ -82,7 +84,7 @@ impl Utf8Validator {
         if piece.len() <= SHORT_ASCII && piece.is_ascii() {
             return Ok(());
         }
-        match std::str::from_utf8(piece) {
+        match core::str::from_utf8(piece) {
             Ok(_) => Ok(()),
             Err(e) if e.error_len().is_some() => Err(ProtocolError::InvalidUtf8),
             Err(e) => {
@@ -127,8 +129,8 @@ impl Utf8Bytes {
     }
 
     /// Wraps bytes after checking that they are UTF-8.
-    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, std::str::Utf8Error> {
-        std::str::from_utf8(&bytes)?;
+    pub fn try_from_bytes(bytes: Bytes) -> Result<Self, core::str::Utf8Error> {
+        core::str::from_utf8(&bytes)?;
         Ok(Utf8Bytes(bytes))
     }
 
@@ -140,7 +142,7 @@ impl Utf8Bytes {
     /// builds (the tests, the fuzz targets) check it on every call.
     pub(crate) fn from_validated(bytes: Bytes) -> Self {
         debug_assert!(
-            std::str::from_utf8(&bytes).is_ok(),
+            core::str::from_utf8(&bytes).is_ok(),
             "Utf8Bytes::from_validated given invalid UTF-8: {bytes:x?}"
         );
         Utf8Bytes(bytes)
@@ -152,12 +154,12 @@ impl Utf8Bytes {
         // SAFETY: the bytes are valid UTF-8, the invariant of the type.
         // Every constructor upholds it: `from_static`, `From<String>` and
         // `From<&str>` take a `str`; `try_from_bytes` (and `TryFrom<Bytes>`)
-        // run `std::str::from_utf8`; `Default` is empty; `from_validated`
+        // run `core::str::from_utf8`; `Default` is empty; `from_validated`
         // is crate-internal and takes only the bytes of a text message that
         // went through `Utf8Validator` (see there; asserted in debug
         // builds). The bytes never change afterwards: `Bytes` is immutable
         // and the field is private to this module.
-        unsafe { std::str::from_utf8_unchecked(&self.0) }
+        unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The text as bytes, without a check.
@@ -240,7 +242,7 @@ impl From<Utf8Bytes> for Bytes {
 }
 
 impl TryFrom<Bytes> for Utf8Bytes {
-    type Error = std::str::Utf8Error;
+    type Error = core::str::Utf8Error;
 
     fn try_from(bytes: Bytes) -> Result<Self, Self::Error> {
         Utf8Bytes::try_from_bytes(bytes)
@@ -272,7 +274,7 @@ mod tests {
     /// Feeds `input` cut at every pair of points; returns whether all
     /// agreed and were valid.
     fn valid_in_all_cuts(input: &[u8]) -> bool {
-        let whole = std::str::from_utf8(input).is_ok();
+        let whole = core::str::from_utf8(input).is_ok();
         for a in 0..=input.len() {
             for b in a..=input.len() {
                 let mut v = Utf8Validator::new();
@@ -327,7 +329,7 @@ mod tests {
     }
 
     /// Every constructor yields the text it was given, and the unchecked
-    /// view agrees with `std::str::from_utf8` on every slice (run under
+    /// view agrees with `core::str::from_utf8` on every slice (run under
     /// Miri too).
     #[test]
     fn every_constructor_gives_back_its_text() {

@@ -1,11 +1,14 @@
 //! `Config`: the chaining setters, and which fields the connection itself
 //! honours.
 
+mod common;
+
 use std::time::Duration;
 
-use wsproto::{Config, Connection, Event, HandshakeLimits, ProtocolError, Role, Transmit};
+use common::{Conn, conn};
+use wsproto::{Config, HandshakeLimits, ProtocolError, Role, Transmit};
 
-fn drain(conn: &mut Connection) -> Vec<u8> {
+fn drain(conn: &mut Conn) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(t) = conn.poll_transmit() {
         if let Transmit::Data(bytes) = t {
@@ -59,7 +62,7 @@ fn each_setter_sets_its_field_and_nothing_else() {
 
 #[test]
 fn a_chained_limit_is_what_the_connection_enforces() {
-    let mut server = Connection::new(Role::Server, Config::default().max_message_size(4));
+    let mut server = conn(Role::Server, Config::default().max_message_size(4));
     // RFC 6455 §5.7: a single-frame masked text message "Hello", 5 bytes.
     let hello = [
         0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
@@ -79,9 +82,9 @@ fn a_chained_limit_is_what_the_connection_enforces() {
 #[cfg(feature = "deflate")]
 #[test]
 fn config_deflate_is_the_offer_and_the_handshake_outcome_turns_it_on() {
-    use wsproto::Parsed;
     use wsproto::deflate::DeflateConfig;
     use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
+    use wsproto::{Connection, Event, Parsed};
 
     let config = Config::default().deflate(Some(DeflateConfig::default()));
     assert_eq!(config.deflate, Some(DeflateConfig::default()));

@@ -655,3 +655,24 @@ fn tls_echo_server_and_wss_client() {
     );
     let _ = std::fs::remove_file(cert);
 }
+
+/// The embedded loop is deterministic (a seeded generator, a tick
+/// counter), so its whole transcript is known: the handshake, the echo,
+/// a keepalive Ping answered every 5 s of ticks, the closing handshake.
+#[test]
+fn no_std_loop_runs_the_client_on_a_tick_counter() {
+    let output = Command::new(example_path("no_std_loop")).output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            "[    1 ms] device: connected",
+            "[    2 ms] device: echo \"hello from the device\"",
+            "[ 5003 ms] device: Pong for the keepalive Ping",
+            "[10004 ms] device: Pong for the keepalive Ping",
+            "[10005 ms] device: Close(CloseFrame { code: CloseCode(1000), reason: \"\" })",
+            "[10006 ms] device: closed",
+        ]
+    );
+}

@@ -202,6 +202,7 @@ fn rfc_1_3_client_accepts_the_example_response() {
 }
 
 #[test]
+#[cfg(feature = "std")]
 fn both_roles_in_memory_with_a_random_key() {
     let (request, mut handshake) = ClientRequest::from_url("wss://example.com:8443/a?b=c")
         .unwrap()
@@ -937,37 +938,50 @@ fn client_host_header_carries_the_port_only_when_not_default() {
 fn client_builder_misuse() {
     let base = || ClientRequest::new("example.com", "/");
     assert_eq!(
-        base().protocol("a b").build().unwrap_err(),
+        base()
+            .protocol("a b")
+            .build_with_nonce([7; 16])
+            .unwrap_err(),
         HandshakeUsageError::InvalidProtocol("a b".into())
     );
     assert_eq!(
         base()
             .protocol("chat")
             .protocol("chat")
-            .build()
+            .build_with_nonce([7; 16])
             .unwrap_err(),
         HandshakeUsageError::DuplicateProtocol("chat".into())
     );
     assert_eq!(
-        base().header("Sec-WebSocket-Key", "x").build().unwrap_err(),
+        base()
+            .header("Sec-WebSocket-Key", "x")
+            .build_with_nonce([7; 16])
+            .unwrap_err(),
         HandshakeUsageError::ReservedHeader("Sec-WebSocket-Key".into())
     );
     assert_eq!(
-        base().header("X", "a\nb").build().unwrap_err(),
+        base()
+            .header("X", "a\nb")
+            .build_with_nonce([7; 16])
+            .unwrap_err(),
         HandshakeUsageError::InvalidHeader("X".into())
     );
     assert_eq!(
-        ClientRequest::new("a b", "/").build().unwrap_err(),
+        ClientRequest::new("a b", "/")
+            .build_with_nonce([7; 16])
+            .unwrap_err(),
         HandshakeUsageError::InvalidTarget("Host")
     );
     assert_eq!(
-        ClientRequest::new("a", "chat").build().unwrap_err(),
+        ClientRequest::new("a", "chat")
+            .build_with_nonce([7; 16])
+            .unwrap_err(),
         HandshakeUsageError::InvalidTarget("resource name")
     );
     assert_eq!(
         base()
             .extension(Extension::new("x").param("p", Some("a b")))
-            .build()
+            .build_with_nonce([7; 16])
             .unwrap_err(),
         HandshakeUsageError::InvalidExtension("x; p=a b".into())
     );
@@ -1254,7 +1268,7 @@ fn renamed_handshake_types_keep_their_old_names_for_a_release() {
     use wsproto::handshake::{Accept, Accepted, ClientRequest, RequestParser};
     let (request, _client) = ClientRequest::from_url("ws://example.com/")
         .unwrap()
-        .build()
+        .build_with_nonce([7; 16])
         .unwrap();
     let parsed: wsproto::Status<_> = RequestParser::default().parse(&request).unwrap();
     let wsproto::Status::Complete((upgrade, used)) = parsed else {

@@ -4,6 +4,9 @@
 //! the move to [`State::Closed`] and the shutdown of the write half owed
 //! after it. Deadlines on the way (the close timeout) are in `timers.rs`.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+use crate::time::Moment;
 use bytes::BytesMut;
 
 use super::{Connection, Event, State};
@@ -32,7 +35,7 @@ pub(super) enum Shutdown {
     Done,
 }
 
-impl Connection {
+impl<T: Moment> Connection<T> {
     /// Starts the closing handshake (RFC 6455 §7.1.2) with `code` and a
     /// reason of at most 123 bytes.
     ///

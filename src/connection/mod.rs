@@ -10,15 +10,16 @@
 //! the public API's documentation (265 doc-comment lines: the driving loop
 //! and each call); its code is under 350 lines.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+use crate::time::{DefaultMoment, Moment};
 mod closing;
 mod payload;
 mod receive;
 mod send;
 mod timers;
 
-use std::collections::VecDeque;
-use std::io::IoSlice;
-use std::time::Instant;
+use alloc::collections::VecDeque;
 
 use bytes::{Bytes, BytesMut};
 
@@ -192,7 +193,7 @@ pub enum State {
 /// refused with [`UsageError::WriteBufferFull`], and Pongs owed for pings are
 /// coalesced into one (RFC 6455 §5.5.3 allows answering only the most recent
 /// Ping), so a peer that sends but never reads cannot grow memory.
-pub struct Connection {
+pub struct Connection<T: Moment = DefaultMoment> {
     role: Role,
     config: Config,
     state: State,
@@ -222,14 +223,14 @@ pub struct Connection {
     outcome: Option<CloseFrame>,
     error: Option<ProtocolError>,
     shutdown: Shutdown,
-    timers: Timers,
+    timers: Timers<T>,
     /// permessage-deflate, when agreed: our compressor.
     #[cfg(feature = "deflate")]
     deflater: Option<crate::deflate::Deflater>,
 }
 
-impl std::fmt::Debug for Connection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl<T: Moment> core::fmt::Debug for Connection<T> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Connection")
             .field("role", &self.role)
             .field("state", &self.state)
@@ -242,7 +243,8 @@ impl std::fmt::Debug for Connection {
     }
 }
 
-impl Connection {
+#[cfg(feature = "std")]
+impl Connection<std::time::Instant> {
     /// A connection in the [`State::Open`] state, after a completed opening
     /// handshake. Allocates nothing.
     ///
@@ -259,29 +261,7 @@ impl Connection {
     /// that sleeps until `poll_timeout` should create it with
     /// [`new_at`](Self::new_at) instead.
     pub fn new(role: Role, config: Config) -> Connection {
-        Connection {
-            role,
-            config,
-            state: State::Open,
-            rx: BytesMut::new(),
-            rx_lent: None,
-            rx_peak: 0,
-            frame: None,
-            assembler: Assembler::default(),
-            events: VecDeque::new(),
-            tx: TxQueue::default(),
-            mask_source: None,
-            owed_pong: None,
-            close_sent: false,
-            close_received: false,
-            ending: None,
-            outcome: None,
-            error: None,
-            shutdown: Shutdown::NotYet,
-            timers: Timers::default(),
-            #[cfg(feature = "deflate")]
-            deflater: None,
-        }
+        Connection::with_source(role, config, None)
     }
 
     /// A connection as [`new`](Self::new) makes, created at `now` (the
@@ -301,10 +281,80 @@ impl Connection {
     /// let conn = Connection::new_at(Role::Server, config, now);
     /// assert_eq!(conn.poll_timeout(), Some(now + Duration::from_secs(30)));
     /// ```
-    pub fn new_at(role: Role, config: Config, now: Instant) -> Connection {
+    pub fn new_at(role: Role, config: Config, now: std::time::Instant) -> Connection {
         let mut conn = Connection::new(role, config);
         conn.handle_timeout(now);
         conn
+    }
+}
+
+impl<T: Moment> Connection<T> {
+    /// A connection on any clock (`T`: see [`Moment`]) with its source of
+    /// masking keys: the constructor for `no_std` builds, where there is
+    /// neither `std::time::Instant` nor `rand`. A client masks every frame
+    /// with keys from `masks` (RFC 6455 §5.3: "The masking key needs to be
+    /// unpredictable", so give it a cryptographic generator seeded from the
+    /// hardware's entropy); a server never masks and never asks. Like
+    /// [`new`](Connection::new), it has not been told the time: call
+    /// [`handle_timeout`](Self::handle_timeout) with the current instant
+    /// right away, as [`new_at`](Connection::new_at) does.
+    ///
+    /// ```
+    /// use core::time::Duration;
+    /// use wsproto::{Config, Connection, Role};
+    ///
+    /// let mut state = 0x2545_f491_u32;
+    /// let masks = move || {
+    ///     state ^= state << 13;
+    ///     state ^= state >> 17;
+    ///     state ^= state << 5;
+    ///     state.to_le_bytes() // use a CSPRNG on a real device
+    /// };
+    /// // The clock: time since boot, from a millisecond tick counter.
+    /// let ticks = 1_000;
+    /// let mut client: Connection<Duration> =
+    ///     Connection::with_mask_source(Role::Client, Config::default(), masks);
+    /// client.handle_timeout(Duration::from_millis(ticks));
+    /// client.send_text("hi")?;
+    /// assert_eq!(client.buffered_amount(), 2 + 4 + 2); // header, mask, payload
+    /// # Ok::<(), wsproto::UsageError>(())
+    /// ```
+    pub fn with_mask_source(
+        role: Role,
+        config: Config,
+        masks: impl MaskSource + 'static,
+    ) -> Connection<T> {
+        Connection::with_source(role, config, Some(Box::new(masks)))
+    }
+
+    fn with_source(
+        role: Role,
+        config: Config,
+        mask_source: Option<Box<dyn MaskSource>>,
+    ) -> Connection<T> {
+        Connection {
+            role,
+            config,
+            state: State::Open,
+            rx: BytesMut::new(),
+            rx_lent: None,
+            rx_peak: 0,
+            frame: None,
+            assembler: Assembler::default(),
+            events: VecDeque::new(),
+            tx: TxQueue::default(),
+            mask_source,
+            owed_pong: None,
+            close_sent: false,
+            close_received: false,
+            ending: None,
+            outcome: None,
+            error: None,
+            shutdown: Shutdown::NotYet,
+            timers: Timers::default(),
+            #[cfg(feature = "deflate")]
+            deflater: None,
+        }
     }
 
     /// Turns on permessage-deflate (RFC 7692) with the parameters agreed in
@@ -464,8 +514,16 @@ impl Connection {
     /// reference-counted, and bytes a short write left behind stay in the
     /// connection, so a retry or the next write continues exactly where
     /// it stopped.
-    pub fn transmit_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
-        self.tx.slices(dst)
+    #[cfg(feature = "std")]
+    pub fn transmit_slices<'a>(&'a self, dst: &mut [std::io::IoSlice<'a>]) -> usize {
+        self.tx.slices(dst, std::io::IoSlice::new)
+    }
+
+    /// [`transmit_slices`](Self::transmit_slices) as plain byte slices, for
+    /// a driver without `std::io` (a `no_std` build, an embedded DMA
+    /// queue): the same bytes, oldest first, not taken.
+    pub fn transmit_chunks<'a>(&'a self, dst: &mut [&'a [u8]]) -> usize {
+        self.tx.slices(dst, |chunk| chunk)
     }
 
     /// Drops the first `n` waiting bytes, which the driver has written.
@@ -570,10 +628,7 @@ impl Connection {
         if !self.role.masks_outgoing() {
             return None;
         }
-        Some(match &mut self.mask_source {
-            Some(source) => source.next_key(),
-            None => rand::random(),
-        })
+        Some(draw_key(&mut self.mask_source))
     }
 
     fn push_message(&mut self, opcode: OpCode, payload: impl BinaryPayload) {
@@ -595,10 +650,7 @@ impl Connection {
             .unwrap_or(usize::MAX);
         if self.role.masks_outgoing() {
             let source = &mut self.mask_source;
-            let mut next = || match source {
-                Some(source) => source.next_key(),
-                None => rand::random(),
-            };
+            let mut next = || draw_key(source);
             self.tx
                 .push_message(opcode, payload, fragment, Some(&mut next), rsv1);
         } else {
@@ -629,5 +681,19 @@ impl Connection {
                 self.tx.push_frame_copied(OpCode::Pong, true, &payload, key);
             }
         }
+    }
+}
+
+/// The next masking key: from the connection's source, else (with `std`)
+/// from `rand`'s thread-local CSPRNG.
+#[inline]
+fn draw_key(source: &mut Option<Box<dyn MaskSource>>) -> [u8; 4] {
+    match source {
+        Some(source) => source.next_key(),
+        #[cfg(feature = "std")]
+        None => rand::random(),
+        // Without `std` the only constructor is `with_mask_source`.
+        #[cfg(not(feature = "std"))]
+        None => unreachable!("a no_std connection is created with its mask source"),
     }
 }

@@ -9,6 +9,8 @@
 //! These traits let the connection look at the bytes first and take
 //! ownership only when that saves a copy.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use bytes::{Bytes, BytesMut};
 
 use crate::utf8::Utf8Bytes;

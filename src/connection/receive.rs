@@ -1,6 +1,9 @@
 //! The receiving side: bytes in, frames parsed, payloads unmasked (as they
 //! are copied in, or in place in the receive buffer), events out.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
+use crate::time::Moment;
 use bytes::{Buf, BufMut, BytesMut};
 
 use super::{Connection, Ending, Event, Shutdown, State};
@@ -50,7 +53,7 @@ pub(super) struct InFrame {
     unmasked: usize,
 }
 
-impl Connection {
+impl<T: Moment> Connection<T> {
     /// Feeds bytes read from the transport.
     ///
     /// Every complete frame is processed at once: events are queued for

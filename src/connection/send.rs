@@ -10,8 +10,9 @@
 //! `BytesMut::reserve` once every chunk taken from it has been written and
 //! dropped: sending allocates nothing in steady state.
 
-use std::collections::VecDeque;
-use std::io::IoSlice;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::collections::VecDeque;
 
 use bytes::{Buf, Bytes, BytesMut};
 
@@ -88,14 +89,15 @@ impl TxQueue {
         Some(chunk)
     }
 
-    /// Fills `dst` with the queued bytes, oldest first, without taking them.
-    pub(crate) fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+    /// Fills `dst` with the queued bytes, oldest first, without taking them,
+    /// each slice made into a slot by `slot` (a `&[u8]`, an `IoSlice`).
+    pub(crate) fn slices<'a, S>(&'a self, dst: &mut [S], slot: impl Fn(&'a [u8]) -> S) -> usize {
         let unsent = &self.arena[self.arena_sent..];
         if self.chunks.is_empty() {
             // The common case: small frames only, one contiguous slice.
             return match dst.first_mut() {
-                Some(slot) if !unsent.is_empty() => {
-                    *slot = IoSlice::new(unsent);
+                Some(first) if !unsent.is_empty() => {
+                    *first = slot(unsent);
                     1
                 }
                 _ => 0,
@@ -103,11 +105,11 @@ impl TxQueue {
         }
         let arena = (!unsent.is_empty()).then_some(unsent);
         let mut n = 0;
-        for (slot, chunk) in dst
+        for (out, chunk) in dst
             .iter_mut()
             .zip(self.chunks.iter().map(|c| &c[..]).chain(arena))
         {
-            *slot = IoSlice::new(chunk);
+            *out = slot(chunk);
             n += 1;
         }
         n
@@ -169,7 +171,7 @@ impl TxQueue {
     /// otherwise grow the arena forever.
     fn reserve_arena(&mut self, additional: usize) {
         if self.arena_sent > 0 && self.arena.capacity() - self.arena.len() < additional {
-            self.arena.advance(std::mem::take(&mut self.arena_sent));
+            self.arena.advance(core::mem::take(&mut self.arena_sent));
         }
         self.arena.reserve(additional);
     }
@@ -177,7 +179,7 @@ impl TxQueue {
     /// Seals the arena's unsent bytes into a chunk.
     fn take_arena(&mut self) -> Bytes {
         let mut sealed = self.arena.split().freeze();
-        sealed.advance(std::mem::take(&mut self.arena_sent));
+        sealed.advance(core::mem::take(&mut self.arena_sent));
         sealed
     }
 
@@ -430,9 +432,9 @@ mod tests {
         };
         small(&mut q, b"abc");
         q.advance(2);
-        let mut slices = [IoSlice::new(&[]); 4];
-        assert_eq!(q.slices(&mut slices), 1);
-        assert_eq!(&*slices[0], b"abc");
+        let mut slices: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(q.slices(&mut slices, |c| c), 1);
+        assert_eq!(slices[0], b"abc");
         assert_eq!(q.len(), 3);
         // Sealed behind a large chunk.
         q.push_message(
@@ -492,12 +494,12 @@ mod tests {
             false,
         );
         assert_eq!(q.len(), 4 + 2000 + 4);
-        let mut slices = [IoSlice::new(&[]); 8];
-        assert_eq!(q.slices(&mut slices), 3);
+        let mut slices: [&[u8]; 8] = [&[]; 8];
+        assert_eq!(q.slices(&mut slices, |c| c), 3);
         q.advance(5);
         assert_eq!(q.len(), 2003);
-        let mut slices = [IoSlice::new(&[]); 1];
-        assert_eq!(q.slices(&mut slices), 1);
+        let mut slices: [&[u8]; 1] = [&[]; 1];
+        assert_eq!(q.slices(&mut slices, |c| c), 1);
         assert_eq!(slices[0].len(), 1999);
         q.advance(2001);
         assert_eq!(drain(&mut q), b"xy");

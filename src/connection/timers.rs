@@ -7,35 +7,54 @@
 //! every batch of input and commands, and again when the instant from
 //! [`Connection::poll_timeout`] is reached.
 
-use std::time::Instant;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::time::Duration;
+
+use crate::time::Moment;
 
 use super::{Connection, Shutdown, State};
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::Timeout;
 use crate::frame::OpCode;
 
-#[derive(Debug, Default)]
-pub(super) struct Timers {
+#[derive(Debug)]
+pub(super) struct Timers<T> {
     /// The `now` of the last `handle_timeout` call.
-    last_now: Option<Instant>,
+    last_now: Option<T>,
     /// Bytes arrived since the last `handle_timeout`.
     activity: bool,
     /// When traffic from the peer was last noted.
-    last_activity: Option<Instant>,
+    last_activity: Option<T>,
     /// When our keepalive Ping went out, while it awaits an answer.
-    ping_sent: Option<Instant>,
+    ping_sent: Option<T>,
     /// Our Close was queued since the last `handle_timeout`.
     close_unarmed: bool,
     /// When we stop waiting for the peer (its Close, or for a client, its
     /// end of stream after the closing handshake).
-    close_deadline: Option<Instant>,
+    close_deadline: Option<T>,
     /// Set once the connection is over: no more deadlines.
     stopped: bool,
     /// The deadline that ended the connection, if one did.
     fired: Option<Timeout>,
 }
 
-impl Timers {
+impl<T> Default for Timers<T> {
+    fn default() -> Self {
+        Timers {
+            last_now: None,
+            activity: false,
+            last_activity: None,
+            ping_sent: None,
+            close_unarmed: false,
+            close_deadline: None,
+            stopped: false,
+            fired: None,
+        }
+    }
+}
+
+impl<T> Timers<T> {
     pub(super) fn activity(&mut self) {
         self.activity = true;
     }
@@ -49,7 +68,7 @@ impl Timers {
     }
 }
 
-impl Connection {
+impl<T: Moment> Connection<T> {
     /// When [`handle_timeout`](Self::handle_timeout) should be called next,
     /// if ever.
     ///
@@ -62,7 +81,7 @@ impl Connection {
     /// `None` until the first `handle_timeout(now)`; a driver that waits
     /// for this deadline before calling it would never send a keepalive.
     #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<T> {
         let t = &self.timers;
         if t.stopped || self.shutdown != Shutdown::NotYet {
             return None;
@@ -135,7 +154,7 @@ impl Connection {
     /// assert_eq!(frame.reason, "no traffic from the peer within the pong timeout");
     /// assert!(server.error().is_none()); // not the peer's protocol violation
     /// ```
-    pub fn handle_timeout(&mut self, now: Instant) -> Option<Timeout> {
+    pub fn handle_timeout(&mut self, now: T) -> Option<Timeout> {
         self.tick(now);
         self.timers.fired
     }
@@ -150,7 +169,7 @@ impl Connection {
         self.timers.fired
     }
 
-    fn tick(&mut self, now: Instant) {
+    fn tick(&mut self, now: T) {
         let t = &mut self.timers;
         t.last_now = Some(now);
         if t.stopped {
@@ -212,7 +231,7 @@ impl Connection {
 
 /// Whether `now` is at least `duration` after `start`; a sum too large to
 /// represent is never reached.
-fn reached(now: Instant, start: Instant, duration: std::time::Duration) -> bool {
+fn reached<T: Moment>(now: T, start: T, duration: Duration) -> bool {
     start
         .checked_add(duration)
         .is_some_and(|deadline| now >= deadline)

@@ -52,6 +52,7 @@ impl Chunks {
         self.1 = 0;
     }
     /// Bytes not written yet.
+    #[cfg(feature = "tokio")]
     pub(crate) fn len(&self) -> usize {
         self.1
     }

@@ -38,7 +38,7 @@
 #[cfg(target_arch = "x86_64")]
 const AVX2_MIN_LEN: usize = 256;
 
-use std::mem::MaybeUninit;
+use core::mem::MaybeUninit;
 
 use bytes::BytesMut;
 
@@ -78,7 +78,7 @@ pub fn apply_mask_at(buf: &mut [u8], key: [u8; 4], offset: usize) -> usize {
     let key = KeyWord::new(key).at(offset);
     #[cfg(target_arch = "x86_64")]
     {
-        if buf.len() >= AVX2_MIN_LEN && std::is_x86_feature_detected!("avx2") {
+        if buf.len() >= AVX2_MIN_LEN && avx2_available() {
             // SAFETY: the CPU supports AVX2 (checked just above) and the
             // buffer holds at least 32 bytes.
             unsafe { avx2::apply_mask(buf, key) };
@@ -168,11 +168,22 @@ fn extend_masked_from(
 
 /// Writes `src ^ key` into every byte of `dst` (`dst.len() == src.len()`).
 #[inline]
+/// Whether the AVX2 kernels may run: detected at run time with `std`;
+/// without it (no `is_x86_feature_detected!`), only when the build targets
+/// AVX2 (`-C target-feature=+avx2`).
+#[cfg(target_arch = "x86_64")]
+fn avx2_available() -> bool {
+    #[cfg(feature = "std")]
+    return std::is_x86_feature_detected!("avx2");
+    #[cfg(not(feature = "std"))]
+    return cfg!(target_feature = "avx2");
+}
+
 fn copy_masked(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord, prefetch: bool) {
     debug_assert_eq!(dst.len(), src.len());
     #[cfg(target_arch = "x86_64")]
     {
-        if src.len() >= AVX2_MIN_LEN && std::is_x86_feature_detected!("avx2") {
+        if src.len() >= AVX2_MIN_LEN && avx2_available() {
             // SAFETY: the CPU supports AVX2 (checked just above), both
             // slices hold the same number of bytes, at least 32.
             unsafe { avx2::copy_masked(dst, src, key, prefetch) };
@@ -305,11 +316,11 @@ fn read_u64(buf: &[u8], at: usize) -> u64 {
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     use super::KeyWord;
-    use std::arch::x86_64::{
+    use core::arch::x86_64::{
         __m256i, _MM_HINT_T0, _mm_prefetch, _mm256_load_si256, _mm256_loadu_si256,
         _mm256_set1_epi32, _mm256_store_si256, _mm256_storeu_si256, _mm256_xor_si256,
     };
-    use std::mem::MaybeUninit;
+    use core::mem::MaybeUninit;
 
     const LANE: usize = 32;
 
@@ -327,7 +338,11 @@ mod avx2 {
         // Bytes before the first 32-byte boundary.
         let head = (LANE - (base.addr() & (LANE - 1))) & (LANE - 1);
         let vectors = (len - head) / LANE;
-        let key_at = |offset: usize| _mm256_set1_epi32(key.at(offset).0 as i32);
+        // SAFETY: AVX2 is enabled here (this function's contract). The
+        // block is needed up to Rust 1.86 (the declared `rust-version` is
+        // 1.85); later compilers call this intrinsic safe in an AVX2 function.
+        #[allow(unused_unsafe)]
+        let key_at = |offset: usize| unsafe { _mm256_set1_epi32(key.at(offset).0 as i32) };
 
         // SAFETY: `len >= 32`, so the first and the last 32 bytes lie inside
         // `buf`; unaligned loads are allowed anywhere.
@@ -407,7 +422,11 @@ mod avx2 {
         let out = dst.as_mut_ptr().cast::<u8>();
         // Bytes before the destination's first 32-byte boundary.
         let head = (LANE - (out.addr() & (LANE - 1))) & (LANE - 1);
-        let key_at = |offset: usize| _mm256_set1_epi32(key.at(offset).0 as i32);
+        // SAFETY: AVX2 is enabled here (this function's contract). The
+        // block is needed up to Rust 1.86 (the declared `rust-version` is
+        // 1.85); later compilers call this intrinsic safe in an AVX2 function.
+        #[allow(unused_unsafe)]
+        let key_at = |offset: usize| unsafe { _mm256_set1_epi32(key.at(offset).0 as i32) };
         // SAFETY: `len >= 32`: the first 32 bytes lie inside both slices.
         unsafe {
             let first = _mm256_loadu_si256(src.as_ptr().cast::<__m256i>());

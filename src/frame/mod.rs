@@ -4,6 +4,8 @@
 //! from the front of a byte slice, [`FrameHeader::encode`] writes one into a
 //! caller's array, and [`apply_mask`] XORs a payload in place.
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 mod header;
 // Visible to the crate so that `crate::__private` can export the masking
 // references and the portable path; the public API is re-exported below.

@@ -1,13 +1,17 @@
 //! The client side: write the upgrade request, then validate the server's
 //! response as it arrives.
 
-use super::accept::{accept_key, generate_key, key_from_nonce};
+#[cfg(feature = "std")]
+use super::accept::generate_key;
+use super::accept::{accept_key, key_from_nonce};
 use super::error::{HandshakeUsageError, HttpResponse, ResponseError};
 use super::head::{HeadError, HeadScanner, StartLine};
 use super::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
 use super::http1::{httparse_reason, write_header};
 use super::response::{check_header, check_not_reserved};
 use super::url::WsUrl;
+#[allow(unused_imports)]
+use crate::prelude::*;
 use crate::{HandshakeLimits, Parsed};
 
 /// What a client asks for: target, origin, subprotocols, extensions, extra
@@ -110,7 +114,9 @@ impl ClientRequest {
     }
 
     /// The request bytes with a fresh random key (from `rand`'s thread-local
-    /// CSPRNG), and the handshake that validates the response.
+    /// CSPRNG), and the handshake that validates the response. Needs
+    /// `std`; without it, use [`build_with_nonce`](Self::build_with_nonce).
+    #[cfg(feature = "std")]
     pub fn build(self) -> Result<(Vec<u8>, ClientHandshake), HandshakeUsageError> {
         self.build_with_key(generate_key())
     }

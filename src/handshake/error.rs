@@ -8,6 +8,8 @@
 //!   cannot send (a subprotocol the client never offered, a header with a
 //!   line break in it, …).
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 use thiserror::Error;
 
 use super::headers::Headers;

@@ -1,7 +1,9 @@
 //! Header fields and the comma-separated lists inside them, parsed in one
 //! linear pass with no backtracking.
 
-use std::fmt;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::fmt;
 
 /// The header fields of a request or response, in the order received.
 ///
@@ -61,7 +63,7 @@ impl Headers {
     /// `None` both when the field is absent and when its value is not UTF-8;
     /// use [`Headers::get`] to tell them apart.
     pub fn get_str(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| std::str::from_utf8(v).ok())
+        self.get(name).and_then(|v| core::str::from_utf8(v).ok())
     }
 
     /// How many fields are called `name`.

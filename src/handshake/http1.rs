@@ -6,7 +6,9 @@
 //! `response`, `server` and `client` can all use it without importing each
 //! other in a circle.
 
-use std::borrow::Cow;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::borrow::Cow;
 
 use super::headers::Headers;
 use super::query::{QueryPairs, query_param};

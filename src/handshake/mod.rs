@@ -40,6 +40,8 @@
 //! # Ok::<(), wsproto::handshake::HandshakeUsageError>(())
 //! ```
 
+#[allow(unused_imports)]
+use crate::prelude::*;
 mod accept;
 mod client;
 mod error;
@@ -52,7 +54,9 @@ mod response;
 mod server;
 mod url;
 
-pub use accept::{GUID, accept_key, generate_key, key_from_nonce};
+#[cfg(feature = "std")]
+pub use accept::generate_key;
+pub use accept::{GUID, accept_key, key_from_nonce};
 pub use client::{ClientHandshake, ClientRequest, Established};
 pub use error::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
 pub use headers::{Extension, ExtensionParam, Headers};

@@ -10,6 +10,8 @@
 use super::error::{HandshakeError, HandshakeUsageError};
 use super::response::{check_header, http_response};
 use super::server::UpgradeRequest;
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Which origins may open a WebSocket to this server.
 ///
@@ -196,7 +198,7 @@ impl OriginPolicy {
         };
         let refused =
             || HandshakeError::OriginRefused(Some(String::from_utf8_lossy(value).into_owned()));
-        let text = std::str::from_utf8(value)
+        let text = core::str::from_utf8(value)
             .map_err(|_| refused())?
             .trim_matches([' ', '\t']);
         // "null" never parses: it has no scheme.

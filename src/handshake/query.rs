@@ -4,7 +4,9 @@
 //!
 //! A leaf: it imports no other handshake file.
 
-use std::borrow::Cow;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::borrow::Cow;
 
 /// The `name=value` pairs of a query string, in order, repeats included,
 /// percent-decoded as `application/x-www-form-urlencoded`.

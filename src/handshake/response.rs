@@ -3,6 +3,8 @@
 use super::error::HandshakeUsageError;
 use super::headers::is_token;
 use super::http1::{write_header, write_status_line};
+#[allow(unused_imports)]
+use crate::prelude::*;
 
 /// Builds a complete HTTP/1.1 response: status line, `headers`, then `body`.
 ///

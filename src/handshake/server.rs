@@ -1,8 +1,10 @@
 //! The server side: parse and validate the client's request, then accept or
 //! refuse it.
 
-use std::borrow::Cow;
-use std::collections::HashSet;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use alloc::borrow::Cow;
+use alloc::collections::BTreeSet;
 
 use super::accept::{accept_key, is_valid_key};
 use super::error::{HandshakeError, HandshakeUsageError};
@@ -190,9 +192,10 @@ impl UpgradeRequest {
         // RFC 6455 §4.1, item 10 of the client's request: "The elements
         // that comprise this value MUST be non-empty strings with characters
         // in the range U+0021 to U+007E not including separator characters
-        // as defined in [RFC2616] and MUST all be unique strings." A hash
-        // set keeps the check linear: a head can hold thousands of elements.
-        let mut seen = HashSet::with_capacity(protocols.len());
+        // as defined in [RFC2616] and MUST all be unique strings." A tree
+        // set keeps the check O(n log n) (a head can hold thousands of
+        // elements) without the hasher a `no_std` build lacks.
+        let mut seen = BTreeSet::new();
         if let Some(repeated) = protocols.iter().find(|p| !seen.insert(p.as_str())) {
             return Err(HandshakeError::DuplicateProtocol(repeated.clone()));
         }

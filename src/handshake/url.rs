@@ -1,6 +1,8 @@
 //! `ws://` and `wss://` URLs (RFC 6455 §3), parsed small and strict.
 
-use std::net::Ipv6Addr;
+#[allow(unused_imports)]
+use crate::prelude::*;
+use core::net::Ipv6Addr;
 
 use super::error::HandshakeUsageError;
 

@@ -9,11 +9,31 @@ use wsproto::{
 /// The masking key of RFC 6455 §5.7.
 pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
+/// The clock of these tests: `std::time::Instant` with wsproto's `std`
+/// feature; without it (the `no_std` core), a `Duration` since the first
+/// call of [`now`].
+#[cfg(feature = "std")]
+pub type Clock = std::time::Instant;
+#[cfg(not(feature = "std"))]
+pub type Clock = std::time::Duration;
+
+/// A connection on the tests' clock.
+pub type Conn = Connection<Clock>;
+
+/// The current instant on [`Clock`].
+pub fn now() -> Clock {
+    #[cfg(feature = "std")]
+    return std::time::Instant::now();
+    #[cfg(not(feature = "std"))]
+    {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START.get_or_init(std::time::Instant::now).elapsed()
+    }
+}
+
 /// A connection whose client masks with the RFC §5.7 key.
-pub fn conn(role: Role, config: Config) -> Connection {
-    let mut conn = Connection::new(role, config);
-    conn.set_mask_source(|| KEY);
-    conn
+pub fn conn(role: Role, config: Config) -> Conn {
+    Connection::with_mask_source(role, config, || KEY)
 }
 
 /// Everything a connection produced from some input.
@@ -28,7 +48,7 @@ pub struct Outcome {
 }
 
 /// Drains the output of `conn`: bytes, and whether a shutdown came.
-pub fn drain_output(conn: &mut Connection) -> (Vec<u8>, bool) {
+pub fn drain_output(conn: &mut Conn) -> (Vec<u8>, bool) {
     let mut out = Vec::new();
     let mut shutdown = false;
     while let Some(t) = conn.poll_transmit() {
@@ -43,7 +63,7 @@ pub fn drain_output(conn: &mut Connection) -> (Vec<u8>, bool) {
     (out, shutdown)
 }
 
-pub fn drain_events(conn: &mut Connection) -> Vec<Event> {
+pub fn drain_events(conn: &mut Conn) -> Vec<Event> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
@@ -158,7 +178,7 @@ pub fn close_code(wire: &Wire) -> u16 {
 
 /// Moves everything `from` has to send into `to`; returns whether `from`
 /// shut down its write half (which `to` then sees as end of stream).
-pub fn pump(from: &mut Connection, to: &mut Connection) -> bool {
+pub fn pump(from: &mut Conn, to: &mut Conn) -> bool {
     let (bytes, shutdown) = drain_output(from);
     let _ = to.receive_data(&bytes);
     if shutdown {
