@@ -5,7 +5,8 @@
 //!
 //! `cargo test` builds the examples before running tests; the binaries are
 //! found in `target/<profile>/examples/`. (With `cargo test --test
-//! examples` alone, run `cargo build --examples` first.)
+//! examples` alone, run `cargo build --examples` first, with the same
+//! `--features`.)
 //!
 //! Every child is killed when its guard drops, and a watchdog kills it
 //! after [`DEADLINE`], which ends any client blocked on it: no test can
