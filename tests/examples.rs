@@ -14,6 +14,8 @@
 
 #![cfg(feature = "blocking")]
 
+mod proxy_support;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -59,7 +61,27 @@ struct Running {
 
 impl Running {
     fn spawn(name: &str, args: &[&str]) -> Running {
-        let mut child = Command::new(example_path(name))
+        Running::spawn_env(name, args, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with these variables set; the proxy
+    /// variables of the test's own environment are never passed on.
+    fn spawn_env(name: &str, args: &[&str], vars: &[(&str, &str)]) -> Running {
+        let mut command = Command::new(example_path(name));
+        for proxy_var in [
+            "https_proxy",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "HTTP_PROXY",
+            "all_proxy",
+            "ALL_PROXY",
+            "no_proxy",
+            "NO_PROXY",
+        ] {
+            command.env_remove(proxy_var);
+        }
+        let mut child = command
+            .envs(vars.iter().copied())
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -319,6 +341,45 @@ fn sends_stdin_lines_and_prints_the_echoes(server: &str, client: &str) {
     assert!(status.success(), "{status}; stderr: {}", client.stderr());
 }
 
+/// The client picks its proxy up from the environment, as the README
+/// shows: through tinyproxy with `HTTP_PROXY`, and straight to the server
+/// when `NO_PROXY` names it.
+fn goes_through_the_proxy_in_the_environment(server: &str, client: &str) {
+    let Some(proxy) = proxy_support::ProxyProcess::tinyproxy(Some(("alice", "pw-s3cret"))) else {
+        return;
+    };
+    let (_server, addr) = Running::server(server, &["127.0.0.1:0"]);
+    let url = format!("ws://{addr}/");
+    let proxy_url = proxy.url("http", Some(("alice", "pw-s3cret")));
+    for (no_proxy, through) in [("", true), ("127.0.0.1", false)] {
+        let vars = [("HTTP_PROXY", proxy_url.as_str()), ("NO_PROXY", no_proxy)];
+        let mut client = Running::spawn_env(client, &[&url, "--linger", "0"], &vars);
+        let mut stdin = client.stdin.take().unwrap();
+        writeln!(stdin, "via proxy: {through}").unwrap();
+        assert_eq!(
+            client.line_starting(""),
+            format!("via proxy: {through}"),
+            "stderr: {}",
+            client.stderr()
+        );
+        drop(stdin);
+        let status = client.wait();
+        let stderr = client.stderr();
+        assert!(status.success(), "{status}; stderr: {stderr}");
+        assert_eq!(
+            stderr.contains(&format!(
+                "[through proxy http://***@127.0.0.1:{}]",
+                proxy.port()
+            )),
+            through,
+            "{stderr}"
+        );
+        assert!(!stderr.contains("pw-s3cret"), "{stderr}");
+    }
+    let connects = proxy.output().matches(&format!("CONNECT {addr}")).count();
+    assert_eq!(connects, 1, "{}", proxy.output());
+}
+
 /// `/ping LABEL` sends a Ping (`send_ping`); the
 /// Pong is noted on stderr, and the lines around it are echoed as usual.
 fn pings_on_request(server: &str, client: &str) {
@@ -406,6 +467,7 @@ macro_rules! client_tests {
 
 client_tests!(
     sends_stdin_lines_and_prints_the_echoes,
+    goes_through_the_proxy_in_the_environment,
     pings_on_request,
     piped_input_gets_every_echo_before_the_close,
     reports_errors_with_a_failure_status,

@@ -45,7 +45,7 @@ use crate::prelude::*;
 mod accept;
 mod client;
 mod error;
-mod head;
+pub(crate) mod head;
 mod headers;
 mod http1;
 mod origin;
