@@ -406,12 +406,6 @@ fn many_concurrent_clients_lose_and_reorder_nothing() {
 }
 
 against_both_servers!(
-    // Fails on tokio: `recv` goes on reading Pings while their Pong
-    // cannot be written (the heap stays bounded, +1.4 MiB, as the Pongs
-    // are coalesced), so the peer never meets TCP back-pressure and the
-    // server spends its time on 64 MiB of Pings. A finding for
-    // src/tokio, kept failing until the adapter stops reading then.
-    #[tokio_ignore = "finding: the tokio recv keeps reading a ping flood while its Pong cannot be written"]
     pings_from_a_peer_that_never_reads_are_back_pressured,
     a_peer_that_never_reads_is_dropped_at_the_write_timeout,
     a_message_growing_past_the_cap_through_many_fragments_1009,
