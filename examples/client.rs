@@ -16,6 +16,17 @@
 //!
 //! `wss://` URLs work when built with `--features tls` (Mozilla roots).
 //!
+//! Behind a proxy, the environment is honoured as curl does
+//! ([`wsproto::proxy::ProxyEnv`]): `HTTPS_PROXY` for `wss://`,
+//! `HTTP_PROXY` for `ws://`, then `ALL_PROXY`, with `NO_PROXY` as the
+//! exceptions; the proxy in use is noted on stderr (without its
+//! credentials).
+//!
+//! ```text
+//! HTTPS_PROXY=http://user:pass@proxy.corp:3128 cargo run --features tls --example client -- wss://echo.example/
+//! ALL_PROXY=socks5h://127.0.0.1:1080 cargo run --example client -- ws://127.0.0.1:9001/
+//! ```
+//!
 //! Why linger: many servers (Python `websockets`, browsers' peers) stop
 //! sending once they have our Close, so a Close sent right after the last
 //! line would cut off the replies still on their way. Like `websocat`, the
@@ -34,6 +45,8 @@ use std::thread;
 use std::time::Duration;
 
 use wsproto::blocking::{Error, Message, connect};
+use wsproto::handshake::WsUrl;
+use wsproto::proxy::ProxyEnv;
 
 /// How long the server may stay quiet after the end of input before we
 /// close.
@@ -90,6 +103,13 @@ enum News {
 }
 
 fn run(url: &str, linger: Duration) -> Result<(), Error> {
+    // `connect` picks the proxy up from the environment itself; this only
+    // says which one (`Display` hides the credentials).
+    if let Ok(parsed) = WsUrl::parse(url) {
+        if let Ok(Some(proxy)) = ProxyEnv::from_env().proxy_for(&parsed) {
+            eprintln!("[through proxy {proxy}]");
+        }
+    }
     let (ws, _response) = connect(url)?;
     let (mut reader, writer) = ws.split()?;
     let (news, inbox) = mpsc::channel();

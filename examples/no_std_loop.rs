@@ -43,6 +43,7 @@ impl Xorshift {
 mod device {
     extern crate alloc;
 
+    use alloc::boxed::Box;
     use alloc::vec::Vec;
     use core::time::Duration;
 
@@ -68,7 +69,8 @@ mod device {
     #[allow(clippy::large_enum_variant)]
     enum Phase {
         Handshake(ClientHandshake, Vec<u8>),
-        Open(Connection<Duration>),
+        // Boxed: a connection is about 1 KB, the handshake a fifth of it.
+        Open(Box<Connection<Duration>>),
         Done,
     }
 
@@ -130,7 +132,7 @@ mod device {
                             );
                             conn.handle_timeout(now);
                             let _ = conn.receive_data(&head[used..]);
-                            self.phase = Phase::Open(conn);
+                            self.phase = Phase::Open(Box::new(conn));
                             Step::Connected
                         }
                         Err(_) => {

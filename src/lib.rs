@@ -10,6 +10,8 @@
 //! - [`Connection`]: the state machine of one connection, either role:
 //!   messages, control frames, closing, limits and deadlines (§5–§8).
 //! - `deflate` (feature `deflate`): permessage-deflate (RFC 7692).
+//! - [`proxy`]: tunnels through HTTP (`CONNECT`) and SOCKS5 proxies, and
+//!   the proxy an environment (`HTTPS_PROXY`, `NO_PROXY`, …) picks.
 //!
 //! - [`blocking`] (feature `blocking`, on by default): thin adapters over
 //!   `std::io` / `std::net` — `connect`, `accept`, a `WebSocket` with
@@ -175,6 +177,7 @@ mod error;
 pub mod frame;
 pub mod handshake;
 mod message;
+pub mod proxy;
 mod reassembly;
 mod role;
 mod status;

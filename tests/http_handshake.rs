@@ -245,6 +245,13 @@ fn accept_http_refuses_what_cannot_be_sent() {
     assert_eq!(refusal.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(refusal.headers()["www-authenticate"], "Bearer");
     assert_eq!(refusal.body(), b"no\n");
+    // Many headers of the caller's survive the conversion.
+    let names: Vec<String> = (0..40).map(|i| format!("x-{i}")).collect();
+    let headers: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
+    let refusal = upgrade.reject_http(404, &headers, b"gone\n").unwrap();
+    assert_eq!(refusal.status(), StatusCode::NOT_FOUND);
+    assert_eq!(refusal.headers()["x-39"], "v");
+    assert_eq!(refusal.body(), b"gone\n");
 }
 
 /// Client and server in memory through `http` types, both shapes, with

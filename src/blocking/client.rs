@@ -12,6 +12,7 @@ use crate::driver::DEFAULT_TIMEOUT;
 use crate::driver::client::{ClientHandshake, ClientStep, client_builder};
 use crate::driver::error::Error;
 use crate::handshake::{ClientRequest, Established, WsUrl};
+use crate::proxy::{ProxyScheme, ProxyUrl, TunnelHandshake};
 
 /// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with
 /// the default settings: TCP, TLS when asked for, the opening handshake.
@@ -61,25 +62,46 @@ client_builder! {
 }
 
 impl ClientBuilder {
-    /// Connects: TCP (each resolved address in turn), TLS for `wss://`,
-    /// then the opening handshake.
+    /// Connects: TCP (each resolved address in turn) to the server or to
+    /// its proxy (see [`proxy`](Self::proxy)) and the tunnel through it,
+    /// TLS for `wss://` (with the server's name, inside any tunnel), then
+    /// the opening handshake. The tunnel, TLS and WebSocket handshakes
+    /// share the handshake timeout.
     pub fn connect(&self) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Established), Error> {
         let url = WsUrl::parse(&self.settings.url)?;
         let request = self.request()?;
         if url.secure() && cfg!(not(feature = "tls")) {
             return Err(Error::TlsUnavailable);
         }
-        let tcp = tcp_connect(url.host(), url.port(), self.settings.connect_timeout)?;
-        let stream = if url.secure() {
-            self.wrap_tls(tcp, url.host())?
-        } else {
-            MaybeTlsStream::Plain(tcp)
+        let timeout = self.settings.connect_timeout;
+        let (stream, deadline) = match self.settings.proxy_for(&url)? {
+            None => {
+                let tcp = tcp_connect(url.host(), url.port(), timeout)?;
+                let deadline = Instant::now() + self.settings.handshake_timeout;
+                (self.secure(tcp, &url, deadline)?, deadline)
+            }
+            Some(proxy) => {
+                let resolved = match proxy.resolves_locally() {
+                    true => Some(super::proxy::resolve(url.host(), url.port())?),
+                    false => None,
+                };
+                let tunnel = self.settings.tunnel(&proxy, &url, resolved)?;
+                let mut tcp = tcp_connect(proxy.host(), proxy.port(), timeout)?;
+                let deadline = Instant::now() + self.settings.handshake_timeout;
+                let stream = if proxy.scheme() == ProxyScheme::Https {
+                    self.through_https_proxy(tcp, &proxy, tunnel, &url, deadline)?
+                } else {
+                    super::proxy::open_tunnel(&mut tcp, tunnel, deadline)?;
+                    self.secure(tcp, &url, deadline)?
+                };
+                (stream, deadline)
+            }
         };
         handshake(
             stream,
             request,
             self.settings.config.clone(),
-            self.settings.handshake_timeout,
+            left(deadline)?,
         )
     }
 
@@ -94,19 +116,80 @@ impl ClientBuilder {
         )
     }
 
+    /// TLS for `wss://` (with the server's name), plain for `ws://`.
+    fn secure(
+        &self,
+        tcp: TcpStream,
+        url: &WsUrl,
+        deadline: Instant,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
+        if !url.secure() {
+            return Ok(MaybeTlsStream::Plain(tcp));
+        }
+        #[cfg(feature = "tls")]
+        return Ok(MaybeTlsStream::Tls(Box::new(super::tls::client_tls(
+            tcp,
+            url.host(),
+            self.client_tls_config()?,
+            left(deadline)?,
+        )?)));
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = deadline;
+            Err(Error::TlsUnavailable)
+        }
+    }
+
+    /// TLS to an `https://` proxy (with the proxy's name), the tunnel
+    /// inside it, and for `wss://` TLS with the server inside that.
     #[cfg(feature = "tls")]
-    fn wrap_tls(&self, tcp: TcpStream, host: &str) -> Result<MaybeTlsStream<TcpStream>, Error> {
-        let config = match &self.settings.tls_config {
-            Some(config) => config.clone(),
-            None => super::tls::default_client_config()?,
-        };
-        super::tls::connect_tls(tcp, host, config, self.settings.handshake_timeout)
+    fn through_https_proxy(
+        &self,
+        tcp: TcpStream,
+        proxy: &ProxyUrl,
+        tunnel: TunnelHandshake,
+        url: &WsUrl,
+        deadline: Instant,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
+        let config = self.client_tls_config()?;
+        let mut outer = super::tls::client_tls(tcp, proxy.host(), config.clone(), left(deadline)?)?;
+        super::proxy::open_tunnel(&mut outer, tunnel, deadline)?;
+        if !url.secure() {
+            return Ok(MaybeTlsStream::Tls(Box::new(outer)));
+        }
+        let inner = super::tls::client_tls(outer, url.host(), config, left(deadline)?)?;
+        Ok(MaybeTlsStream::TlsInTls(Box::new(inner)))
     }
 
     #[cfg(not(feature = "tls"))]
-    fn wrap_tls(&self, _tcp: TcpStream, _host: &str) -> Result<MaybeTlsStream<TcpStream>, Error> {
+    fn through_https_proxy(
+        &self,
+        _tcp: TcpStream,
+        _proxy: &ProxyUrl,
+        _tunnel: TunnelHandshake,
+        _url: &WsUrl,
+        _deadline: Instant,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
         Err(Error::TlsUnavailable)
     }
+
+    /// The builder's rustls configuration, or the Mozilla roots.
+    #[cfg(feature = "tls")]
+    fn client_tls_config(&self) -> Result<std::sync::Arc<super::tls::rustls::ClientConfig>, Error> {
+        match &self.settings.tls_config {
+            Some(config) => Ok(config.clone()),
+            None => super::tls::default_client_config(),
+        }
+    }
+}
+
+/// The time left until `deadline`; a handshake timeout once it has passed.
+fn left(deadline: Instant) -> Result<Duration, Error> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(crate::driver::error::HandshakeFailure::Timeout.into());
+    }
+    Ok(left)
 }
 
 /// Connects to the first address of `host` that answers. Nagle's

@@ -15,9 +15,14 @@ use super::tls::{TlsReader, TlsStream, TlsWriter};
 pub enum MaybeTlsStream<S> {
     /// No encryption (`ws://`).
     Plain(S),
-    /// TLS with rustls (`wss://`, or a server that accepted TLS).
+    /// TLS with rustls (`wss://`, or a server that accepted TLS; also
+    /// `ws://` through an `https://` proxy, the TLS being the proxy's).
     #[cfg(feature = "tls")]
     Tls(Box<TlsStream<S>>),
+    /// `wss://` through an `https://` proxy: TLS with the server inside
+    /// TLS with the proxy.
+    #[cfg(feature = "tls")]
+    TlsInTls(Box<TlsStream<TlsStream<S>>>),
 }
 
 impl<S> MaybeTlsStream<S> {
@@ -27,6 +32,8 @@ impl<S> MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s,
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.get_ref(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.get_ref().get_ref(),
         }
     }
 
@@ -42,6 +49,8 @@ impl<S: Read + Write> Read for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.read(buf),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.read(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.read(buf),
         }
     }
 }
@@ -52,6 +61,8 @@ impl<S: Read + Write> Write for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.write(buf),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.write(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.write(buf),
         }
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
@@ -59,6 +70,8 @@ impl<S: Read + Write> Write for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.write_vectored(bufs),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.write_vectored(bufs),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -66,6 +79,8 @@ impl<S: Read + Write> Write for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.flush(),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.flush(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.flush(),
         }
     }
 }
@@ -76,6 +91,8 @@ impl<S: Stream> Stream for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.set_read_timeout(timeout),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.set_read_timeout(timeout),
         }
     }
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
@@ -83,6 +100,8 @@ impl<S: Stream> Stream for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.set_write_timeout(timeout),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.set_write_timeout(timeout),
         }
     }
     fn shutdown_write(&mut self) -> io::Result<()> {
@@ -90,6 +109,8 @@ impl<S: Stream> Stream for MaybeTlsStream<S> {
             MaybeTlsStream::Plain(s) => s.shutdown_write(),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(t) => t.shutdown_write(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => t.shutdown_write(),
         }
     }
 }
@@ -102,6 +123,9 @@ pub enum MaybeTlsReader<S: SplitStream> {
     /// A TLS stream's read half.
     #[cfg(feature = "tls")]
     Tls(TlsReader<S::Reader>),
+    /// A TLS-in-TLS stream's read half.
+    #[cfg(feature = "tls")]
+    TlsInTls(TlsReader<TlsReader<S::Reader>>),
 }
 
 /// The write half of a split [`MaybeTlsStream`].
@@ -112,6 +136,9 @@ pub enum MaybeTlsWriter<S: SplitStream> {
     /// A TLS stream's write half.
     #[cfg(feature = "tls")]
     Tls(TlsWriter<S::Writer>),
+    /// A TLS-in-TLS stream's write half.
+    #[cfg(feature = "tls")]
+    TlsInTls(TlsWriter<TlsWriter<S::Writer>>),
 }
 
 impl<S: SplitStream> SplitStream for MaybeTlsStream<S> {
@@ -132,6 +159,11 @@ impl<S: SplitStream> SplitStream for MaybeTlsStream<S> {
                 let (r, w) = t.split()?;
                 Ok((MaybeTlsReader::Tls(r), MaybeTlsWriter::Tls(w)))
             }
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::TlsInTls(t) => {
+                let (r, w) = t.split()?;
+                Ok((MaybeTlsReader::TlsInTls(r), MaybeTlsWriter::TlsInTls(w)))
+            }
         }
     }
 }
@@ -142,6 +174,8 @@ impl<S: SplitStream> Read for MaybeTlsReader<S> {
             MaybeTlsReader::Plain(r) => r.read(buf),
             #[cfg(feature = "tls")]
             MaybeTlsReader::Tls(r) => r.read(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsReader::TlsInTls(r) => r.read(buf),
         }
     }
 }
@@ -152,6 +186,8 @@ impl<S: SplitStream> ReadHalf for MaybeTlsReader<S> {
             MaybeTlsReader::Plain(r) => r.set_read_timeout(timeout),
             #[cfg(feature = "tls")]
             MaybeTlsReader::Tls(r) => r.set_read_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsReader::TlsInTls(r) => r.set_read_timeout(timeout),
         }
     }
 }
@@ -162,6 +198,8 @@ impl<S: SplitStream> Write for MaybeTlsWriter<S> {
             MaybeTlsWriter::Plain(w) => w.write(buf),
             #[cfg(feature = "tls")]
             MaybeTlsWriter::Tls(w) => w.write(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::TlsInTls(w) => w.write(buf),
         }
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
@@ -169,6 +207,8 @@ impl<S: SplitStream> Write for MaybeTlsWriter<S> {
             MaybeTlsWriter::Plain(w) => w.write_vectored(bufs),
             #[cfg(feature = "tls")]
             MaybeTlsWriter::Tls(w) => w.write_vectored(bufs),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::TlsInTls(w) => w.write_vectored(bufs),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -176,6 +216,8 @@ impl<S: SplitStream> Write for MaybeTlsWriter<S> {
             MaybeTlsWriter::Plain(w) => w.flush(),
             #[cfg(feature = "tls")]
             MaybeTlsWriter::Tls(w) => w.flush(),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::TlsInTls(w) => w.flush(),
         }
     }
 }
@@ -186,6 +228,8 @@ impl<S: SplitStream> WriteHalf for MaybeTlsWriter<S> {
             MaybeTlsWriter::Plain(w) => w.shutdown_write(),
             #[cfg(feature = "tls")]
             MaybeTlsWriter::Tls(w) => w.shutdown_write(),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::TlsInTls(w) => w.shutdown_write(),
         }
     }
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
@@ -193,6 +237,8 @@ impl<S: SplitStream> WriteHalf for MaybeTlsWriter<S> {
             MaybeTlsWriter::Plain(w) => w.set_write_timeout(timeout),
             #[cfg(feature = "tls")]
             MaybeTlsWriter::Tls(w) => w.set_write_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsWriter::TlsInTls(w) => w.set_write_timeout(timeout),
         }
     }
 }

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::Upgraded;
 use super::error::{Error, HandshakeFailure};
-use crate::handshake::{ClientRequest, Established, HttpResponse, ResponseError};
+use crate::handshake::{ClientRequest, Established, HttpResponse, ResponseError, WsUrl};
+use crate::proxy::{ProxyEnv, ProxyError, ProxyUrl, TunnelHandshake};
 use crate::{Config, Parsed, Role};
 
 /// Most body bytes of a refusal read to show the caller.
@@ -27,6 +28,20 @@ pub(crate) struct ClientSettings {
     pub(crate) handshake_timeout: Duration,
     #[cfg(feature = "tls")]
     pub(crate) tls_config: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub(crate) proxy: ProxyChoice,
+}
+
+/// How a client picks its proxy. `Debug` shows no credentials.
+#[derive(Debug, Clone)]
+pub(crate) enum ProxyChoice {
+    /// From the process's environment when connecting (the default).
+    Env,
+    /// From this snapshot of an environment.
+    Snapshot(ProxyEnv),
+    /// Never a proxy.
+    Direct,
+    /// Always this one (or the error of its URL, reported when connecting).
+    Fixed(Result<ProxyUrl, ProxyError>),
 }
 
 impl ClientSettings {
@@ -43,7 +58,40 @@ impl ClientSettings {
             handshake_timeout: super::DEFAULT_TIMEOUT,
             #[cfg(feature = "tls")]
             tls_config: None,
+            proxy: ProxyChoice::Env,
         }
+    }
+
+    /// The proxy to reach `url` through, if any.
+    pub(crate) fn proxy_for(&self, url: &WsUrl) -> Result<Option<ProxyUrl>, Error> {
+        let proxy = match &self.proxy {
+            ProxyChoice::Env => ProxyEnv::from_env().proxy_for(url)?,
+            ProxyChoice::Snapshot(env) => env.proxy_for(url)?,
+            ProxyChoice::Direct => None,
+            ProxyChoice::Fixed(proxy) => Some(proxy.clone()?),
+        };
+        Ok(proxy)
+    }
+
+    /// The tunnel through `proxy` to the host and port of `url`.
+    /// `resolved`: the target's address, which a `socks5://` proxy
+    /// ([`ProxyUrl::resolves_locally`]) is given instead of its name.
+    pub(crate) fn tunnel(
+        &self,
+        proxy: &ProxyUrl,
+        url: &WsUrl,
+        resolved: Option<std::net::IpAddr>,
+    ) -> Result<TunnelHandshake, Error> {
+        let host = match resolved {
+            Some(ip) => ip.to_string(),
+            None => url.host().to_owned(),
+        };
+        Ok(TunnelHandshake::new(
+            proxy,
+            &host,
+            url.port(),
+            self.config.handshake,
+        )?)
     }
 
     /// The handshake request these settings send.
@@ -130,6 +178,45 @@ macro_rules! client_builder {
             #[cfg(feature = "tls")]
             pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
                 self.settings.tls_config = Some(config);
+                self
+            }
+
+            /// Connects through this proxy whatever the environment says
+            /// (`NO_PROXY` included): `http://[user:password@]host:port`
+            /// (an HTTP proxy, asked with `CONNECT`; the credentials go in
+            /// `Proxy-Authorization: Basic`), `https://` (the same over TLS
+            /// to the proxy, checked against the proxy's name; feature
+            /// `tls`), `socks5://` (SOCKS5, the
+            /// target's name resolved here) or `socks5h://` (resolved by
+            /// the proxy), with a username and password when the proxy
+            /// wants them. `wss://` runs TLS inside the tunnel, checked
+            /// against the target's name. A malformed URL fails
+            /// `connect` with [`ProxyError::InvalidUrl`](crate::proxy::ProxyError::InvalidUrl);
+            /// neither `Debug` nor any error shows the credentials.
+            ///
+            /// Without this or [`no_proxy`](Self::no_proxy), the proxy
+            /// comes from the environment as curl picks it
+            /// ([`ProxyEnv`](crate::proxy::ProxyEnv)): `HTTPS_PROXY` for
+            /// `wss://`, `HTTP_PROXY` for `ws://`, then `ALL_PROXY`, with
+            /// `NO_PROXY` as the exceptions.
+            pub fn proxy(mut self, url: impl AsRef<str>) -> Self {
+                self.settings.proxy = $crate::driver::client::ProxyChoice::Fixed(
+                    $crate::proxy::ProxyUrl::parse(url.as_ref()),
+                );
+                self
+            }
+
+            /// Connects directly, whatever the environment's proxy
+            /// variables say.
+            pub fn no_proxy(mut self) -> Self {
+                self.settings.proxy = $crate::driver::client::ProxyChoice::Direct;
+                self
+            }
+
+            /// Picks the proxy from this snapshot of an environment
+            /// instead of the process's (read at each connect by default).
+            pub fn proxy_env(mut self, env: $crate::proxy::ProxyEnv) -> Self {
+                self.settings.proxy = $crate::driver::client::ProxyChoice::Snapshot(env);
                 self
             }
 

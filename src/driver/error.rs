@@ -13,6 +13,7 @@ use std::io;
 use thiserror::Error;
 
 use crate::handshake::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
+use crate::proxy::ProxyError;
 use crate::{CloseCode, ProtocolError, UsageError};
 
 /// Everything that can end or refuse a WebSocket operation of an adapter
@@ -81,6 +82,10 @@ pub enum Error {
     /// An invalid URL, header, subprotocol or status given to the adapter.
     #[error("invalid request: {0}")]
     InvalidRequest(#[from] HandshakeUsageError),
+    /// The proxy could not be used or did not open the tunnel (client
+    /// side; see [`ProxyError`]). Its credentials are never in the message.
+    #[error("proxy: {0}")]
+    Proxy(#[from] ProxyError),
     /// A `wss://` URL without the `tls` feature.
     #[error("wss:// URLs need the `tls` feature of wsproto")]
     TlsUnavailable,
@@ -192,7 +197,8 @@ impl Error {
 
     /// The HTTP status of a refused or failed handshake: the one a server
     /// sent to the client (for a refusal as decided, [`Error::Refused`], or
-    /// an invalid request), or the one a client received instead of `101`.
+    /// an invalid request), the one a client received instead of `101`, or
+    /// the one an HTTP proxy refused the tunnel with (407, 403, 502…).
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Error::Refused(refusal) => Some(refusal.http_status()),
@@ -200,6 +206,7 @@ impl Error {
             Error::Handshake(HandshakeFailure::Response(ResponseError::NotSwitching(r))) => {
                 Some(r.status())
             }
+            Error::Proxy(e) => e.http_status(),
             _ => None,
         }
     }

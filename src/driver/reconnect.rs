@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::error::Error;
+use crate::proxy::ProxyError;
 
 /// Exponential backoff with jitter: the n-th retry waits
 /// `min(max, initial × 2ⁿ)`, of which a random part (by default half) is
@@ -67,16 +68,27 @@ impl Retries {
 
     /// After a failed attempt: how long to wait before the next one, the
     /// hook told; `None` to give up and return `error`. Not retried: an
-    /// invalid URL, `wss://` without the `tls` feature, and a refusal with
-    /// a 4xx status (retrying would not help).
+    /// invalid URL (a proxy's too), `wss://` without the `tls` feature, a
+    /// refusal with a 4xx status (a proxy's 407 or 403 included), and a
+    /// SOCKS5 proxy refusing our credentials or methods (retrying would
+    /// not help).
     pub(crate) fn after(
         &mut self,
         error: &Error,
         backoff: &Backoff,
         on_retry: &mut Option<RetryHook>,
     ) -> Option<Duration> {
-        let permanent = matches!(error, Error::InvalidRequest(_) | Error::TlsUnavailable)
-            || error.http_status().is_some_and(|s| (400..500).contains(&s));
+        let permanent = matches!(
+            error,
+            Error::InvalidRequest(_)
+                | Error::TlsUnavailable
+                | Error::Proxy(
+                    ProxyError::InvalidUrl(_)
+                        | ProxyError::InvalidTarget(_)
+                        | ProxyError::Socks5AuthFailed
+                        | ProxyError::Socks5NoAcceptableMethod { .. }
+                )
+        ) || error.http_status().is_some_and(|s| (400..500).contains(&s));
         self.failures += 1;
         if permanent || backoff.max_attempts.is_some_and(|m| self.failures >= m) {
             return None;

@@ -276,7 +276,9 @@ impl OriginPolicy {
 /// One of our own HTTP/1.1 responses (written by this crate, so well
 /// formed) as an `http::Response`, minus what `version` forbids.
 fn response_from_bytes(bytes: &[u8], version: Version) -> Response<Vec<u8>> {
-    let mut slots = [httparse::EMPTY_HEADER; 16];
+    // One slot per line is enough, whatever headers a caller added.
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+    let mut slots = vec![httparse::EMPTY_HEADER; lines];
     let mut parsed = httparse::Response::new(&mut slots);
     let (status, head_len) = match parsed.parse(bytes) {
         Ok(httparse::Status::Complete(n)) => (parsed.code.unwrap_or(500), n),

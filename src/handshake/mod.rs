@@ -53,7 +53,7 @@ use crate::prelude::*;
 mod accept;
 mod client;
 mod error;
-mod head;
+pub(crate) mod head;
 mod headers;
 mod http1;
 #[cfg(feature = "http")]

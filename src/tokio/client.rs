@@ -16,6 +16,7 @@ use crate::driver::DEFAULT_TIMEOUT;
 use crate::driver::client::{ClientHandshake, ClientStep, client_builder};
 use crate::driver::error::Error;
 use crate::handshake::{ClientRequest, Established, WsUrl};
+use crate::proxy::{ProxyScheme, ProxyUrl, TunnelHandshake};
 
 /// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with
 /// the default settings: TCP, TLS when asked for, the opening handshake.
@@ -78,9 +79,11 @@ client_builder! {
 }
 
 impl ClientBuilder {
-    /// Connects: TCP (each resolved address in turn, Nagle off), TLS for
-    /// `wss://` (with SNI), then the opening handshake; the TLS and
-    /// WebSocket handshakes share the handshake timeout.
+    /// Connects: TCP (each resolved address in turn, Nagle off) to the
+    /// server or to its proxy (see [`proxy`](Self::proxy)) and the tunnel
+    /// through it, TLS for `wss://` (with SNI for the server, inside any
+    /// tunnel), then the opening handshake; the tunnel, TLS and WebSocket
+    /// handshakes share the handshake timeout.
     pub async fn connect(
         &self,
     ) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, Established), Error> {
@@ -89,12 +92,31 @@ impl ClientBuilder {
         if url.secure() && cfg!(not(feature = "tls")) {
             return Err(Error::TlsUnavailable);
         }
-        let tcp = tcp_connect(url.host(), url.port(), self.settings.connect_timeout).await?;
-        let head = HeadReader::start(self.settings.handshake_timeout);
-        let stream = if url.secure() {
-            self.wrap_tls(tcp, url.host(), head.deadline()).await?
-        } else {
-            MaybeTlsStream::Plain(tcp)
+        let limit = self.settings.connect_timeout;
+        let (stream, head) = match self.settings.proxy_for(&url)? {
+            None => {
+                let tcp = tcp_connect(url.host(), url.port(), limit).await?;
+                let head = HeadReader::start(self.settings.handshake_timeout);
+                (self.secure(tcp, &url, head.deadline()).await?, head)
+            }
+            Some(proxy) => {
+                let resolved = match proxy.resolves_locally() {
+                    true => Some(super::proxy::resolve(url.host(), url.port()).await?),
+                    false => None,
+                };
+                let tunnel = self.settings.tunnel(&proxy, &url, resolved)?;
+                let mut tcp = tcp_connect(proxy.host(), proxy.port(), limit).await?;
+                let head = HeadReader::start(self.settings.handshake_timeout);
+                let deadline = head.deadline();
+                let stream = if proxy.scheme() == ProxyScheme::Https {
+                    self.through_https_proxy(tcp, &proxy, tunnel, &url, deadline)
+                        .await?
+                } else {
+                    super::proxy::open_tunnel(&mut tcp, tunnel, deadline).await?;
+                    self.secure(tcp, &url, deadline).await?
+                };
+                (stream, head)
+            }
         };
         handshake(stream, request, self.settings.config.clone(), head).await
     }
@@ -109,28 +131,66 @@ impl ClientBuilder {
         handshake(stream, self.request()?, self.settings.config.clone(), head).await
     }
 
-    #[cfg(feature = "tls")]
-    async fn wrap_tls(
+    /// TLS for `wss://` (with SNI for the server), plain for `ws://`.
+    async fn secure(
         &self,
         tcp: TcpStream,
-        host: &str,
+        url: &WsUrl,
         deadline: Instant,
     ) -> Result<MaybeTlsStream<TcpStream>, Error> {
-        let config = match &self.settings.tls_config {
-            Some(config) => config.clone(),
-            None => crate::driver::tls_config::default_client_config()?,
-        };
-        super::tls::connect_tls_until(tcp, host, config, deadline).await
+        if !url.secure() {
+            return Ok(MaybeTlsStream::Plain(tcp));
+        }
+        #[cfg(feature = "tls")]
+        return super::tls::connect_tls_until(tcp, url.host(), self.client_tls_config()?, deadline)
+            .await;
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = deadline;
+            Err(Error::TlsUnavailable)
+        }
+    }
+
+    /// TLS to an `https://` proxy (with the proxy's name), the tunnel
+    /// inside it, and for `wss://` TLS with the server inside that.
+    #[cfg(feature = "tls")]
+    async fn through_https_proxy(
+        &self,
+        tcp: TcpStream,
+        proxy: &ProxyUrl,
+        tunnel: TunnelHandshake,
+        url: &WsUrl,
+        deadline: Instant,
+    ) -> Result<MaybeTlsStream<TcpStream>, Error> {
+        let config = self.client_tls_config()?;
+        let mut outer = super::tls::client_tls(tcp, proxy.host(), config.clone(), deadline).await?;
+        super::proxy::open_tunnel(&mut outer, tunnel, deadline).await?;
+        if !url.secure() {
+            return Ok(MaybeTlsStream::ClientTls(Box::new(outer)));
+        }
+        let inner = super::tls::client_tls(outer, url.host(), config, deadline).await?;
+        Ok(MaybeTlsStream::ClientTlsInTls(Box::new(inner)))
     }
 
     #[cfg(not(feature = "tls"))]
-    async fn wrap_tls(
+    async fn through_https_proxy(
         &self,
         _tcp: TcpStream,
-        _host: &str,
+        _proxy: &ProxyUrl,
+        _tunnel: TunnelHandshake,
+        _url: &WsUrl,
         _deadline: Instant,
     ) -> Result<MaybeTlsStream<TcpStream>, Error> {
         Err(Error::TlsUnavailable)
+    }
+
+    /// The builder's rustls configuration, or the Mozilla roots.
+    #[cfg(feature = "tls")]
+    fn client_tls_config(&self) -> Result<std::sync::Arc<rustls::ClientConfig>, Error> {
+        match &self.settings.tls_config {
+            Some(config) => Ok(config.clone()),
+            None => crate::driver::tls_config::default_client_config(),
+        }
     }
 }
 

@@ -21,6 +21,11 @@ pub enum MaybeTlsStream<S> {
     /// The server side of TLS.
     #[cfg(feature = "tls")]
     ServerTls(Box<tokio_rustls::server::TlsStream<S>>),
+    /// `wss://` through an `https://` proxy: TLS with the server inside
+    /// TLS with the proxy (`ws://` through one is [`ClientTls`](Self::ClientTls),
+    /// the proxy's).
+    #[cfg(feature = "tls")]
+    ClientTlsInTls(Box<tokio_rustls::client::TlsStream<tokio_rustls::client::TlsStream<S>>>),
 }
 
 /// Does the same with whichever stream is inside (boxed TLS streams are
@@ -33,6 +38,8 @@ macro_rules! each {
             MaybeTlsStream::ClientTls($s) => $body,
             #[cfg(feature = "tls")]
             MaybeTlsStream::ServerTls($s) => $body,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::ClientTlsInTls($s) => $body,
         }
     };
 }
@@ -46,6 +53,8 @@ impl<S> MaybeTlsStream<S> {
             MaybeTlsStream::ClientTls(t) => t.get_ref().0,
             #[cfg(feature = "tls")]
             MaybeTlsStream::ServerTls(t) => t.get_ref().0,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::ClientTlsInTls(t) => t.get_ref().0.get_ref().0,
         }
     }
 

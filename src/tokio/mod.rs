@@ -4,7 +4,10 @@
 //!
 //! - Clients: [`connect`] a `ws://` URL (`wss://` with the `tls` feature),
 //!   or configure with [`ClientBuilder`] (subprotocols, `Origin`, headers,
-//!   timeouts); [`client_handshake`] runs over a stream you connected.
+//!   timeouts, a proxy); [`client_handshake`] runs over a stream you
+//!   connected. By default the proxy comes from `HTTPS_PROXY` /
+//!   `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` as curl reads them (see
+//!   [`crate::proxy`] and [`ClientBuilder::proxy`]).
 //! - Servers: [`accept`] a stream, or [`accept_with`] a decision that sees
 //!   the request (path, headers, `Origin`, subprotocols) and accepts it,
 //!   refuses it, or answers plain HTTP on the same port; [`ServerBuilder`]
@@ -63,6 +66,7 @@ mod client;
 mod driver;
 mod handshake_io;
 mod maybe_tls;
+mod proxy;
 mod reconnect;
 mod server;
 mod split;

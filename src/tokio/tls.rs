@@ -87,10 +87,24 @@ pub(super) async fn connect_tls_until<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let stream = client_tls(sock, host, config, deadline).await?;
+    Ok(MaybeTlsStream::ClientTls(Box::new(stream)))
+}
+
+/// [`connect_tls_until`] without the wrapping: also over a TLS stream
+/// (TLS to the server inside TLS to an `https://` proxy).
+pub(super) async fn client_tls<S>(
+    sock: S,
+    host: &str,
+    config: Arc<ClientConfig>,
+    deadline: Instant,
+) -> Result<tokio_rustls::client::TlsStream<S>, Error>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let name = server_name(host)?;
     let connect = tokio_rustls::TlsConnector::from(config).connect(name, sock);
-    let stream = within(deadline, connect).await?;
-    Ok(MaybeTlsStream::ClientTls(Box::new(stream)))
+    within(deadline, connect).await
 }
 
 /// A TLS handshake by `deadline`, its failures told as the blocking

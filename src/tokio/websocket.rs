@@ -305,6 +305,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadSide for Unsplit<'_, S> {
     ) -> Poll<io::Result<usize>> {
         driver::poll_read_direct(cx, self.stream, self.driver, size)
     }
+
+    fn backpressure(&self) -> bool {
+        true
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> futures_core::Stream for WebSocket<S> {

@@ -62,7 +62,19 @@ pub fn connect_tls<S: Stream>(
     config: Arc<ClientConfig>,
     timeout: Duration,
 ) -> Result<MaybeTlsStream<S>, Error> {
+    Ok(MaybeTlsStream::Tls(Box::new(client_tls(
+        sock, host, config, timeout,
+    )?)))
+}
+
+/// [`connect_tls`] without the wrapping: also over a TLS stream (TLS to
+/// the target inside TLS to an `https://` proxy).
+pub(crate) fn client_tls<S: Stream>(
+    sock: S,
+    host: &str,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<TlsStream<S>, Error> {
     let conn = ClientConnection::new(config, server_name(host)?)?;
-    let stream = TlsStream::handshake(Connection::Client(conn), sock, timeout)?;
-    Ok(MaybeTlsStream::Tls(Box::new(stream)))
+    TlsStream::handshake(Connection::Client(conn), sock, timeout)
 }

@@ -169,6 +169,17 @@ impl<S: SplitStream> TlsStream<S> {
     }
 }
 
+/// A TLS stream splits like its socket: what lets TLS run inside TLS (to
+/// a `wss://` server through an `https://` proxy) split too.
+impl<S: SplitStream> SplitStream for TlsStream<S> {
+    type Reader = TlsReader<S::Reader>;
+    type Writer = TlsWriter<S::Writer>;
+
+    fn split_stream(self) -> io::Result<(Self::Reader, Self::Writer)> {
+        self.split()
+    }
+}
+
 /// A rustls stream made by hand (server or client connection) works with
 /// [`accept`](crate::blocking::accept) and
 /// [`client_handshake`](crate::blocking::client_handshake). Its writes go
