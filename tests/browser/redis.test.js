@@ -2,7 +2,9 @@
 // instance A and bob on instance B chat with each other through a real
 // redis-server started here (free loopback port, no persistence, a
 // password), each sees the online count, and bob's page sees alice's
-// leave when her page closes.
+// leave when her page closes. Then carol's page on A: A is killed, bob
+// sees her leave within the presence expiry, and her page reconnects once
+// A is back on the same address.
 //
 // Usage: node redis.test.js PATH/TO/axum_chat [PATH/TO/redis-server]
 // (scripts/browser_test.sh builds the example and runs this.)
@@ -81,10 +83,11 @@ async function startRedis() {
   return `redis://:${PASSWORD}@127.0.0.1:${port}`;
 }
 
-// Starts an instance and resolves with its address once Redis is up for it.
-function startInstance(redisUrl) {
+// Starts an instance (on a free port unless given an address) and resolves
+// with its address and process once Redis is up for it.
+function startInstance(redisUrl, at = "127.0.0.1:0") {
   return new Promise((resolve, reject) => {
-    const server = spawn(serverBin, ["127.0.0.1:0", "--redis", redisUrl, "--presence-ttl", "2"], {
+    const server = spawn(serverBin, [at, "--redis", redisUrl, "--presence-ttl", "2"], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     children.push(server);
@@ -97,7 +100,7 @@ function startInstance(redisUrl) {
       const m = /^listening on (\S+)$/.exec(line);
       if (m) addr = m[1];
       if (line.startsWith("redis up")) up = true;
-      if (up && addr) resolve(addr);
+      if (up && addr) resolve({ addr, server });
     });
   });
 }
@@ -129,8 +132,8 @@ function waitForLine(page, line) {
 
 async function main() {
   const redisUrl = await startRedis();
-  const a = await startInstance(redisUrl);
-  const b = await startInstance(redisUrl);
+  const { addr: a, server: serverA } = await startInstance(redisUrl);
+  const { addr: b } = await startInstance(redisUrl);
   log(`redis-server up, instances on ${a} and ${b}`);
 
   profile = fs.mkdtempSync(path.join(os.tmpdir(), "wsproto-chromium-"));
@@ -158,10 +161,28 @@ async function main() {
   await waitForLine(alice, "bob: hi from B");
   log("alice on A received bob's message from B");
 
+  const carol = await openChat(a, "carol");
+  await waitForLine(bob, "* carol joined");
   await alice.close();
   await waitForLine(bob, "* alice left");
-  await waitForLine(bob, "* 1 online");
   log("bob on B saw alice leave A");
+
+  // Instance A is killed: bob sees carol leave within the presence expiry
+  // (2 s, swept every 2/3 s); carol's page shows it and retries with
+  // backoff, and is back once A is started again on the same address.
+  serverA.removeAllListeners("exit");
+  const exited = new Promise((resolve) => serverA.on("exit", resolve));
+  serverA.kill("SIGKILL");
+  await exited;
+  const killed = Date.now();
+  await carol.waitForSelector('#state[data-state="closed"]', { timeout: STEP_TIMEOUT });
+  await waitForLine(bob, "* carol left");
+  const after = Date.now() - killed;
+  log(`bob on B saw carol leave ${after} ms after A was killed (presence TTL 2 s)`);
+  if (after > 4000) throw new Error(`carol's leave took ${after} ms`);
+  await startInstance(redisUrl, a);
+  await waitForLine(bob, "* carol joined");
+  log("carol's page reconnected to A, started again; bob saw her join");
 
   await cleanup();
   log("PASSED");
