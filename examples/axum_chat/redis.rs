@@ -122,6 +122,8 @@ struct Inner {
     options: Options,
     /// Random, new at every start: tells this instance's posts apart.
     instance: String,
+    /// `PREFIX:room:`, before every room's channel name.
+    channel_prefix: String,
     /// Room -> its local members, id -> member.
     rooms: Mutex<HashMap<String, HashMap<u64, Member>>>,
     next_id: AtomicU64,
@@ -137,6 +139,7 @@ impl Hub {
         let (relay, commands) = mpsc::channel(RELAY_QUEUE);
         let instance = format!("{:016x}", rand_u64());
         let hub = Hub(Arc::new(Inner {
+            channel_prefix: format!("{}:room:", options.prefix),
             options,
             instance,
             rooms: Mutex::default(),
@@ -149,7 +152,7 @@ impl Hub {
     }
 
     fn channel(&self, room: &str) -> String {
-        format!("{}:room:{room}", self.0.options.prefix)
+        format!("{}{room}", self.0.channel_prefix)
     }
 
     fn members_key(&self, room: &str) -> String {
@@ -245,7 +248,7 @@ impl Hub {
 
     /// A post that came from Redis: to every local member of its room.
     fn received(&self, channel: &str, payload: &[u8]) {
-        let Some(room) = channel.strip_prefix(&format!("{}:room:", self.0.options.prefix)) else {
+        let Some(room) = channel.strip_prefix(self.0.channel_prefix.as_str()) else {
             return;
         };
         let Ok(payload) = std::str::from_utf8(payload) else {
