@@ -19,8 +19,12 @@
 #   server role: kosoku (fuzzing client) -> examples/autobahn_server --adapter A
 #   client role: examples/autobahn_client --adapter A -> kosoku -m fuzzingserver
 #
+#   axum:     examples/axum_chat's /echo route: the tokio adapter behind
+#             wsproto::axum::WebSocketUpgrade under axum::serve (HTTP/1.1);
+#             server role, groups 1-10 (about 10 s)
+#
 # The testees are built with the `deflate` feature, which makes their
-# configuration offer/accept permessage-deflate. The six runs go at once.
+# configuration offer/accept permessage-deflate. The seven runs go at once.
 # Then scripts/autobahn_check.py checks each report: every case of the run
 # present, every behaviour OK or INFORMATIONAL, and no change against the expected results committed in
 # scripts/autobahn-expected/{server,client}.json, which every adapter must
@@ -108,7 +112,8 @@ KOSOKU=$VENV/bin/kosoku
 echo "=== build the testees (release)"
 # Optimised (the bench profile, as `--release` plus line tables), with
 # every feature, as CI's other builds.
-cargo build --profile bench --all-features --example autobahn_server --example autobahn_client
+cargo build --profile bench --all-features --example autobahn_server --example autobahn_client \
+    --example axum_chat
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
 
 # The four runs go at the same time: each is bound by round trips (every
@@ -139,6 +144,24 @@ server_role() {
     fi
     kill "$server_pid" 2>/dev/null || true
     echo "$adapter, server role: $((SECONDS - start)) s"
+    return "$status"
+}
+
+# kosoku -> axum_chat's /echo, groups 1-10. Report in $OUT/axum-server/.
+axum_server_role() {
+    local run=$OUT/axum-server start=$SECONDS status=0 server_pid addr
+    rm -rf "$run" "$run.testee.log" "$run.kosoku.log"
+    "$BIN/axum_chat" 127.0.0.1:0 >"$run.testee.log" 2>&1 &
+    server_pid=$!
+    addr=$(wait_listening "$run.testee.log" "$server_pid") || status=1
+    if [ "$status" -eq 0 ] && ! timeout "$ROLE_TIMEOUT" "$KOSOKU" "ws://$addr/echo" -o "$run" \
+        -x '12.*' -x '13.*' -p 2 >"$run.kosoku.log" 2>&1; then
+        echo "kosoku (axum, server role) failed or timed out:"
+        tail -n 20 "$run.kosoku.log"
+        status=1
+    fi
+    kill "$server_pid" 2>/dev/null || true
+    echo "axum, server role: $((SECONDS - start)) s"
     return "$status"
 }
 
@@ -199,7 +222,7 @@ excluded() {
 
 status=0
 start=$SECONDS
-echo "=== $((2 * ${#ADAPTERS[@]})) runs at once: kosoku -> autobahn_server, autobahn_client -> kosoku -m fuzzingserver, adapters ${ADAPTERS[*]}"
+echo "=== $((2 * ${#ADAPTERS[@]} + 1)) runs at once: kosoku -> autobahn_server, autobahn_client -> kosoku -m fuzzingserver, adapters ${ADAPTERS[*]}; kosoku -> axum_chat /echo"
 jobs_started=()
 for adapter in "${ADAPTERS[@]}"; do
     mapfile -t globs < <(excluded "$adapter")
@@ -209,6 +232,9 @@ for adapter in "${ADAPTERS[@]}"; do
         jobs_started+=("$!")
     done
 done
+axum_server_role &
+pids+=("$!")
+jobs_started+=("$!")
 for job in "${jobs_started[@]}"; do
     wait "$job" || status=1
 done
@@ -234,9 +260,15 @@ for adapter in "${ADAPTERS[@]}"; do
     done
 done
 
+if ! python3 scripts/autobahn_check.py --role "axum server" --cases "$CASES" \
+    --exclude '12.*' --exclude '13.*' \
+    "$OUT/axum-server/index.json" scripts/autobahn-expected/server.json; then
+    status=1
+fi
+
 if [ "$status" -ne 0 ]; then
     echo "autobahn: FAILED (reports in $OUT/{$(IFS=,; echo "${ADAPTERS[*]}")}-{server,client}/index.html)"
 else
-    echo "autobahn: both roles through the ${ADAPTERS[*]} adapters (each with its cases, see the top of $0), all OK or INFORMATIONAL"
+    echo "autobahn: both roles through the ${ADAPTERS[*]} adapters (each with its cases, see the top of $0), and the axum extractor (server, groups 1-10), all OK or INFORMATIONAL"
 fi
 exit "$status"

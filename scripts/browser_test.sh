@@ -25,9 +25,19 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
 fi
 
 # With permessage-deflate: the test checks that Chromium agreed to it.
-cargo build --all-features --example chat_server
+cargo build --all-features --example chat_server --example axum_chat
 target_dir=${CARGO_TARGET_DIR:-target}
-server="$(realpath "$target_dir")/debug/examples/chat_server"
+examples="$(realpath "$target_dir")/debug/examples"
 
 cd tests/browser
-EXPECT_EXTENSION=permessage-deflate timeout 120 node chat.test.js "$server" ${SCREENSHOT:+"$SCREENSHOT"}
+echo "== chat_server (blocking adapter)"
+EXPECT_EXTENSION=permessage-deflate timeout 120 node chat.test.js "$examples/chat_server" ${SCREENSHOT:+"$SCREENSHOT"}
+# The axum extractor: over HTTPS, Chromium loads the page over HTTP/2 and,
+# the server advertising extended CONNECT, opens the WebSocket on the same
+# connection (RFC 8441); over plain HTTP, an HTTP/1.1 GET.
+echo "== axum_chat --tls (HTTP/2, extended CONNECT)"
+SERVER_ARGS=--tls SCHEME=https EXPECT_SOCKET="HTTP/2.0 CONNECT" EXPECT_EXTENSION=permessage-deflate \
+    timeout 120 node chat.test.js "$examples/axum_chat"
+echo "== axum_chat (HTTP/1.1)"
+EXPECT_SOCKET="HTTP/1.1 GET" EXPECT_EXTENSION=permessage-deflate \
+    timeout 120 node chat.test.js "$examples/axum_chat"

@@ -719,6 +719,102 @@ fn tls_echo_server_and_wss_client() {
     let _ = std::fs::remove_file(cert);
 }
 
+/// axum_chat, plain: the page, the same-origin policy, the room (as
+/// chat_server's), the `/echo` route, and its `socket NAME VERSION METHOD`
+/// lines.
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[test]
+fn axum_chat_serves_the_page_the_room_and_the_echo() {
+    let (mut server, addr) = Running::server("axum_chat", &["127.0.0.1:0"]);
+    let page = http_get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<title>wsproto chat</title>"));
+
+    let url = format!("ws://{addr}/ws");
+    let refused = ClientBuilder::new(&url)
+        .origin("http://evil.example")
+        .connect()
+        .unwrap_err();
+    assert_eq!(refused.http_status(), Some(403), "{refused}");
+    assert!(server.line_starting("socket ").starts_with("socket guest-"));
+
+    let mut join = |name: &str| {
+        let (mut ws, _) = ClientBuilder::new(format!("{url}?name={name}"))
+            .origin(format!("http://{addr}"))
+            .connect()
+            .unwrap();
+        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        assert_eq!(
+            server.line_starting("socket "),
+            format!("socket {name} HTTP/1.1 GET")
+        );
+        ws
+    };
+    let mut alice = join("alice");
+    let mut bob = join("bob");
+    assert_eq!(next_text(&mut alice), "* bob joined");
+    alice.send("hi bob").unwrap();
+    assert_eq!(next_text(&mut bob), "alice: hi bob");
+    close(bob);
+    assert_eq!(next_text(&mut alice), "* bob left");
+    close(alice);
+
+    let (mut ws, _) = connect(&format!("ws://{addr}/echo")).unwrap();
+    ws.send(Message::binary(vec![7; 100_000])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![7; 100_000]));
+    close(ws);
+}
+
+/// axum_chat --tls: a self-signed certificate, printed; `wss://` works
+/// with it (HTTP/1.1 by ALPN for this client; the browser test covers
+/// HTTP/2).
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[test]
+fn axum_chat_over_tls_with_a_self_signed_certificate() {
+    let mut server = Running::spawn("axum_chat", &["127.0.0.1:0", "--tls"]);
+    let cert = server.line_starting("certificate ")["certificate ".len()..].to_owned();
+    let line = server.line_starting("listening on ");
+    let addr = &line["listening on ".len()..];
+    let mut client = Running::spawn("wss_client", &[&format!("wss://{addr}/echo"), &cert]);
+    assert_eq!(
+        client.rest_of_stdout(),
+        ["hello over TLS"],
+        "{}",
+        client.stderr()
+    );
+    assert!(client.wait().success(), "{}", client.stderr());
+    let _ = std::fs::remove_file(cert);
+}
+
+/// hyper_server: hyper alone with the handshake in `http` types; an
+/// echo, and a refusal with the core's status.
+#[cfg(feature = "axum")]
+#[test]
+fn hyper_server_echoes_and_refuses_with_the_core_status() {
+    let (_server, addr) = Running::server("hyper_server", &["127.0.0.1:0"]);
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    ws.send("through hyper").unwrap();
+    assert_eq!(next_text(&mut ws), "through hyper");
+    close(ws);
+    // permessage-deflate agreed and in use (the example has the feature).
+    #[cfg(feature = "deflate")]
+    {
+        let mut config = wsproto::Config::default();
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+        let (mut ws, established) = ClientBuilder::new(format!("ws://{addr}/"))
+            .config(config)
+            .connect()
+            .unwrap();
+        assert!(established.deflate().is_some());
+        let text = "compress me ".repeat(1000);
+        ws.send(text.as_str()).unwrap();
+        assert_eq!(next_text(&mut ws), text);
+        close(ws);
+    }
+    let page = http_get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 426"), "{page}");
+}
+
 /// The embedded loop is deterministic (a seeded generator, a tick
 /// counter), so its whole transcript is known: the handshake, the echo,
 /// a keepalive Ping answered every 5 s of ticks, the closing handshake.
