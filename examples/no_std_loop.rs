@@ -64,9 +64,6 @@ mod device {
         Closed,
     }
 
-    // One per device, for the device's life: boxing the connection would
-    // only add an allocation. (Clippy flags it with every feature on.)
-    #[allow(clippy::large_enum_variant)]
     enum Phase {
         Handshake(ClientHandshake, Vec<u8>),
         // Boxed: a connection is about 1 KB, the handshake a fifth of it.

@@ -96,7 +96,9 @@ impl HeadReader {
 /// KiB) and time (1 s).
 async fn linger<S: AsyncRead + Unpin>(stream: &mut S) {
     let deadline = Instant::now() + LINGER_TIME;
-    let mut buf = [0u8; 4 << 10];
+    // On the heap: an array here would sit in every accept future (and so
+    // in every connection's task) for the rare refusal.
+    let mut buf = vec![0u8; 4 << 10];
     let mut drained = 0;
     while drained < LINGER_BYTES {
         match timeout_at(deadline, stream.read(&mut buf)).await {
