@@ -23,7 +23,7 @@ fn json(len: usize) -> String {
             x % 1000,
             x % 100_000,
             (x >> 20) % 100,
-            x % 3 == 0,
+            x.is_multiple_of(3),
             (x >> 8) % 16,
             (x >> 12) % 16,
         ));

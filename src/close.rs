@@ -44,6 +44,10 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: an unexpected condition (also used here for a keepalive timeout).
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1013: try again later (registered with IANA: a temporary
+    /// condition; sent here to a reader too slow for a broadcast, see
+    /// [`Connection::send_prepared`](crate::Connection::send_prepared)).
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
     /// 1015: the TLS handshake failed. Never sent.
     pub const TLS_HANDSHAKE: CloseCode = CloseCode(1015);
 

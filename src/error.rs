@@ -184,4 +184,9 @@ pub enum UsageError {
         /// The configured cap.
         cap: usize,
     },
+    /// [`Connection::send_prepared`](crate::Connection::send_prepared) on a
+    /// client connection: a client masks every frame with a fresh key
+    /// (RFC 6455 §5.3), so it cannot send a frame shared with others.
+    #[error("prepared messages are for servers: a client masks each frame")]
+    PreparedByClient,
 }

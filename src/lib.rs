@@ -195,7 +195,10 @@ mod utf8;
 pub use bytes::Bytes;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, HandshakeLimits};
-pub use connection::{BinaryPayload, Connection, Event, MaskSource, State, TextPayload, Transmit};
+pub use connection::{
+    BinaryPayload, Connection, Delivery, Event, MaskSource, PreparedMessage, State, TextPayload,
+    Transmit,
+};
 pub use error::{
     INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, Timeout,
     UsageError,

@@ -6,7 +6,8 @@
 //! frames and events; `send.rs` frames, masks and queues outgoing bytes;
 //! `closing.rs` holds the closing handshake and failing the connection;
 //! `timers.rs` handles the close timeout and keepalive; `payload.rs` the
-//! types a send accepts. This file is about 600 lines because it carries
+//! types a send accepts; `prepared.rs` messages framed once for many
+//! connections. This file is about 600 lines because it carries
 //! the public API's documentation (265 doc-comment lines: the driving loop
 //! and each call); its code is under 350 lines.
 
@@ -15,6 +16,7 @@ use crate::prelude::*;
 use crate::time::{DefaultMoment, Moment};
 mod closing;
 mod payload;
+mod prepared;
 mod receive;
 mod send;
 mod timers;
@@ -32,6 +34,7 @@ use crate::role::Role;
 use crate::utf8::Utf8Bytes;
 
 pub use payload::{BinaryPayload, TextPayload};
+pub use prepared::{Delivery, PreparedMessage};
 pub use send::MaskSource;
 
 use closing::{Ending, Shutdown};
@@ -120,7 +123,9 @@ pub enum State {
 ///   (which returns the [`Timeout`](crate::Timeout) that ended the
 ///   connection, if one did).
 /// - **Commands**: [`send_text`](Self::send_text),
-///   [`send_binary`](Self::send_binary), [`send_ping`](Self::send_ping),
+///   [`send_binary`](Self::send_binary),
+///   [`send_prepared`](Self::send_prepared) (one frame shared by many
+///   connections), [`send_ping`](Self::send_ping),
 ///   [`send_pong`](Self::send_pong), [`close`](Self::close). Misuse is a
 ///   [`UsageError`] that changes nothing.
 /// - **Output**: [`poll_event`](Self::poll_event) (what the peer sent),

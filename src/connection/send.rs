@@ -164,6 +164,12 @@ impl TxQueue {
         self.chunks.push_back(chunk);
     }
 
+    /// Queues bytes shared with others (a prepared message's frame) as a
+    /// chunk of their own: never copied, whatever their size.
+    pub(crate) fn push_shared(&mut self, chunk: Bytes) {
+        self.push_chunk(chunk);
+    }
+
     /// Makes room for `additional` bytes in the arena. Written bytes still
     /// at its front are dropped first when it has to grow, so that
     /// `reserve` can reuse their space: a queue that never drains completely

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 
 use super::error::{Error, is_timeout};
 use super::outgoing::Chunks;
-use crate::{CloseCode, Connection, Event, Message, State, Timeout, Transmit, UsageError};
+use crate::{
+    CloseCode, Connection, Delivery, Event, Message, PreparedMessage, State, Timeout, Transmit,
+    UsageError,
+};
 
 /// The connection and what the adapter learned about its stream.
 #[derive(Debug)]
@@ -62,6 +65,19 @@ impl Driver {
             Message::Close(frame) => self.conn.close(frame.code, frame.reason.as_str()),
         };
         result.map_err(|e| self.refused(e))
+    }
+
+    /// Queues a prepared message on the core (never waits for room: a
+    /// reader too slow is dropped, see `Connection::send_prepared`);
+    /// `elsewhere` is what the adapter took out and has not written.
+    pub(crate) fn queue_prepared(
+        &mut self,
+        message: &PreparedMessage,
+        elsewhere: usize,
+    ) -> Result<Delivery, Error> {
+        self.conn
+            .send_prepared_beyond(message, elsewhere)
+            .map_err(|e| self.refused(e))
     }
 
     /// A send the core refused; on a connection that is over, how it ended.

@@ -262,6 +262,10 @@ pub(super) trait ReadSide {
 #[derive(Debug)]
 pub(super) struct ReadState {
     read_size: usize,
+    /// The last read filled its room: a short read right after it is the
+    /// tail of the same burst (a message one read did not hold), not a
+    /// sign that input got small, so it does not shrink the read size.
+    filled: bool,
     timer: Timer,
     /// The closing handshake is done (our Close flushed, the stream shut
     /// down, a client waited for the end of stream).
@@ -277,6 +281,7 @@ impl ReadState {
     pub(super) fn new() -> ReadState {
         ReadState {
             read_size: STACK_READ,
+            filled: false,
             timer: Timer::default(),
             finished: false,
             done: false,
@@ -350,7 +355,11 @@ pub(super) fn poll_recv<R: ReadSide>(
                 if !blocked {
                     match side.poll_read_into_core(cx, state.read_size) {
                         Poll::Ready(Ok(n)) => {
-                            state.read_size = ReadSize::next(state.read_size, n, STACK_READ);
+                            let size = state.read_size;
+                            if n == size || !state.filled {
+                                state.read_size = ReadSize::next(size, n, STACK_READ);
+                            }
+                            state.filled = n == size;
                             continue;
                         }
                         Poll::Ready(Err(e)) => {

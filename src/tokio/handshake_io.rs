@@ -94,10 +94,12 @@ impl HeadReader {
 /// the response before the client has read it. So what the client still
 /// sends is read and discarded until it closes, bounded in bytes (256
 /// KiB) and time (1 s).
+///
+/// The buffer is on the heap, allocated only when lingering: an array here
+/// made every `accept` future (and so every connection's task, which keeps
+/// the space of its largest await for its whole life) 4 KiB larger.
 async fn linger<S: AsyncRead + Unpin>(stream: &mut S) {
     let deadline = Instant::now() + LINGER_TIME;
-    // On the heap: an array here would sit in every accept future (and so
-    // in every connection's task) for the rare refusal.
     let mut buf = vec![0u8; 4 << 10];
     let mut drained = 0;
     while drained < LINGER_BYTES {

@@ -42,7 +42,7 @@ use super::websocket::WebSocket;
 use crate::driver::Driver;
 use crate::driver::error::Error;
 use crate::driver::outgoing::{Chunks, Outgoing};
-use crate::{CloseCode, Message, State};
+use crate::{CloseCode, Delivery, Message, PreparedMessage, State};
 
 /// Locks, ignoring poisoning: every core call either completes or changes
 /// nothing, so a panic elsewhere leaves nothing to recover.
@@ -365,6 +365,30 @@ impl<S: AsyncWrite> WebSocketWriter<S> {
     pub async fn feed(&self, message: impl Into<Message>) -> Result<(), Error> {
         poll_fn(|cx| self.poll_ready(cx)).await?;
         self.queue(message.into())
+    }
+
+    /// Queues a [`PreparedMessage`] (shared, not copied) and writes
+    /// everything queued, as [`WebSocket::send_prepared`] does: never
+    /// waits for room; a peer with more than
+    /// [`Config::max_write_buffer`](crate::Config::max_write_buffer)
+    /// waiting (in the connection or taken out by a writer) is dropped
+    /// with 1013 and this returns [`Delivery::Dropped`] without writing.
+    /// **Cancel safe**: queued whole before the first await.
+    pub async fn send_prepared(&self, message: &PreparedMessage) -> Result<Delivery, Error> {
+        let delivery = {
+            let mut core = lock(&self.shared.core);
+            let taken = self.shared.taken.load(Ordering::Relaxed);
+            let delivery = core.driver.queue_prepared(message, taken)?;
+            if delivery == Delivery::Dropped {
+                // The reader keeps the close deadline from now on.
+                core.wake_reader();
+            }
+            delivery
+        };
+        if delivery == Delivery::Queued {
+            self.flush().await?;
+        }
+        Ok(delivery)
     }
 
     /// Sends a Ping with up to 125 bytes of `payload`.

@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::driver::{self, ReadSide, ReadState, WriteState};
 use crate::driver::Driver;
 use crate::driver::error::Error;
-use crate::{CloseCode, Config, Connection, Message, Role, State};
+use crate::{CloseCode, Config, Connection, Delivery, Message, PreparedMessage, Role, State};
 
 /// A WebSocket connection over a tokio stream `S` (a `TcpStream`, a TLS
 /// stream, hyper's upgraded connection, anything `AsyncRead + AsyncWrite`).
@@ -198,6 +198,74 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         poll_fn(|cx| self.poll_ready(cx)).await?;
         self.driver.queue(message.into())
+    }
+
+    /// Queues a [`PreparedMessage`] (a frame encoded once and shared by
+    /// every recipient, no copy) and writes everything queued: the way to
+    /// broadcast to many connections. Server connections only
+    /// ([`UsageError::PreparedByClient`](crate::UsageError::PreparedByClient)).
+    ///
+    /// It never waits for room: when more than
+    /// [`Config::max_write_buffer`] is already queued the peer is too slow
+    /// for the room, so the connection starts closing with 1013 (Try
+    /// Again Later) and this returns [`Delivery::Dropped`] at once,
+    /// without writing; keep calling [`recv`](Self::recv) to finish the
+    /// closing handshake (bounded by [`Config::close_timeout`]) or drop
+    /// the socket. See [`Connection::send_prepared`], also for
+    /// permessage-deflate (prepared messages go uncompressed).
+    ///
+    /// A chat member's task waits for its input and the room at once, and
+    /// queues with [`feed_prepared`](Self::feed_prepared), which never
+    /// waits for a slow socket (`recv` writes what is queued):
+    ///
+    /// ```no_run
+    /// use tokio::sync::broadcast;
+    /// use wsproto::tokio::{Message, WebSocket};
+    /// use wsproto::{Delivery, PreparedMessage};
+    ///
+    /// async fn member(
+    ///     mut ws: WebSocket<tokio::net::TcpStream>,
+    ///     room: broadcast::Sender<PreparedMessage>,
+    /// ) -> Result<(), wsproto::tokio::Error> {
+    ///     let mut feed = room.subscribe();
+    ///     loop {
+    ///         tokio::select! {
+    ///             message = ws.recv() => match message.transpose()? {
+    ///                 // Framed once here, shared by every member.
+    ///                 Some(Message::Text(text)) => {
+    ///                     let _ = room.send(PreparedMessage::text(text));
+    ///                 }
+    ///                 Some(_) => {}
+    ///                 None => return Ok(()),
+    ///             },
+    ///             Ok(prepared) = feed.recv() => {
+    ///                 if ws.feed_prepared(&prepared)? == Delivery::Dropped {
+    ///                     // Too slow: closing with 1013; finish the handshake.
+    ///                     while let Some(message) = ws.recv().await {
+    ///                         message?;
+    ///                     }
+    ///                     return Ok(());
+    ///                 }
+    ///             }
+    ///         }
+    ///     }
+    /// }
+    /// ```
+    ///
+    /// **Cancel safe**: queued whole before the first await.
+    pub async fn send_prepared(&mut self, message: &PreparedMessage) -> Result<Delivery, Error> {
+        let delivery = self.feed_prepared(message)?;
+        if delivery == Delivery::Queued {
+            self.flush().await?;
+        }
+        Ok(delivery)
+    }
+
+    /// Queues a [`PreparedMessage`] without writing, as
+    /// [`send_prepared`](Self::send_prepared) does (dropping a reader too
+    /// slow); the next `recv`, `flush` or send writes it. Never waits.
+    pub fn feed_prepared(&mut self, message: &PreparedMessage) -> Result<Delivery, Error> {
+        self.driver.queue_prepared(message, 0)
     }
 
     /// Sends a Ping with up to 125 bytes of `payload`; the peer's Pong
