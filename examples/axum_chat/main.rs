@@ -49,6 +49,7 @@ use wsproto::handshake::OriginPolicy;
 use wsproto::tokio::tls::rustls::pki_types::pem::PemObject;
 use wsproto::tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use wsproto::tokio::tls::{accept_tls, server_config};
+use wsproto::{Delivery, PreparedMessage};
 
 const PAGE: &str = include_str!("../chat.html");
 
@@ -59,15 +60,16 @@ const QUEUE: usize = 256;
 #[derive(Clone, Default)]
 struct Room {
     /// Everyone connected: id -> the queue of its writer task.
-    members: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>>,
+    members: Arc<Mutex<HashMap<u64, mpsc::Sender<PreparedMessage>>>>,
     next_id: Arc<AtomicU64>,
 }
 
 impl Room {
     /// Sends `text` to everyone but `from`; a member whose queue is full
-    /// (not reading) is dropped.
+    /// (not reading) is dropped. The message is framed once: every
+    /// member's socket writes the same shared bytes.
     fn broadcast(&self, from: u64, text: &str) {
-        let message = Message::text(text.to_owned());
+        let message = PreparedMessage::text(text);
         self.members
             .lock()
             .unwrap()
@@ -186,17 +188,19 @@ async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
 
 async fn member(socket: WebSocket, room: Room, id: u64, name: String) {
     let (mut reader, writer) = socket.split();
-    let (queue, mut inbox) = mpsc::channel::<Message>(QUEUE);
-    // The writer task: everything for this member goes out in order.
+    let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
+    // The writer task: everything for this member goes out in order. A
+    // member whose socket has more than `max_write_buffer` waiting is
+    // closed with 1013 (`Delivery::Dropped`) instead of buffered.
     tokio::spawn(async move {
         while let Some(message) = inbox.recv().await {
-            if writer.send(message).await.is_err() {
+            if !matches!(writer.send_prepared(&message).await, Ok(Delivery::Queued)) {
                 return;
             }
         }
         let _ = writer.close(1000, "").await;
     });
-    let _ = queue.try_send(Message::text(format!("* you are {name}")));
+    let _ = queue.try_send(PreparedMessage::text(format!("* you are {name}")));
     room.members.lock().unwrap().insert(id, queue);
     room.broadcast(id, &format!("* {name} joined"));
     while let Some(Ok(message)) = reader.recv().await {

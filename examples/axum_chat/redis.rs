@@ -36,6 +36,7 @@ use redis::aio::{MultiplexedConnection, PubSubSink};
 use tokio::sync::mpsc;
 use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
 use wsproto::handshake::OriginPolicy;
+use wsproto::{Delivery, PreparedMessage};
 
 use super::{QUEUE, valid_name};
 
@@ -102,7 +103,7 @@ impl Options {
 /// One local member: its name and the queue of its writer task.
 struct Member {
     name: String,
-    queue: mpsc::Sender<Message>,
+    queue: mpsc::Sender<PreparedMessage>,
 }
 
 /// What the relay task is asked to do, in this order.
@@ -172,8 +173,8 @@ impl Hub {
     }
 
     /// Sends `text` to the local members of `room` but `from`; a member
-    /// whose queue is full (not reading) is dropped. The text is one
-    /// `Bytes`, shared by every recipient's message.
+    /// whose queue is full (not reading) is dropped. The message is framed
+    /// once (a `PreparedMessage`): every local member writes the same bytes.
     fn deliver(
         rooms: &mut HashMap<String, HashMap<u64, Member>>,
         room: &str,
@@ -183,7 +184,7 @@ impl Hub {
         let Some(members) = rooms.get_mut(room) else {
             return;
         };
-        let message = Message::text(text.to_owned());
+        let message = PreparedMessage::text(text);
         members.retain(|id, m| *id == from || m.queue.try_send(message.clone()).is_ok());
     }
 
@@ -560,16 +561,18 @@ pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Respon
 
 async fn member(socket: WebSocket, hub: Hub, room: String, id: u64, name: String) {
     let (mut reader, writer) = socket.split();
-    let (queue, mut inbox) = mpsc::channel::<Message>(QUEUE);
+    let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
+    // As on one server: the frame shared by every local member, a socket
+    // with more than `max_write_buffer` waiting closed with 1013.
     tokio::spawn(async move {
         while let Some(message) = inbox.recv().await {
-            if writer.send(message).await.is_err() {
+            if !matches!(writer.send_prepared(&message).await, Ok(Delivery::Queued)) {
                 return;
             }
         }
         let _ = writer.close(1000, "").await;
     });
-    let _ = queue.try_send(Message::text(format!("* you are {name}")));
+    let _ = queue.try_send(PreparedMessage::text(format!("* you are {name}")));
     hub.join(
         &room,
         id,
