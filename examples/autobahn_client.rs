@@ -7,6 +7,8 @@
 //! The cases run on the public blocking adapters, what users run:
 //! `--adapter blocking` (the default, [`wsproto::blocking::WebSocket`]) or
 //! `--adapter split` (a reader thread and a writer thread per connection);
+//! `--adapter tokio` (with the `tokio` feature) runs
+//! [`wsproto::tokio::WebSocket`] on a current-thread runtime;
 //! `--adapter sans-io` runs the core alone under the hand-written driver
 //! of `common/driver.rs`. See `common/echo.rs`.
 //!
@@ -33,8 +35,17 @@ fn main() -> Result<()> {
         .find_map(|message| message.as_text()?.trim().parse::<u32>().ok())
         .ok_or("getCaseCount: no number received")?;
     println!("running {count} cases as {agent} ({adapter} adapter)");
+    #[cfg(feature = "tokio")]
+    let runtime = echo::tokio_runtime()?;
     for case in 1..=count {
         let url = format!("{base}/runCase?case={case}&agent={agent}");
+        #[cfg(feature = "tokio")]
+        if adapter == Adapter::Tokio {
+            if let Err(e) = runtime.block_on(run_case_tokio(&url)) {
+                eprintln!("case {case}: {e}");
+            }
+            continue;
+        }
         if let Err(e) = run_case(&url, adapter) {
             eprintln!("case {case}: {e}");
         }
@@ -57,6 +68,17 @@ fn run_case(url: &str, adapter: Adapter) -> Result<()> {
         let (ws, _) = ClientBuilder::new(url).config(config()).connect()?;
         echo::echo(ws, adapter)?;
     }
+    Ok(())
+}
+
+/// One case on the tokio adapter.
+#[cfg(feature = "tokio")]
+async fn run_case_tokio(url: &str) -> Result<()> {
+    let (ws, _) = wsproto::tokio::ClientBuilder::new(url)
+        .config(config())
+        .connect()
+        .await?;
+    echo::echo_tokio(ws).await?;
     Ok(())
 }
 

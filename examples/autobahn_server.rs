@@ -6,8 +6,10 @@
 //! The connections run on the public blocking adapters, what users run:
 //! `--adapter blocking` (the default, [`wsproto::blocking::WebSocket`]) or
 //! `--adapter split` (a reader thread and a writer thread per connection);
-//! `--adapter sans-io` runs the core alone under the hand-written driver
-//! of `common/driver.rs`. See `common/echo.rs`.
+//! `--adapter tokio` (with the `tokio` feature) runs
+//! [`wsproto::tokio::WebSocket`], a task per connection on a
+//! current-thread runtime; `--adapter sans-io` runs the core alone under
+//! the hand-written driver of `common/driver.rs`. See `common/echo.rs`.
 //!
 //! Run with `cargo run --release --example autobahn_server -- 127.0.0.1:9001 --adapter split`.
 
@@ -26,6 +28,10 @@ use wsproto::blocking::ServerBuilder;
 fn main() -> Result<(), Box<dyn Error>> {
     let (args, adapter) = echo::args()?;
     let addr = args.first().map_or("127.0.0.1:9001", String::as_str);
+    #[cfg(feature = "tokio")]
+    if adapter == Adapter::Tokio {
+        return echo::tokio_runtime()?.block_on(serve_tokio(addr));
+    }
     let listener = TcpListener::bind(addr)?;
     println!(
         "listening on {} ({adapter} adapter)",
@@ -64,6 +70,33 @@ fn serve(
         echo::echo(server.accept(stream)?, adapter)?;
     }
     Ok(())
+}
+
+/// `--adapter tokio`: the same server, a task per connection.
+#[cfg(feature = "tokio")]
+async fn serve_tokio(addr: &str) -> Result<(), Box<dyn Error>> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    println!("listening on {} (tokio adapter)", listener.local_addr()?);
+    let server = wsproto::tokio::ServerBuilder::new().config(config());
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                eprintln!("accept: {e}");
+                continue;
+            }
+        };
+        let server = server.clone();
+        tokio::spawn(async move {
+            let served = async {
+                stream.set_nodelay(true)?;
+                echo::echo_tokio(server.accept(stream).await?).await
+            };
+            if let Err(e) = served.await {
+                eprintln!("connection: {e}");
+            }
+        });
+    }
 }
 
 /// Default limits; permessage-deflate with default preferences when built

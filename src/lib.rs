@@ -19,6 +19,10 @@
 //! - `tokio` (feature `tokio`): the same on tokio, cancel-safe, with
 //!   `Stream` + `Sink`, split halves without a lock held across an await,
 //!   and no heap held while a connection waits for input.
+//! - `axum` (feature `axum`): `WebSocketUpgrade`, an extractor for axum
+//!   0.8 with the feel of axum's own, over the tokio adapter; HTTP/1.1
+//!   and HTTP/2 (RFC 8441 extended CONNECT) requests alike. The handshake
+//!   in `http` crate types alone is feature `http` (see [`handshake`]).
 //!
 //! Decoders return [`Parsed::Partial`] when input ends early: incomplete input
 //! is never an error. Errors say whose fault they are: [`ProtocolError`]
@@ -158,6 +162,8 @@ mod prelude {
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+#[cfg(feature = "axum")]
+pub mod axum;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod close;

@@ -1,9 +1,12 @@
 //! The examples, run as processes and driven by `wsproto::blocking`
-//! clients over 127.0.0.1.
+//! clients over 127.0.0.1. With the `tokio` feature, the tokio echo server
+//! and line client too; the line clients' tests run against both (see
+//! `client_tests!`).
 //!
 //! `cargo test` builds the examples before running tests; the binaries are
 //! found in `target/<profile>/examples/`. (With `cargo test --test
-//! examples` alone, run `cargo build --examples` first.)
+//! examples` alone, run `cargo build --examples` first, with the same
+//! `--features`.)
 //!
 //! Every child is killed when its guard drops, and a watchdog kills it
 //! after [`DEADLINE`], which ends any client blocked on it: no test can
@@ -252,9 +255,10 @@ fn http_get(addr: SocketAddr, path: &str) -> String {
     response
 }
 
-#[test]
-fn echo_server_echoes_text_and_binary() {
-    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+/// An echo server example echoes text, binary and 1 MiB, to a blocking
+/// client.
+fn echo_server_echoes(server: &str, args: &[&str]) {
+    let (_server, addr) = Running::server(server, args);
     let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
     ws.send("héllo").unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("héllo"));
@@ -267,10 +271,58 @@ fn echo_server_echoes_text_and_binary() {
 }
 
 #[test]
-fn client_sends_stdin_lines_and_prints_the_echoes() {
-    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+fn echo_server_echoes_text_and_binary() {
+    echo_server_echoes("echo_server", &["127.0.0.1:0"]);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_echo_server_echoes_text_and_binary_on_one_thread_and_on_four() {
+    echo_server_echoes("tokio_echo_server", &["127.0.0.1:0"]);
+    echo_server_echoes("tokio_echo_server", &["127.0.0.1:0", "--threads", "4"]);
+}
+
+/// Many clients at once, each echoing a burst of messages: the connections
+/// run as concurrent tasks, on one thread and on several.
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_echo_server_serves_clients_concurrently() {
+    for threads in ["1", "2"] {
+        let (_server, addr) =
+            Running::server("tokio_echo_server", &["127.0.0.1:0", "--threads", threads]);
+        let url = format!("ws://{addr}/");
+        // All connected before any sends: a server that served one
+        // connection at a time would not get past the first.
+        let mut clients: Vec<_> = (0..20).map(|_| connect(&url).unwrap().0).collect();
+        for (i, ws) in clients.iter_mut().enumerate() {
+            for j in 0..10 {
+                ws.send(format!("{i}.{j}")).unwrap();
+            }
+        }
+        for (i, mut ws) in clients.into_iter().enumerate().rev() {
+            for j in 0..10 {
+                assert_eq!(next_text(&mut ws), format!("{i}.{j}"));
+            }
+            close(ws);
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_echo_server_rejects_bad_arguments() {
+    for args in [&["--threads", "0"][..], &["--threads"], &["a", "b"]] {
+        let mut server = Running::spawn("tokio_echo_server", args);
+        let status = server.wait();
+        assert_eq!(status.code(), Some(2), "{args:?}: {status}");
+        assert!(server.stderr().contains("usage:"), "{}", server.stderr());
+    }
+}
+
+fn sends_stdin_lines_and_prints_the_echoes(server: &str, client: &str) {
+    let (_server, addr) = Running::server(server, &["127.0.0.1:0"]);
     let url = format!("ws://{addr}/");
-    let mut client = Running::spawn("client", &[&url]);
+    let mut client = Running::spawn(client, &[&url]);
     let mut stdin = client.stdin.take().unwrap();
     // Typed one at a time, each echo seen before the next line, as a person
     // would.
@@ -292,17 +344,16 @@ fn client_sends_stdin_lines_and_prints_the_echoes() {
 /// The client picks its proxy up from the environment, as the README
 /// shows: through tinyproxy with `HTTP_PROXY`, and straight to the server
 /// when `NO_PROXY` names it.
-#[test]
-fn client_goes_through_the_proxy_in_the_environment() {
+fn goes_through_the_proxy_in_the_environment(server: &str, client: &str) {
     let Some(proxy) = proxy_support::ProxyProcess::tinyproxy(Some(("alice", "pw-s3cret"))) else {
         return;
     };
-    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    let (_server, addr) = Running::server(server, &["127.0.0.1:0"]);
     let url = format!("ws://{addr}/");
     let proxy_url = proxy.url("http", Some(("alice", "pw-s3cret")));
     for (no_proxy, through) in [("", true), ("127.0.0.1", false)] {
         let vars = [("HTTP_PROXY", proxy_url.as_str()), ("NO_PROXY", no_proxy)];
-        let mut client = Running::spawn_env("client", &[&url, "--linger", "0"], &vars);
+        let mut client = Running::spawn_env(client, &[&url, "--linger", "0"], &vars);
         let mut stdin = client.stdin.take().unwrap();
         writeln!(stdin, "via proxy: {through}").unwrap();
         assert_eq!(
@@ -329,13 +380,12 @@ fn client_goes_through_the_proxy_in_the_environment() {
     assert_eq!(connects, 1, "{}", proxy.output());
 }
 
-/// `/ping LABEL` sends a Ping (`send_ping` on the split writer); the
+/// `/ping LABEL` sends a Ping (`send_ping`); the
 /// Pong is noted on stderr, and the lines around it are echoed as usual.
-#[test]
-fn client_pings_on_request() {
-    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+fn pings_on_request(server: &str, client: &str) {
+    let (_server, addr) = Running::server(server, &["127.0.0.1:0"]);
     let url = format!("ws://{addr}/");
-    let mut client = Running::spawn("client", &[&url, "--linger", "0"]);
+    let mut client = Running::spawn(client, &[&url, "--linger", "0"]);
     let mut stdin = client.stdin.take().unwrap();
     writeln!(stdin, "/ping are you there?").unwrap();
     writeln!(stdin, "after").unwrap();
@@ -355,11 +405,10 @@ fn client_pings_on_request() {
 /// Lines piped in all at once, input closed right away: the server gets
 /// the messages and the Close together, and must still answer every
 /// message before its Close echo.
-#[test]
-fn client_piped_input_gets_every_echo_before_the_close() {
-    let (_server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+fn piped_input_gets_every_echo_before_the_close(server: &str, client: &str) {
+    let (_server, addr) = Running::server(server, &["127.0.0.1:0"]);
     let lines: Vec<String> = (0..20).map(|i| format!("line {i}")).collect();
-    let mut client = Running::spawn("client", &[&format!("ws://{addr}/")]);
+    let mut client = Running::spawn(client, &[&format!("ws://{addr}/")]);
     let mut stdin = client.stdin.take().unwrap();
     stdin
         .write_all(format!("{}\n", lines.join("\n")).as_bytes())
@@ -375,19 +424,54 @@ fn client_piped_input_gets_every_echo_before_the_close() {
     assert!(status.success(), "{status}; stderr: {}", client.stderr());
 }
 
-#[test]
-fn client_reports_errors_with_a_failure_status() {
+fn reports_errors_with_a_failure_status(server: &str, client: &str) {
     // Nothing listens there once the server is gone.
-    let (server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
-    drop(server);
-    let mut client = Running::spawn("client", &[&format!("ws://{addr}/")]);
-    let status = client.wait();
+    let (running, addr) = Running::server(server, &["127.0.0.1:0"]);
+    drop(running);
+    let mut run = Running::spawn(client, &[&format!("ws://{addr}/")]);
+    let status = run.wait();
     assert!(!status.success());
-    assert!(client.stderr().contains("error:"), "{}", client.stderr());
+    assert!(run.stderr().contains("error:"), "{}", run.stderr());
 
-    let mut client = Running::spawn("client", &["http://not-a-websocket/"]);
-    assert!(!client.wait().success());
+    let mut run = Running::spawn(client, &["http://not-a-websocket/"]);
+    assert_eq!(run.wait().code(), Some(1), "{}", run.stderr());
+    // A usage error is told apart: status 2.
+    let mut run = Running::spawn(client, &[]);
+    assert_eq!(run.wait().code(), Some(2), "{}", run.stderr());
+    assert!(run.stderr().contains("usage:"), "{}", run.stderr());
 }
+
+/// The line clients, blocking and tokio, against the echo servers of
+/// their kind: same behaviour, same output.
+macro_rules! client_tests {
+    ($($test:ident),* $(,)?) => {
+        mod client {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test("echo_server", "client");
+                }
+            )*
+        }
+        #[cfg(feature = "tokio")]
+        mod tokio_client {
+            $(
+                #[test]
+                fn $test() {
+                    super::$test("tokio_echo_server", "tokio_client");
+                }
+            )*
+        }
+    };
+}
+
+client_tests!(
+    sends_stdin_lines_and_prints_the_echoes,
+    goes_through_the_proxy_in_the_environment,
+    pings_on_request,
+    piped_input_gets_every_echo_before_the_close,
+    reports_errors_with_a_failure_status,
+);
 
 #[test]
 fn chat_server_serves_the_page_and_refuses_other_origins() {
@@ -633,6 +717,102 @@ fn tls_echo_server_and_wss_client() {
         client.stderr()
     );
     let _ = std::fs::remove_file(cert);
+}
+
+/// axum_chat, plain: the page, the same-origin policy, the room (as
+/// chat_server's), the `/echo` route, and its `socket NAME VERSION METHOD`
+/// lines.
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[test]
+fn axum_chat_serves_the_page_the_room_and_the_echo() {
+    let (mut server, addr) = Running::server("axum_chat", &["127.0.0.1:0"]);
+    let page = http_get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 200"), "{page}");
+    assert!(page.contains("<title>wsproto chat</title>"));
+
+    let url = format!("ws://{addr}/ws");
+    let refused = ClientBuilder::new(&url)
+        .origin("http://evil.example")
+        .connect()
+        .unwrap_err();
+    assert_eq!(refused.http_status(), Some(403), "{refused}");
+    assert!(server.line_starting("socket ").starts_with("socket guest-"));
+
+    let mut join = |name: &str| {
+        let (mut ws, _) = ClientBuilder::new(format!("{url}?name={name}"))
+            .origin(format!("http://{addr}"))
+            .connect()
+            .unwrap();
+        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        assert_eq!(
+            server.line_starting("socket "),
+            format!("socket {name} HTTP/1.1 GET")
+        );
+        ws
+    };
+    let mut alice = join("alice");
+    let mut bob = join("bob");
+    assert_eq!(next_text(&mut alice), "* bob joined");
+    alice.send("hi bob").unwrap();
+    assert_eq!(next_text(&mut bob), "alice: hi bob");
+    close(bob);
+    assert_eq!(next_text(&mut alice), "* bob left");
+    close(alice);
+
+    let (mut ws, _) = connect(&format!("ws://{addr}/echo")).unwrap();
+    ws.send(Message::binary(vec![7; 100_000])).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::binary(vec![7; 100_000]));
+    close(ws);
+}
+
+/// axum_chat --tls: a self-signed certificate, printed; `wss://` works
+/// with it (HTTP/1.1 by ALPN for this client; the browser test covers
+/// HTTP/2).
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[test]
+fn axum_chat_over_tls_with_a_self_signed_certificate() {
+    let mut server = Running::spawn("axum_chat", &["127.0.0.1:0", "--tls"]);
+    let cert = server.line_starting("certificate ")["certificate ".len()..].to_owned();
+    let line = server.line_starting("listening on ");
+    let addr = &line["listening on ".len()..];
+    let mut client = Running::spawn("wss_client", &[&format!("wss://{addr}/echo"), &cert]);
+    assert_eq!(
+        client.rest_of_stdout(),
+        ["hello over TLS"],
+        "{}",
+        client.stderr()
+    );
+    assert!(client.wait().success(), "{}", client.stderr());
+    let _ = std::fs::remove_file(cert);
+}
+
+/// hyper_server: hyper alone with the handshake in `http` types; an
+/// echo, and a refusal with the core's status.
+#[cfg(feature = "axum")]
+#[test]
+fn hyper_server_echoes_and_refuses_with_the_core_status() {
+    let (_server, addr) = Running::server("hyper_server", &["127.0.0.1:0"]);
+    let (mut ws, _) = connect(&format!("ws://{addr}/")).unwrap();
+    ws.send("through hyper").unwrap();
+    assert_eq!(next_text(&mut ws), "through hyper");
+    close(ws);
+    // permessage-deflate agreed and in use (the example has the feature).
+    #[cfg(feature = "deflate")]
+    {
+        let mut config = wsproto::Config::default();
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+        let (mut ws, established) = ClientBuilder::new(format!("ws://{addr}/"))
+            .config(config)
+            .connect()
+            .unwrap();
+        assert!(established.deflate().is_some());
+        let text = "compress me ".repeat(1000);
+        ws.send(text.as_str()).unwrap();
+        assert_eq!(next_text(&mut ws), text);
+        close(ws);
+    }
+    let page = http_get(addr, "/");
+    assert!(page.starts_with("HTTP/1.1 426"), "{page}");
 }
 
 /// The embedded loop is deterministic (a seeded generator, a tick

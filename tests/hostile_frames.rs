@@ -1,5 +1,7 @@
 //! Hostile frames from a raw TCP client, against a real server on loopback
-//! (the blocking adapter, default config, a thread per connection). Each
+//! (default config; each test against the blocking server, a thread per
+//! connection, and the tokio one, a task per connection: see
+//! `against_both_servers!`). Each
 //! case asserts the close code on the wire and the error the server saw,
 //! the time it took, and that a well-behaved client is still served.
 //!
@@ -64,7 +66,6 @@ fn expect_close(what: &str, bytes: &[u8], code: u16) {
     server.assert_serves();
 }
 
-#[test]
 fn declared_length_2_pow_63_minus_1_is_1009_without_allocating() {
     let rss_before = rss_kib();
     let mut bytes = header(BINARY, (1 << 63) - 1, Some(MASK));
@@ -77,7 +78,6 @@ fn declared_length_2_pow_63_minus_1_is_1009_without_allocating() {
     assert!(rss_after < rss_before + (16 << 10), "RSS grew");
 }
 
-#[test]
 fn length_with_the_64_bit_msb_set_1002() {
     let mut bytes = header(BINARY, 1 << 63, Some(MASK));
     bytes.extend_from_slice(b"x");
@@ -87,13 +87,11 @@ fn length_with_the_64_bit_msb_set_1002() {
     expect_close("length u64::MAX", &bytes, 1002);
 }
 
-#[test]
 fn unmasked_client_frames_1002() {
     expect_close("unmasked text", &frame(TEXT, b"hi", None), 1002);
     expect_close("unmasked ping", &frame(PING, b"hi", None), 1002);
 }
 
-#[test]
 fn reserved_opcodes_1002() {
     let server = Server::start();
     for opcode in [0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf] {
@@ -103,7 +101,6 @@ fn reserved_opcodes_1002() {
     server.assert_serves();
 }
 
-#[test]
 fn reserved_bits_1002() {
     let server = Server::start();
     for rsv in [0x40, 0x20, 0x10, 0x70] {
@@ -115,7 +112,6 @@ fn reserved_bits_1002() {
     server.assert_serves();
 }
 
-#[test]
 fn fragmented_and_oversized_control_frames_1002() {
     let server = Server::start();
     expect_close_on(&server, "ping without FIN", &masked(0x09, b"x"), 1002);
@@ -131,7 +127,6 @@ fn fragmented_and_oversized_control_frames_1002() {
     server.assert_serves();
 }
 
-#[test]
 fn orphan_continuations_1002() {
     let server = Server::start();
     expect_close_on(&server, "orphan final", &masked(CONT_LAST, b"x"), 1002);
@@ -143,7 +138,6 @@ fn orphan_continuations_1002() {
     server.assert_serves();
 }
 
-#[test]
 fn interleaved_messages_1002() {
     let server = Server::start();
     let mut bytes = masked(TEXT_FIRST, b"a");
@@ -162,7 +156,6 @@ fn interleaved_messages_1002() {
     server.assert_serves();
 }
 
-#[test]
 fn invalid_utf8_1007() {
     let server = Server::start();
     expect_close_on(&server, "0xff", &masked(TEXT, b"ok\xff"), 1007);
@@ -178,7 +171,6 @@ fn invalid_utf8_1007() {
     server.assert_serves();
 }
 
-#[test]
 fn invalid_utf8_fails_fast_before_the_frame_ends() {
     let server = Server::start();
     // A first fragment declaring 1 MiB, of which only the first bytes are
@@ -194,7 +186,6 @@ fn invalid_utf8_fails_fast_before_the_frame_ends() {
     server.assert_serves();
 }
 
-#[test]
 fn bad_close_payloads() {
     let server = Server::start();
     expect_close_on(&server, "1-byte close", &masked(CLOSE, &[3]), 1002);
@@ -235,7 +226,6 @@ fn bad_close_payloads() {
     server.assert_serves();
 }
 
-#[test]
 fn a_million_empty_fragments_1009_at_the_fragment_cap() {
     let server = Server::start();
     let mut ws = RawWs::connect(server.addr);
@@ -274,7 +264,6 @@ fn a_million_empty_fragments_1009_at_the_fragment_cap() {
     server.assert_serves();
 }
 
-#[test]
 fn connection_cut_mid_frame() {
     let server = Server::start();
     let mut ws = RawWs::connect(server.addr);
@@ -304,7 +293,6 @@ fn connection_cut_mid_frame() {
     server.assert_serves();
 }
 
-#[test]
 fn a_frame_dribbled_one_byte_per_write_is_echoed() {
     let server = Server::start();
     let mut ws = RawWs::connect(server.addr);
@@ -320,3 +308,20 @@ fn a_frame_dribbled_one_byte_per_write_is_echoed() {
     assert_eq!(payload, text.as_bytes());
     server.assert_serves();
 }
+
+against_both_servers!(
+    declared_length_2_pow_63_minus_1_is_1009_without_allocating,
+    length_with_the_64_bit_msb_set_1002,
+    unmasked_client_frames_1002,
+    reserved_opcodes_1002,
+    reserved_bits_1002,
+    fragmented_and_oversized_control_frames_1002,
+    orphan_continuations_1002,
+    interleaved_messages_1002,
+    invalid_utf8_1007,
+    invalid_utf8_fails_fast_before_the_frame_ends,
+    bad_close_payloads,
+    a_million_empty_fragments_1009_at_the_fragment_cap,
+    connection_cut_mid_frame,
+    a_frame_dribbled_one_byte_per_write_is_echoed,
+);

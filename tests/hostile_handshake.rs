@@ -1,6 +1,7 @@
 //! Hostile peers in the opening handshake, against a real server on
-//! loopback (the blocking adapter, default config, a thread per
-//! connection). Each case asserts the answer, the time it took, and that a
+//! loopback (default config; each test against the blocking server, a
+//! thread per connection, and the tokio one, a task per connection: see
+//! `against_both_servers!`). Each case asserts the answer, the time it took, and that a
 //! well-behaved client is still served afterwards.
 
 #![cfg(feature = "blocking")]
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use hostile_support::*;
 use wsproto::Parsed;
-use wsproto::blocking::{Error, HandshakeFailure, Refusal, ServerBuilder};
+use wsproto::blocking::{Error, HandshakeFailure, Refusal};
 use wsproto::handshake::{OriginPolicy, RequestParser};
 
 /// Sends `bytes` from another thread (the server may answer before it has
@@ -42,7 +43,6 @@ fn assert_refused(what: &str, bytes: Vec<u8>, status: u16) {
     server.assert_serves();
 }
 
-#[test]
 fn ten_thousand_headers_431() {
     let mut extra = String::new();
     for i in 0..10_000 {
@@ -51,13 +51,11 @@ fn ten_thousand_headers_431() {
     assert_refused("10,000 headers", request_with(&extra).into_bytes(), 431);
 }
 
-#[test]
 fn one_mebibyte_header_line_431() {
     let extra = format!("X-Big: {}\r\n", "a".repeat(1 << 20));
     assert_refused("1 MiB header line", request_with(&extra).into_bytes(), 431);
 }
 
-#[test]
 fn subprotocol_header_of_64k_spaces_and_commas_431() {
     let value: String = " ,".repeat(32 << 10);
     let extra = format!("Sec-WebSocket-Protocol: {value}\r\n");
@@ -68,7 +66,6 @@ fn subprotocol_header_of_64k_spaces_and_commas_431() {
     );
 }
 
-#[test]
 fn subprotocol_offered_twice_400() {
     // RFC 6455 §4.1: the offered subprotocols "MUST all be unique strings".
     let extra = "Sec-WebSocket-Protocol: chat, superchat, chat\r\n";
@@ -79,7 +76,6 @@ fn subprotocol_offered_twice_400() {
     );
 }
 
-#[test]
 fn subprotocol_list_of_empty_elements_within_limits() {
     // Just under the 8 KiB line limit: parsed in linear time. RFC 9110 §5.6.1
     // lets a recipient ignore empty list elements, so this is a request
@@ -101,7 +97,6 @@ fn subprotocol_list_of_empty_elements_within_limits() {
     server.assert_serves();
 }
 
-#[test]
 fn dribbled_head_is_scanned_once() {
     // Sans-IO: a 12 KB head fed 3 bytes at a time is examined exactly once
     // over (no re-parse of the whole buffer on every read).
@@ -142,10 +137,9 @@ fn dribbled_head_is_scanned_once() {
     server.assert_serves();
 }
 
-#[test]
 fn stalled_handshake_dropped_at_the_timeout() {
     const TIMEOUT: Duration = Duration::from_millis(300);
-    let server = Server::with(ServerBuilder::new().handshake_timeout(TIMEOUT));
+    let server = Server::with(Settings::new().handshake_timeout(TIMEOUT));
     let mut tcp = raw(server.addr);
     let started = Instant::now();
     tcp.write_all(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -162,7 +156,6 @@ fn stalled_handshake_dropped_at_the_timeout() {
     server.assert_serves();
 }
 
-#[test]
 fn hundreds_of_unfinished_handshakes_do_not_block_others() {
     const STALLED: usize = 300;
     let server = Server::start();
@@ -195,13 +188,11 @@ fn hundreds_of_unfinished_handshakes_do_not_block_others() {
     server.assert_serves();
 }
 
-#[test]
 fn garbage_bytes_400_at_the_first_byte() {
     let garbage: Vec<u8> = (0..4096u32).map(|i| (i * 7919 % 251) as u8).collect();
     assert_refused("garbage", garbage, 400);
 }
 
-#[test]
 fn tls_client_hello_on_the_plain_port_400() {
     // The start of a TLS 1.2/1.3 ClientHello record.
     let mut hello = vec![
@@ -211,25 +202,21 @@ fn tls_client_hello_on_the_plain_port_400() {
     assert_refused("TLS ClientHello", hello, 400);
 }
 
-#[test]
 fn wrong_method_405() {
     let request = request_with("").replacen("GET", "POST", 1);
     assert_refused("POST", request.into_bytes(), 405);
 }
 
-#[test]
 fn http_1_0_400() {
     let request = request_with("").replacen("HTTP/1.1", "HTTP/1.0", 1);
     assert_refused("HTTP/1.0", request.into_bytes(), 400);
 }
 
-#[test]
 fn wrong_websocket_version_426() {
     let request = request_with("").replace("Version: 13", "Version: 8");
     assert_refused("version 8", request.into_bytes(), 426);
 }
 
-#[test]
 fn wrong_keys_400() {
     for key in [
         "",
@@ -245,7 +232,7 @@ fn wrong_keys_400() {
 }
 
 fn same_origin_server() -> Server {
-    Server::with(ServerBuilder::new().origin_policy(OriginPolicy::new().same_origin(true)))
+    Server::with(Settings::new().origin_policy(OriginPolicy::new().same_origin(true)))
 }
 
 fn assert_origin_refused(server: &Server, extra: &str) {
@@ -263,7 +250,6 @@ fn assert_origin_refused(server: &Server, extra: &str) {
     ));
 }
 
-#[test]
 fn origin_attacks_under_a_same_origin_policy_403() {
     let server = same_origin_server();
     // The request's Host is 127.0.0.1 (port 80).
@@ -284,3 +270,21 @@ fn origin_attacks_under_a_same_origin_policy_403() {
         .unwrap();
     read_101(&mut tcp);
 }
+
+against_both_servers!(
+    ten_thousand_headers_431,
+    one_mebibyte_header_line_431,
+    subprotocol_header_of_64k_spaces_and_commas_431,
+    subprotocol_offered_twice_400,
+    subprotocol_list_of_empty_elements_within_limits,
+    dribbled_head_is_scanned_once,
+    stalled_handshake_dropped_at_the_timeout,
+    hundreds_of_unfinished_handshakes_do_not_block_others,
+    garbage_bytes_400_at_the_first_byte,
+    tls_client_hello_on_the_plain_port_400,
+    wrong_method_405,
+    http_1_0_400,
+    wrong_websocket_version_426,
+    wrong_keys_400,
+    origin_attacks_under_a_same_origin_policy_403,
+);

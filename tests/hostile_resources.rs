@@ -1,5 +1,7 @@
-//! Hostile peers against the server's memory and threads, on loopback (the
-//! blocking adapter, default config, a thread per connection).
+//! Hostile peers against the server's memory and threads, on loopback,
+//! default config; each test runs against the blocking server (a thread
+//! per connection) and the tokio one (a task per connection), see
+//! `against_both_servers!`.
 //!
 //! A counting global allocator tracks live heap bytes and their peak; the
 //! tests in this binary run one at a time (a lock) so the figures belong
@@ -160,7 +162,6 @@ fn flood_pings(ws: &mut RawWs) -> (usize, FloodEnd) {
     (sent, FloodEnd::Cap)
 }
 
-#[test]
 fn pings_from_a_peer_that_never_reads_are_back_pressured() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::start();
@@ -203,12 +204,11 @@ fn pings_from_a_peer_that_never_reads_are_back_pressured() {
 /// A peer that floods pings and never reads, but keeps its socket open, is
 /// dropped once the server's write has made no progress for
 /// `Config::write_timeout`: it cannot hold a server thread forever.
-#[test]
 fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let mut config = Config::default();
     config.write_timeout = Some(Duration::from_millis(300));
-    let server = Server::with(wsproto::blocking::ServerBuilder::new().config(config));
+    let server = Server::with(Settings::new().config(config));
     let mut ws = RawWs::connect(server.addr);
     let started = Instant::now();
     // Fill both directions' buffers until our own write blocks (or the
@@ -228,7 +228,6 @@ fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
     settle(&server);
 }
 
-#[test]
 fn a_message_growing_past_the_cap_through_many_fragments_1009() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let cap = Config::default().max_message_size;
@@ -281,7 +280,6 @@ fn a_message_growing_past_the_cap_through_many_fragments_1009() {
     sample.finish(2 * cap as isize + 8 * MIB, MIB);
 }
 
-#[test]
 fn a_frame_over_the_frame_cap_is_refused_before_buffering() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let server = Server::start();
@@ -325,7 +323,6 @@ fn load_message(c: u32, i: u32) -> Message {
     }
 }
 
-#[test]
 fn many_concurrent_clients_lose_and_reorder_nothing() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     const CLIENTS: u32 = 32;
@@ -407,3 +404,11 @@ fn many_concurrent_clients_lose_and_reorder_nothing() {
     // message in flight.
     sample.finish(64 * MIB, MIB);
 }
+
+against_both_servers!(
+    pings_from_a_peer_that_never_reads_are_back_pressured,
+    a_peer_that_never_reads_is_dropped_at_the_write_timeout,
+    a_message_growing_past_the_cap_through_many_fragments_1009,
+    a_frame_over_the_frame_cap_is_refused_before_buffering,
+    many_concurrent_clients_lose_and_reorder_nothing,
+);

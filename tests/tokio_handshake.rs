@@ -885,3 +885,19 @@ fn the_futures_are_send(tcp: TcpStream) {
     );
     send(client.recv());
 }
+
+/// A server spawns a task per connection, and the task's future is as
+/// large as its largest await: the accept future is part of every
+/// connection's memory for as long as it lives. A 4 KiB array in the
+/// lingering close once made it 5 KiB.
+#[test]
+fn the_accept_future_a_connection_task_holds_is_small() {
+    let (stream, _peer) = tokio::io::duplex(64);
+    let accept = wsproto::tokio::accept(stream);
+    let size = std::mem::size_of_val(&accept);
+    println!("accept future: {size} B");
+    assert!(size <= 1536, "accept future {size} B");
+    let (stream, _peer) = tokio::io::duplex(64);
+    let decide = wsproto::tokio::accept_with(stream, |_| wsproto::tokio::Decision::accept());
+    assert!(std::mem::size_of_val(&decide) <= 1536);
+}

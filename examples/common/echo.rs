@@ -7,6 +7,9 @@
 //! - `--adapter split`: [`WebSocket::split`]; the reader thread hands each
 //!   message through a channel to a writer thread, which sends it back and
 //!   says so; the reader reads on once the echo is out.
+//! - `--adapter tokio` (built with the `tokio` feature):
+//!   [`wsproto::tokio::WebSocket`] on a current-thread runtime, a task per
+//!   connection that receives a message and sends it back.
 //! - `--adapter sans-io`: the hand-written driver of `common/driver.rs`
 //!   (the core alone, no adapter), to tell a fault of the core from one of
 //!   the adapters.
@@ -27,6 +30,8 @@ pub enum Adapter {
     Blocking,
     /// [`WebSocket::split`]: a reader thread and a writer thread.
     Split,
+    /// [`wsproto::tokio::WebSocket`], a task per connection.
+    Tokio,
     /// The hand-written sans-IO driver (`common/driver.rs`).
     SansIo,
 }
@@ -36,6 +41,7 @@ impl fmt::Display for Adapter {
         f.write_str(match self {
             Adapter::Blocking => "blocking",
             Adapter::Split => "split",
+            Adapter::Tokio => "tokio",
             Adapter::SansIo => "sans-io",
         })
     }
@@ -60,9 +66,11 @@ pub fn args() -> Result<(Vec<String>, Adapter), String> {
             "blocking" => Adapter::Blocking,
             "split" => Adapter::Split,
             "sans-io" => Adapter::SansIo,
+            "tokio" if cfg!(feature = "tokio") => Adapter::Tokio,
+            "tokio" => return Err("--adapter tokio needs the `tokio` feature".into()),
             other => {
                 return Err(format!(
-                    "unknown adapter {other:?}: blocking, split or sans-io"
+                    "unknown adapter {other:?}: blocking, split, tokio or sans-io"
                 ));
             }
         };
@@ -149,4 +157,34 @@ where
         eprintln!("echo: the writer thread panicked");
     }
     result
+}
+
+/// The tokio adapter: receive a message, send it back, until the
+/// connection ends (`None` after a closing handshake). Pings and the
+/// peer's Close are answered inside `recv`.
+#[cfg(feature = "tokio")]
+pub async fn echo_tokio<S>(mut ws: wsproto::tokio::WebSocket<S>) -> Result<(), Error>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(message) = ws.recv().await {
+        let message = message?;
+        if message.is_data() {
+            // A refused send is reported, and the next `recv` tells how
+            // the connection ended.
+            if let Err(e) = ws.send(message).await {
+                eprintln!("echo: {e}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The runtime of `--adapter tokio`: one thread, as a server with a task
+/// per connection would often run.
+#[cfg(feature = "tokio")]
+pub fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }

@@ -42,6 +42,7 @@ pub struct ClientRequest {
     extensions: Vec<Extension>,
     headers: Vec<(String, String)>,
     limits: HandshakeLimits,
+    secure: bool,
 }
 
 impl ClientRequest {
@@ -50,7 +51,9 @@ impl ClientRequest {
     /// [`WsUrl`] for the host and port.
     pub fn from_url(url: &str) -> Result<ClientRequest, HandshakeUsageError> {
         let url = WsUrl::parse(url)?;
-        Ok(ClientRequest::new(url.host_header(), url.resource()))
+        let mut request = ClientRequest::new(url.host_header(), url.resource());
+        request.secure = url.secure();
+        Ok(request)
     }
 
     /// A request from parts: the `Host` header value (with `:port` when not
@@ -67,6 +70,7 @@ impl ClientRequest {
             deflate: None,
             headers: Vec::new(),
             limits: HandshakeLimits::default(),
+            secure: false,
         }
     }
 
@@ -139,31 +143,44 @@ impl ClientRequest {
         // HTTP version MUST be at least 1.1."
         let mut out = format!("GET {} HTTP/1.1\r\n", self.resource).into_bytes();
         write_header(&mut out, "Host", &self.host);
-        write_header(&mut out, "Upgrade", "websocket");
-        write_header(&mut out, "Connection", "Upgrade");
-        write_header(&mut out, "Sec-WebSocket-Key", &key);
+        self.for_each_header(Some(&key), |name, value| {
+            write_header(&mut out, name, value)
+        });
+        out.extend_from_slice(b"\r\n");
+        Ok((out, self.into_handshake(Some(&key))))
+    }
+
+    /// Every header after `Host`, in order: the upgrade and the key
+    /// (HTTP/1.1 only: an extended CONNECT has neither), `Origin`, the
+    /// offers, the version, the caller's.
+    pub(super) fn for_each_header(&self, key: Option<&str>, mut f: impl FnMut(&str, &str)) {
+        if let Some(key) = key {
+            f("Upgrade", "websocket");
+            f("Connection", "Upgrade");
+            f("Sec-WebSocket-Key", key);
+        }
         if let Some(origin) = &self.origin {
-            write_header(&mut out, "Origin", origin);
+            f("Origin", origin);
         }
         if !self.protocols.is_empty() {
-            write_header(
-                &mut out,
-                "Sec-WebSocket-Protocol",
-                &self.protocols.join(", "),
-            );
+            f("Sec-WebSocket-Protocol", &self.protocols.join(", "));
         }
         // RFC 6455 §4.1: "The value of this header field MUST be 13."
-        write_header(&mut out, "Sec-WebSocket-Version", "13");
+        f("Sec-WebSocket-Version", "13");
         if !self.extensions.is_empty() {
             let list: Vec<String> = self.extensions.iter().map(Extension::to_string).collect();
-            write_header(&mut out, "Sec-WebSocket-Extensions", &list.join(", "));
+            f("Sec-WebSocket-Extensions", &list.join(", "));
         }
         for (name, value) in &self.headers {
-            write_header(&mut out, name, value);
+            f(name, value);
         }
-        out.extend_from_slice(b"\r\n");
-        let handshake = ClientHandshake {
-            expected_accept: accept_key(&key),
+    }
+
+    /// The handshake that checks the answer; `key` is `None` for an
+    /// extended CONNECT (no `Sec-WebSocket-Accept` to expect).
+    pub(super) fn into_handshake(self, key: Option<&str>) -> ClientHandshake {
+        ClientHandshake {
+            expected_accept: key.map(accept_key).unwrap_or_default(),
             protocols: self.protocols,
             extensions: self
                 .extensions
@@ -174,11 +191,29 @@ impl ClientRequest {
             limits: self.limits,
             #[cfg(feature = "deflate")]
             deflate: self.deflate,
-        };
-        Ok((out, handshake))
+        }
     }
 
-    fn check(&self) -> Result<(), HandshakeUsageError> {
+    /// The `Host` value (for HTTP/2, the `:authority`).
+    #[cfg(feature = "http")]
+    pub(super) fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The resource name: path and query.
+    #[cfg(feature = "http")]
+    pub(super) fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    /// Whether the URL was `wss://` (the `:scheme` of an extended CONNECT
+    /// is then `https`).
+    #[cfg(feature = "http")]
+    pub(super) fn is_secure(&self) -> bool {
+        self.secure
+    }
+
+    pub(super) fn check(&self) -> Result<(), HandshakeUsageError> {
         let visible = |s: &str| !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b));
         if !visible(&self.host) {
             return Err(HandshakeUsageError::InvalidTarget("Host"));
@@ -323,6 +358,12 @@ impl ClientHandshake {
         if version < 1 {
             return Err(ResponseError::UnsupportedHttpVersion);
         }
+        self.check_upgrade(&headers)?;
+        self.check_negotiation(headers)
+    }
+
+    /// The HTTP/1.1 switch: `Upgrade`, `Connection`, `Sec-WebSocket-Accept`.
+    pub(super) fn check_upgrade(&self, headers: &Headers) -> Result<(), ResponseError> {
         // RFC 6455 §4.1: "If the response lacks an |Upgrade| header field or
         // the |Upgrade| header field contains a value that is not an ASCII
         // case-insensitive match for the value "websocket", the client MUST
@@ -340,7 +381,7 @@ impl ClientHandshake {
         // RFC 6455 §11.3.3: "The |Sec-WebSocket-Accept| header MUST NOT
         // appear more than once in an HTTP response."
         let accept =
-            single(&headers, "Sec-WebSocket-Accept")?.ok_or(ResponseError::MissingAccept)?;
+            single(headers, "Sec-WebSocket-Accept")?.ok_or(ResponseError::MissingAccept)?;
         // RFC 6455 §4.1: a value "other than the base64-encoded SHA-1 of the
         // concatenation of the |Sec-WebSocket-Key| [...] with the string
         // "258EAFA5-E914-47DA-95CA-C5AB0DC85B11" but ignoring any leading and
@@ -348,6 +389,12 @@ impl ClientHandshake {
         if trim_ows(accept) != self.expected_accept.as_bytes() {
             return Err(ResponseError::WrongAccept);
         }
+        Ok(())
+    }
+
+    /// What the server agreed to (subprotocol, extensions,
+    /// permessage-deflate), checked against the offer; both shapes.
+    pub(super) fn check_negotiation(&self, headers: Headers) -> Result<Established, ResponseError> {
         // RFC 6455 §4.1: a subprotocol "that was not present in the client's
         // handshake" fails the connection; §4.2.2: the server sends a single
         // token (and, §11.3.4, the header at most once).

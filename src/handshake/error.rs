@@ -124,7 +124,7 @@ impl HandshakeError {
     }
 
     /// Header fields the response must carry besides the framing ones.
-    fn extra_headers(&self) -> &'static [(&'static str, &'static str)] {
+    pub(super) fn extra_headers(&self) -> &'static [(&'static str, &'static str)] {
         // RFC 7231 §6.5.15: "The server MUST send an Upgrade header field in
         // a 426 response"; RFC 7230 §6.7: a sender of Upgrade "MUST also send
         // a Connection header field that contains an "upgrade" connection

@@ -76,6 +76,27 @@ pub(super) fn parse_head(head: &[u8], fields: usize) -> Result<HttpRequest, &'st
     })
 }
 
+/// A request whose head another HTTP implementation parsed (hyper, h2):
+/// `target` as in a request line (origin or absolute form), no head bytes.
+#[cfg(feature = "http")]
+pub(super) fn request_from_parts(
+    method: &str,
+    target: &str,
+    minor_version: u8,
+    headers: Headers,
+) -> HttpRequest {
+    let (path, query) = split_target(target);
+    HttpRequest {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        path: path.to_owned(),
+        query: query.map(str::to_owned),
+        minor_version,
+        headers,
+        head_len: 0,
+    }
+}
+
 pub(super) fn httparse_reason(e: httparse::Error) -> &'static str {
     match e {
         httparse::Error::HeaderName => "invalid header name",

@@ -18,6 +18,14 @@
 //! validates the server's answer as it arrives; anything but a proper `101`
 //! is a [`ResponseError`] (a non-101 response is kept whole for the caller).
 //!
+//! **`http` types** (feature `http`): a request another server parsed
+//! (hyper, axum) goes through [`RequestParser::parse_http`] — in both
+//! shapes, HTTP/1.1 `GET` + `Upgrade` and the RFC 8441 extended `CONNECT`
+//! of HTTP/2 — and is answered with `UpgradeRequest::accept_http` (`101`
+//! or `200`) or `HandshakeError::to_http_response`; a client turns its
+//! request into an `http::Request` with `ClientRequest::build_http` and
+//! checks the `http::Response` with `ClientHandshake::check_http_response`.
+//!
 //! Parsing is linear in the bytes received: a head fed one byte per call is
 //! scanned once, not re-parsed from the start each time, and the
 //! [`HandshakeLimits`](crate::HandshakeLimits) caps apply while scanning.
@@ -48,6 +56,8 @@ mod error;
 pub(crate) mod head;
 mod headers;
 mod http1;
+#[cfg(feature = "http")]
+mod http_types;
 mod origin;
 mod query;
 mod response;

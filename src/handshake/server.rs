@@ -89,8 +89,14 @@ impl RequestParser {
         };
         self.scanner.reset();
         let http = parse_head(&buf[..len], fields).map_err(HandshakeError::Malformed)?;
-        let request = UpgradeRequest::validate(http)?;
+        let request = UpgradeRequest::validate_http1(http)?;
         Ok(Parsed::Complete((request, len)))
+    }
+
+    /// The caps this parser enforces.
+    #[cfg(feature = "http")]
+    pub(super) fn limits(&self) -> &HandshakeLimits {
+        &self.limits
     }
 
     fn limit_error(&self, e: HeadError) -> HandshakeError {
@@ -115,6 +121,7 @@ impl RequestParser {
 pub struct UpgradeRequest {
     http: HttpRequest,
     key: String,
+    shape: Shape,
     protocols: Vec<String>,
     extensions: Vec<Extension>,
 }
@@ -122,7 +129,7 @@ pub struct UpgradeRequest {
 impl UpgradeRequest {
     /// Checks the RFC 6455 §4.2.1 requirements, in an order that gives the
     /// most useful answer first.
-    fn validate(http: HttpRequest) -> Result<UpgradeRequest, HandshakeError> {
+    pub(super) fn validate_http1(http: HttpRequest) -> Result<UpgradeRequest, HandshakeError> {
         let h = http.headers();
         // RFC 6455 §4.2.1: "An |Upgrade| header field containing the value
         // "websocket", treated as an ASCII case-insensitive value."
@@ -137,18 +144,24 @@ impl UpgradeRequest {
         if http.minor_version() < 1 {
             return Err(HandshakeError::UnsupportedHttpVersion);
         }
-        // RFC 6455 §4.2.1: "A |Host| header field containing the server's
-        // authority." RFC 7230 §5.4 allows exactly one.
-        match h.count("Host") {
-            0 => return Err(HandshakeError::MissingHost),
-            1 => {}
-            _ => return Err(HandshakeError::DuplicateHeader("Host")),
-        }
+        check_host(h)?;
         // RFC 6455 §4.2.1: "A |Connection| header field that includes the
         // token "Upgrade", treated as an ASCII case-insensitive value."
         if !h.contains_token("Connection", "Upgrade") {
             return Err(HandshakeError::MissingConnectionUpgrade);
         }
+        UpgradeRequest::validate_fields(http, Shape::Http1)
+    }
+
+    /// The checks both request shapes share, from the version on: the
+    /// HTTP/1.1 `GET` (with a key) and the RFC 8441 extended `CONNECT`
+    /// (without). The caller has checked the method, the `Upgrade` or
+    /// `:protocol`, and `Host`.
+    pub(super) fn validate_fields(
+        http: HttpRequest,
+        shape: Shape,
+    ) -> Result<UpgradeRequest, HandshakeError> {
+        let h = http.headers();
         // Checked before the key: a client of another version may not send
         // a key of this version's form, and deserves a 426 telling it ours.
         // RFC 6455 §4.2.2: "If this version does not match a version
@@ -169,24 +182,13 @@ impl UpgradeRequest {
             }
             _ => return Err(HandshakeError::UnsupportedVersion),
         }
-        // RFC 6455 §11.3.1: "The |Sec-WebSocket-Key| header field MUST NOT
-        // appear more than once in an HTTP request."
-        let keys = {
-            let mut it = h.get_all("Sec-WebSocket-Key");
-            (it.next(), it.next())
+        let key = match shape {
+            Shape::Http1 => String::from_utf8_lossy(check_key(h)?).into_owned(),
+            // RFC 8441 §5: "The Sec-WebSocket-Key and Sec-WebSocket-Accept
+            // header fields are not used"; §4: "the :protocol pseudo-header
+            // field ... MUST be included" (checked by the caller).
+            Shape::ExtendedConnect => String::new(),
         };
-        let key = match keys {
-            (None, _) => return Err(HandshakeError::MissingKey),
-            (Some(_), Some(_)) => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
-            (Some(k), None) => trim_ows(k),
-        };
-        // RFC 6455 §4.2.1: "A |Sec-WebSocket-Key| header field with a
-        // base64-encoded [...] value that, when decoded, is 16 bytes in
-        // length."
-        if !is_valid_key(key) {
-            return Err(HandshakeError::InvalidKey);
-        }
-        let key = String::from_utf8_lossy(key).into_owned();
         let protocols = parse_protocols(h.get_all("Sec-WebSocket-Protocol"))
             .map_err(|()| HandshakeError::InvalidProtocols)?;
         // RFC 6455 §4.1, item 10 of the client's request: "The elements
@@ -207,6 +209,7 @@ impl UpgradeRequest {
         Ok(UpgradeRequest {
             http,
             key,
+            shape,
             protocols,
             extensions,
         })
@@ -263,9 +266,17 @@ impl UpgradeRequest {
         }
     }
 
-    /// The `Sec-WebSocket-Key` as sent, whitespace trimmed.
+    /// The `Sec-WebSocket-Key` as sent, whitespace trimmed; empty for an
+    /// RFC 8441 extended `CONNECT`, which has none.
     pub fn key(&self) -> &str {
         &self.key
+    }
+
+    /// Whether the request is an RFC 8441 extended `CONNECT` (HTTP/2 or
+    /// later, `:protocol = websocket`), answered `200` instead of `101`.
+    /// Only requests built from `http` types can be.
+    pub fn is_extended_connect(&self) -> bool {
+        self.shape == Shape::ExtendedConnect
     }
 
     /// The subprotocols offered, in the client's order of preference.
@@ -284,10 +295,46 @@ impl UpgradeRequest {
     /// A subprotocol or extension the client did not offer, or an extra
     /// header that is malformed or written by the handshake itself, is the
     /// caller's mistake and returns an error (nothing to send).
-    pub fn accept(
+    ///
+    /// For an extended `CONNECT` (from `http` types) the bytes are the
+    /// `200` such a request is answered with, written as HTTP/1.1; answer
+    /// it through the HTTP/2 server with `accept_http` (feature `http`).
+    pub fn accept(&self, accept: AcceptOptions) -> Result<Negotiated, HandshakeUsageError> {
+        let (mut negotiated, headers) = self.negotiate(accept)?;
+        let mut out = Vec::with_capacity(160);
+        if let Some(accept) = &negotiated.accept {
+            // RFC 6455 §4.2.2, step 5: a 101 Status-Line, "An |Upgrade|
+            // header field with value "websocket"", "A |Connection| header
+            // field with value "Upgrade"", "A |Sec-WebSocket-Accept| header
+            // field".
+            write_status_line(&mut out, 101);
+            write_header(&mut out, "Upgrade", "websocket");
+            write_header(&mut out, "Connection", "Upgrade");
+            write_header(&mut out, "Sec-WebSocket-Accept", accept);
+        } else {
+            write_status_line(&mut out, 200);
+        }
+        if let Some(p) = &negotiated.protocol {
+            write_header(&mut out, "Sec-WebSocket-Protocol", p);
+        }
+        if let Some(list) = negotiated.extensions_header() {
+            write_header(&mut out, "Sec-WebSocket-Extensions", &list);
+        }
+        for (name, value) in &headers {
+            write_header(&mut out, name, value);
+        }
+        out.extend_from_slice(b"\r\n");
+        negotiated.response = out;
+        Ok(negotiated)
+    }
+
+    /// Checks the options against the offer and settles what is agreed;
+    /// the extra headers of the response come back beside (checked), for
+    /// the caller to write in its form. `response` is left empty.
+    pub(super) fn negotiate(
         &self,
         #[allow(unused_mut)] mut accept: AcceptOptions,
-    ) -> Result<Negotiated, HandshakeUsageError> {
+    ) -> Result<(Negotiated, Vec<(String, String)>), HandshakeUsageError> {
         #[cfg(feature = "deflate")]
         let deflate = match accept.deflate {
             Some(config) => config.negotiate(&self.extensions).map(|(params, answer)| {
@@ -334,32 +381,18 @@ impl UpgradeRequest {
             check_header(name, value)?;
             check_not_reserved(name, RESERVED)?;
         }
-        // RFC 6455 §4.2.2, step 5: a 101 Status-Line, "An |Upgrade| header
-        // field with value "websocket"", "A |Connection| header field with
-        // value "Upgrade"", "A |Sec-WebSocket-Accept| header field".
-        let mut out = Vec::with_capacity(160);
-        write_status_line(&mut out, 101);
-        write_header(&mut out, "Upgrade", "websocket");
-        write_header(&mut out, "Connection", "Upgrade");
-        write_header(&mut out, "Sec-WebSocket-Accept", &accept_key(&self.key));
-        if let Some(p) = &accept.protocol {
-            write_header(&mut out, "Sec-WebSocket-Protocol", p);
-        }
-        if !accept.extensions.is_empty() {
-            let list: Vec<String> = accept.extensions.iter().map(Extension::to_string).collect();
-            write_header(&mut out, "Sec-WebSocket-Extensions", &list.join(", "));
-        }
-        for (name, value) in &accept.headers {
-            write_header(&mut out, name, value);
-        }
-        out.extend_from_slice(b"\r\n");
-        Ok(Negotiated {
-            response: out,
+        let negotiated = Negotiated {
+            response: Vec::new(),
+            accept: match self.shape {
+                Shape::Http1 => Some(accept_key(&self.key)),
+                Shape::ExtendedConnect => None,
+            },
             protocol: accept.protocol,
             extensions: accept.extensions,
             #[cfg(feature = "deflate")]
             deflate,
-        })
+        };
+        Ok((negotiated, accept.headers))
     }
 
     /// Refuses the upgrade with any final status (≥ 200), headers and body,
@@ -376,6 +409,51 @@ impl UpgradeRequest {
         }
         http_response(status, headers, body)
     }
+}
+
+/// `Host` exactly once (for an extended CONNECT, the `:authority` stands
+/// in for it).
+pub(super) fn check_host(h: &Headers) -> Result<(), HandshakeError> {
+    // RFC 6455 §4.2.1: "A |Host| header field containing the server's
+    // authority." RFC 7230 §5.4 allows exactly one.
+    match h.count("Host") {
+        0 => Err(HandshakeError::MissingHost),
+        1 => Ok(()),
+        _ => Err(HandshakeError::DuplicateHeader("Host")),
+    }
+}
+
+/// The `Sec-WebSocket-Key` of an HTTP/1.1 request, checked.
+fn check_key(h: &Headers) -> Result<&[u8], HandshakeError> {
+    // RFC 6455 §11.3.1: "The |Sec-WebSocket-Key| header field MUST NOT
+    // appear more than once in an HTTP request."
+    let keys = {
+        let mut it = h.get_all("Sec-WebSocket-Key");
+        (it.next(), it.next())
+    };
+    let key = match keys {
+        (None, _) => return Err(HandshakeError::MissingKey),
+        (Some(_), Some(_)) => return Err(HandshakeError::DuplicateHeader("Sec-WebSocket-Key")),
+        (Some(k), None) => trim_ows(k),
+    };
+    // RFC 6455 §4.2.1: "A |Sec-WebSocket-Key| header field with a
+    // base64-encoded [...] value that, when decoded, is 16 bytes in
+    // length."
+    if !is_valid_key(key) {
+        return Err(HandshakeError::InvalidKey);
+    }
+    Ok(key)
+}
+
+/// Which of the two ways to ask for a WebSocket a request took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// RFC 6455 §4.1: HTTP/1.1 `GET` with `Upgrade: websocket` and a
+    /// `Sec-WebSocket-Key`; answered `101`.
+    Http1,
+    /// RFC 8441 §4: `CONNECT` with `:protocol = websocket` over HTTP/2
+    /// (RFC 9220: HTTP/3); no key, answered `200`.
+    ExtendedConnect,
 }
 
 /// The options of an accepted upgrade, given to [`UpgradeRequest::accept`]:
@@ -432,7 +510,9 @@ impl AcceptOptions {
 /// (Formerly `Accepted`.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Negotiated {
-    response: Vec<u8>,
+    pub(super) response: Vec<u8>,
+    /// The `Sec-WebSocket-Accept` value; `None` for an extended CONNECT.
+    pub(super) accept: Option<String>,
     protocol: Option<String>,
     extensions: Vec<Extension>,
     #[cfg(feature = "deflate")]
@@ -440,7 +520,9 @@ pub struct Negotiated {
 }
 
 impl Negotiated {
-    /// The `101 Switching Protocols` response bytes to send.
+    /// The `101 Switching Protocols` response bytes to send (after
+    /// [`UpgradeRequest::accept`]; empty after `accept_http`, whose
+    /// `http::Response` is the answer).
     pub fn response(&self) -> &[u8] {
         &self.response
     }
@@ -458,6 +540,15 @@ impl Negotiated {
     /// The agreed extensions, in the order they apply.
     pub fn extensions(&self) -> &[Extension] {
         &self.extensions
+    }
+
+    /// The `Sec-WebSocket-Extensions` value of the response, if any.
+    pub(super) fn extensions_header(&self) -> Option<String> {
+        if self.extensions.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self.extensions.iter().map(Extension::to_string).collect();
+        Some(list.join(", "))
     }
 
     /// The permessage-deflate parameters agreed through

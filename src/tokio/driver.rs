@@ -249,6 +249,13 @@ pub(super) trait ReadSide {
     /// end of stream is told to the core. How many bytes arrived.
     fn poll_read_into_core(&mut self, cx: &mut Context<'_>, size: usize)
     -> Poll<io::Result<usize>>;
+    /// Whether reading stops while what is owed cannot be written. The
+    /// unsplit socket stops (back-pressure); the split reader goes on, as
+    /// the blocking one does: a writer busy with the stream owns the
+    /// write, and the reader's Pongs are coalesced by the core meanwhile.
+    fn backpressure(&self) -> bool {
+        false
+    }
 }
 
 /// What a reader remembers between polls.
@@ -330,33 +337,49 @@ pub(super) fn poll_recv<R: ReadSide>(
                 });
             }
             Step::Read(deadline, owed) => {
+                // TCP back-pressure, as the blocking adapter has it: while
+                // what we owe the peer cannot be written (a peer that sends
+                // Pings and never reads), input is not read either, so the
+                // peer's sends block instead of ours piling up.
+                let mut blocked = false;
                 if owed {
-                    if let Poll::Ready(Err(e)) = side.poll_write_owed(cx) {
-                        state.done = true;
-                        return Poll::Ready(Some(Err(e)));
+                    match side.poll_write_owed(cx) {
+                        Poll::Ready(Err(e)) => {
+                            state.done = true;
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        Poll::Pending => blocked = side.backpressure(),
+                        Poll::Ready(Ok(())) => {}
                     }
                 }
-                match side.poll_read_into_core(cx, state.read_size) {
-                    Poll::Ready(Ok(n)) => {
-                        let size = state.read_size;
-                        if n == size || !state.filled {
-                            state.read_size = ReadSize::next(size, n, STACK_READ);
+                if !blocked {
+                    match side.poll_read_into_core(cx, state.read_size) {
+                        Poll::Ready(Ok(n)) => {
+                            let size = state.read_size;
+                            if n == size || !state.filled {
+                                state.read_size = ReadSize::next(size, n, STACK_READ);
+                            }
+                            state.filled = n == size;
+                            continue;
                         }
-                        state.filled = n == size;
+                        Poll::Ready(Err(e)) => {
+                            side.with(Driver::fail);
+                            state.done = true;
+                            return Poll::Ready(Some(Err(e.into())));
+                        }
+                        Poll::Pending => {}
                     }
-                    Poll::Ready(Err(e)) => {
-                        side.with(Driver::fail);
-                        state.done = true;
-                        return Poll::Ready(Some(Err(e.into())));
-                    }
-                    Poll::Pending => match deadline {
-                        Some(deadline) if state.timer.poll_until(cx, deadline).is_ready() => {}
-                        _ => {
-                            // Waiting for input: nothing to hold meanwhile.
+                }
+                // Waiting for input (or for room to write) and the deadline.
+                match deadline {
+                    Some(deadline) if state.timer.poll_until(cx, deadline).is_ready() => {}
+                    _ => {
+                        if !blocked {
+                            // Nothing to hold while waiting for input.
                             side.with(|d| d.conn.release_buffers());
-                            return Poll::Pending;
                         }
-                    },
+                        return Poll::Pending;
+                    }
                 }
             }
         }

@@ -69,6 +69,53 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         )
     }
 
+    /// Wraps a stream whose client handshake was done by another HTTP
+    /// client (hyper's, with [`ClientRequest::build_http`] and
+    /// [`ClientHandshake::check_http_response`]): a client connection with
+    /// what the server agreed to (the subprotocol, permessage-deflate).
+    /// `leftover` is anything read past the response's head.
+    ///
+    /// [`ClientRequest::build_http`]: crate::handshake::ClientRequest::build_http
+    /// [`ClientHandshake::check_http_response`]: crate::handshake::ClientHandshake::check_http_response
+    pub fn from_established(
+        stream: S,
+        config: Config,
+        established: &crate::handshake::Established,
+        leftover: &[u8],
+    ) -> Self {
+        #[allow(unused_mut)]
+        let mut conn = Connection::new_at(Role::Client, config, driver::now());
+        #[cfg(feature = "deflate")]
+        if let Some(params) = established.deflate() {
+            conn.set_deflate(params);
+        }
+        let protocol = established.protocol().map(str::to_owned);
+        WebSocket::from_connection(stream, conn, protocol, leftover)
+    }
+
+    /// Wraps a stream whose server handshake another HTTP server answered
+    /// (hyper's, with [`UpgradeRequest::accept_http`]; the axum extractor
+    /// does this): a server connection with what was agreed (the
+    /// subprotocol, permessage-deflate). `leftover` is anything read past
+    /// the request's head (hyper's upgraded IO replays it itself).
+    ///
+    /// [`UpgradeRequest::accept_http`]: crate::handshake::UpgradeRequest::accept_http
+    pub fn from_negotiated(
+        stream: S,
+        config: Config,
+        negotiated: &crate::handshake::Negotiated,
+        leftover: &[u8],
+    ) -> Self {
+        #[allow(unused_mut)]
+        let mut conn = Connection::new_at(Role::Server, config, driver::now());
+        #[cfg(feature = "deflate")]
+        if let Some(params) = negotiated.deflate() {
+            conn.set_deflate(params);
+        }
+        let protocol = negotiated.protocol().map(str::to_owned);
+        WebSocket::from_connection(stream, conn, protocol, leftover)
+    }
+
     pub(super) fn from_connection(
         stream: S,
         mut conn: Connection,
@@ -325,6 +372,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> ReadSide for Unsplit<'_, S> {
         size: usize,
     ) -> Poll<io::Result<usize>> {
         driver::poll_read_direct(cx, self.stream, self.driver, size)
+    }
+
+    fn backpressure(&self) -> bool {
+        true
     }
 }
 

@@ -5,6 +5,13 @@
 //
 // Usage: node chat.test.js PATH/TO/chat_server [SCREENSHOT.png]
 // (scripts/browser_test.sh builds the example and runs this.)
+//
+// The same test runs against axum_chat: SERVER_ARGS are passed after the
+// address (e.g. "--tls"), SCHEME=https loads the page over TLS (the
+// certificate is self-signed: Chromium ignores certificate errors), and
+// EXPECT_SOCKET="HTTP/2.0 CONNECT" checks the server's `socket NAME
+// VERSION METHOD` line for each page: the WebSocket really went over
+// HTTP/2 as an extended CONNECT (RFC 8441), or over HTTP/1.1 as a GET.
 "use strict";
 
 const { spawn } = require("node:child_process");
@@ -21,6 +28,10 @@ if (!serverBin) {
 }
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = 15000;
+const SERVER_ARGS = (process.env.SERVER_ARGS || "").split(" ").filter(Boolean);
+const SCHEME = process.env.SCHEME || "http";
+// name -> "VERSION METHOD" of its latest socket, from the server's stdout.
+const sockets = new Map();
 
 let server = null;
 let context = null;
@@ -50,13 +61,15 @@ async function fail(error) {
 // resolves with its address.
 function startServer(addr = "127.0.0.1:0") {
   return new Promise((resolve, reject) => {
-    server = spawn(serverBin, [addr], { stdio: ["ignore", "pipe", "inherit"] });
+    server = spawn(serverBin, [addr, ...SERVER_ARGS], { stdio: ["ignore", "pipe", "inherit"] });
     server.on("error", reject);
     server.on("exit", (code) => reject(new Error(`chat_server exited (${code})`)));
     const lines = readline.createInterface({ input: server.stdout });
     lines.on("line", (line) => {
       const m = /^listening on (\S+)$/.exec(line);
       if (m) resolve(m[1]);
+      const socket = /^socket (\S+) (.+)$/.exec(line);
+      if (socket) sockets.set(socket[1], socket[2]);
     });
   });
 }
@@ -68,7 +81,7 @@ async function openChat(addr, name) {
   page.on("console", (m) => {
     if (m.type() === "error") log(`${name} console error: ${m.text()}`);
   });
-  await page.goto(`http://${addr}/?name=${name}`);
+  await page.goto(`${SCHEME}://${addr}/?name=${name}`);
   await page.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
   await waitForLine(page, `* you are ${name}`);
   const extensions = await page.$eval("#state", (el) => el.dataset.extensions || "");
@@ -76,7 +89,17 @@ async function openChat(addr, name) {
   if (expected && !extensions.includes(expected)) {
     throw new Error(`${name}: extensions "${extensions}", expected ${expected}`);
   }
-  log(`${name} connected (extensions: ${extensions || "none"})`);
+  const expectSocket = process.env.EXPECT_SOCKET;
+  if (expectSocket) {
+    // The server prints the line before it answers the upgrade.
+    for (let i = 0; i < 50 && sockets.get(name) !== expectSocket; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (sockets.get(name) !== expectSocket) {
+      throw new Error(`${name}: server saw the socket as "${sockets.get(name)}", expected ${expectSocket}`);
+    }
+  }
+  log(`${name} connected (extensions: ${extensions || "none"}, socket: ${sockets.get(name) || "?"})`);
   return page;
 }
 
@@ -106,7 +129,10 @@ async function main() {
       "--disable-component-update",
       "--disable-sync",
       "--no-first-run",
+      // axum_chat --tls makes a self-signed certificate.
+      "--ignore-certificate-errors",
     ],
+    ignoreHTTPSErrors: true,
   });
 
   const alice = await openChat(addr, "alice");

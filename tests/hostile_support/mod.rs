@@ -1,10 +1,18 @@
 //! Helpers shared by the hostile-peer tests: a real server on 127.0.0.1
-//! (port 0, the blocking adapter, one thread per connection), a raw TCP
-//! peer that writes hand-built bytes, and the three checks every case makes:
-//! the answer, the time it took, and a well-behaved client served afterwards.
+//! (port 0; the blocking adapter with a thread per connection, or the
+//! tokio adapter with a task per connection on a current-thread runtime),
+//! a raw TCP peer that writes hand-built bytes, and the three checks every
+//! case makes: the answer, the time it took, and a well-behaved client
+//! served afterwards.
+//!
+//! Each test file lists its tests in [`against_both_servers!`], which runs
+//! every one against both servers (`blocking::NAME`, `tokio::NAME`): the
+//! tests call [`Server::start`] or [`Server::with`] and get the server of
+//! the run they are in.
 
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -13,9 +21,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use wsproto::Parsed;
 use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder};
 use wsproto::frame::{FrameHeader, OpCode};
+use wsproto::handshake::OriginPolicy;
+use wsproto::{Config, Parsed};
 
 /// Upper bound for anything that should be instant, generous enough for a
 /// loaded 2-core machine running debug builds.
@@ -37,9 +46,126 @@ impl Outcome {
     }
 }
 
-/// A server on 127.0.0.1:0: the blocking adapter, a thread per connection,
-/// each echoing data messages until the connection ends. Every
-/// connection's outcome is reported in accept order.
+/// Which adapter serves the connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `wsproto::blocking`, a thread per connection.
+    Blocking,
+    /// `wsproto::tokio`, a task per connection on a current-thread runtime
+    /// (its own thread): a task that blocked would stall every other.
+    Tokio,
+}
+
+thread_local! {
+    /// The adapter of the test running on this thread.
+    static ADAPTER: Cell<Adapter> = const { Cell::new(Adapter::Blocking) };
+}
+
+/// Runs `test` with [`Server::start`] and [`Server::with`] starting servers
+/// on `adapter`.
+pub fn run_against(adapter: Adapter, test: fn()) {
+    ADAPTER.with(|a| a.set(adapter));
+    test();
+}
+
+/// Makes each listed test function (a plain `fn NAME()`, no `#[test]`)
+/// into two tests, `blocking::NAME` and `tokio::NAME` (with the `tokio`
+/// feature), each starting its servers on that adapter. A test written
+/// `#[tokio_ignore = "why"] NAME` is ignored on tokio, with the reason:
+/// `cargo test -- --ignored` still runs it.
+#[macro_export]
+macro_rules! against_both_servers {
+    ($($(#[tokio_ignore = $why:literal])? $test:ident),* $(,)?) => {
+        mod blocking {
+            $(
+                #[test]
+                fn $test() {
+                    super::hostile_support::run_against(
+                        super::hostile_support::Adapter::Blocking,
+                        super::$test,
+                    );
+                }
+            )*
+        }
+        #[cfg(feature = "tokio")]
+        mod tokio {
+            $(
+                #[test]
+                $(#[ignore = $why])?
+                fn $test() {
+                    super::hostile_support::run_against(
+                        super::hostile_support::Adapter::Tokio,
+                        super::$test,
+                    );
+                }
+            )*
+        }
+    };
+}
+
+/// What the server is built with: the settings both adapters' builders
+/// take, set as on a `ServerBuilder`.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    config: Option<Config>,
+    handshake_timeout: Option<Duration>,
+    origin_policy: Option<OriginPolicy>,
+}
+
+impl Settings {
+    pub fn new() -> Settings {
+        Settings::default()
+    }
+
+    pub fn config(mut self, config: Config) -> Settings {
+        self.config = Some(config);
+        self
+    }
+
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Settings {
+        self.handshake_timeout = Some(timeout);
+        self
+    }
+
+    pub fn origin_policy(mut self, policy: OriginPolicy) -> Settings {
+        self.origin_policy = Some(policy);
+        self
+    }
+
+    fn blocking(&self) -> ServerBuilder {
+        let mut builder = ServerBuilder::new();
+        if let Some(config) = &self.config {
+            builder = builder.config(config.clone());
+        }
+        if let Some(timeout) = self.handshake_timeout {
+            builder = builder.handshake_timeout(timeout);
+        }
+        if let Some(policy) = &self.origin_policy {
+            builder = builder.origin_policy(policy.clone());
+        }
+        builder
+    }
+
+    #[cfg(feature = "tokio")]
+    fn tokio(&self) -> wsproto::tokio::ServerBuilder {
+        let mut builder = wsproto::tokio::ServerBuilder::new();
+        if let Some(config) = &self.config {
+            builder = builder.config(config.clone());
+        }
+        if let Some(timeout) = self.handshake_timeout {
+            builder = builder.handshake_timeout(timeout);
+        }
+        if let Some(policy) = &self.origin_policy {
+            builder = builder.origin_policy(policy.clone());
+        }
+        builder
+    }
+}
+
+/// A server on 127.0.0.1:0 on the adapter of the running test (see
+/// [`against_both_servers!`]), each connection echoing data messages
+/// until it ends. Every connection's outcome is reported in the order
+/// the connections end.
 pub struct Server {
     pub addr: SocketAddr,
     outcomes: Mutex<mpsc::Receiver<(SocketAddr, Outcome)>>,
@@ -52,51 +178,23 @@ pub struct Server {
 }
 
 impl Server {
-    /// The default server: `ServerBuilder::new()`, default config.
+    /// The default server: default settings and config.
     pub fn start() -> Server {
-        Server::with(ServerBuilder::new())
+        Server::with(Settings::new())
     }
 
-    pub fn with(builder: ServerBuilder) -> Server {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
+    pub fn with(settings: Settings) -> Server {
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let live = Arc::new(AtomicUsize::new(0));
-        let acceptor = {
-            let stop = stop.clone();
-            let live = live.clone();
-            thread::spawn(move || {
-                for tcp in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(tcp) = tcp else { continue };
-                    let Ok(peer) = tcp.peer_addr() else { continue };
-                    let builder = builder.clone();
-                    let tx = tx.clone();
-                    let live = live.clone();
-                    live.fetch_add(1, Ordering::SeqCst);
-                    thread::spawn(move || {
-                        let outcome = match builder.accept(tcp) {
-                            Err(e) => Outcome::Refused(e),
-                            Ok(mut ws) => Outcome::Ended(loop {
-                                match ws.read() {
-                                    Ok(m) if m.is_data() => {
-                                        if let Err(e) = ws.send(m) {
-                                            break e;
-                                        }
-                                    }
-                                    Ok(_) => {}
-                                    Err(e) => break e,
-                                }
-                            }),
-                        };
-                        live.fetch_sub(1, Ordering::SeqCst);
-                        let _ = tx.send((peer, outcome));
-                    });
-                }
-            })
+        let (addr, acceptor) = match ADAPTER.with(Cell::get) {
+            Adapter::Blocking => {
+                blocking_server(settings.blocking(), tx, stop.clone(), live.clone())
+            }
+            #[cfg(feature = "tokio")]
+            Adapter::Tokio => tokio_server::start(settings.tokio(), tx, stop.clone(), live.clone()),
+            #[cfg(not(feature = "tokio"))]
+            Adapter::Tokio => unreachable!("tokio tests need the tokio feature"),
         };
         Server {
             addr,
@@ -155,6 +253,118 @@ impl Server {
         let elapsed = started.elapsed();
         assert!(elapsed < INSTANT, "echo took {elapsed:?}");
         elapsed
+    }
+}
+
+type Outcomes = mpsc::Sender<(SocketAddr, Outcome)>;
+
+/// The blocking server: an acceptor thread and a thread per connection.
+fn blocking_server(
+    builder: ServerBuilder,
+    tx: Outcomes,
+    stop: Arc<AtomicBool>,
+    live: Arc<AtomicUsize>,
+) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let acceptor = thread::spawn(move || {
+        for tcp in listener.incoming() {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            let Ok(tcp) = tcp else { continue };
+            let Ok(peer) = tcp.peer_addr() else { continue };
+            let builder = builder.clone();
+            let tx = tx.clone();
+            let live = live.clone();
+            live.fetch_add(1, Ordering::SeqCst);
+            thread::spawn(move || {
+                let outcome = match builder.accept(tcp) {
+                    Err(e) => Outcome::Refused(e),
+                    Ok(mut ws) => Outcome::Ended(loop {
+                        match ws.read() {
+                            Ok(m) if m.is_data() => {
+                                if let Err(e) = ws.send(m) {
+                                    break e;
+                                }
+                            }
+                            Ok(_) => {}
+                            Err(e) => break e,
+                        }
+                    }),
+                };
+                live.fetch_sub(1, Ordering::SeqCst);
+                let _ = tx.send((peer, outcome));
+            });
+        }
+    });
+    (addr, acceptor)
+}
+
+/// The tokio server: a current-thread runtime on its own thread, a task
+/// per connection.
+#[cfg(feature = "tokio")]
+mod tokio_server {
+    use super::*;
+
+    pub(super) fn start(
+        builder: wsproto::tokio::ServerBuilder,
+        tx: Outcomes,
+        stop: Arc<AtomicBool>,
+        live: Arc<AtomicUsize>,
+    ) -> (SocketAddr, JoinHandle<()>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Bound here so that the address is known when `start` returns.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                loop {
+                    let accepted = listener.accept().await;
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok((tcp, peer)) = accepted else { continue };
+                    let builder = builder.clone();
+                    let tx = tx.clone();
+                    let live = live.clone();
+                    live.fetch_add(1, Ordering::SeqCst);
+                    tokio::spawn(async move {
+                        let outcome = match builder.accept(tcp).await {
+                            Err(e) => Outcome::Refused(e),
+                            Ok(ws) => Outcome::Ended(echo(ws).await),
+                        };
+                        live.fetch_sub(1, Ordering::SeqCst);
+                        let _ = tx.send((peer, outcome));
+                    });
+                }
+            });
+            // Dropping the runtime here drops the tasks still running.
+        });
+        (addr, acceptor)
+    }
+
+    /// Echoes until the end; a normal end (`recv` gives `None` after the
+    /// closing handshake) is reported as the blocking adapter reports it,
+    /// [`Error::ConnectionClosed`].
+    async fn echo(mut ws: wsproto::tokio::WebSocket<tokio::net::TcpStream>) -> Error {
+        loop {
+            match ws.recv().await {
+                Some(Ok(m)) if m.is_data() => {
+                    if let Err(e) = ws.send(m).await {
+                        return e;
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return e,
+                None => return Error::ConnectionClosed,
+            }
+        }
     }
 }
 

@@ -1,0 +1,238 @@
+//! The chat room of `chat_server`, on axum with wsproto's extractor: the
+//! page at `/` (the same `chat.html`), the room at `/ws` (broadcast to the
+//! others, join and leave notices, `?name=`), same-origin only, a
+//! heartbeat, and an echo at `/echo` (for the Autobahn testsuite).
+//!
+//! ```text
+//! cargo run --features axum,tls,deflate --example axum_chat                  # http://127.0.0.1:8080/
+//! cargo run --features axum,tls,deflate --example axum_chat -- 127.0.0.1:0 --tls CERT.pem KEY.pem
+//! cargo run --features axum,tls,deflate --example axum_chat -- 127.0.0.1:8443 --tls
+//! cargo run --features axum,tls,deflate --example axum_chat -- 127.0.0.1:8081 --redis redis://127.0.0.1:6379
+//! ```
+//!
+//! With `--redis redis://[:PASSWORD@]HOST:PORT[/DB]` several instances
+//! share their rooms (`/ws?room=NAME`) through Redis pub/sub, with
+//! presence and an online count (`redis.rs`; also `--redis-prefix`,
+//! `--presence-ttl SECS`, `--max-message BYTES`). Without it, one room
+//! on this instance, as before.
+//!
+//! Plain, it runs `axum::serve` (HTTP/1.1, and HTTP/2 with prior
+//! knowledge). With `--tls` it serves HTTPS with HTTP/2 and HTTP/1.1
+//! offered by ALPN and advertises extended CONNECT
+//! (`SETTINGS_ENABLE_CONNECT_PROTOCOL`), so browsers open their WebSockets
+//! over HTTP/2 (RFC 8441); `--tls` without files makes a self-signed
+//! certificate for `localhost` and `127.0.0.1` and prints `certificate
+//! PATH`. Prints `listening on ADDR` once bound, and for every socket
+//! `socket NAME VERSION METHOD` (e.g. `socket alice HTTP/2.0 CONNECT`), so
+//! a test can tell which shape a browser used.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod redis;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{any, get};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
+use wsproto::handshake::OriginPolicy;
+use wsproto::tokio::tls::rustls::pki_types::pem::PemObject;
+use wsproto::tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use wsproto::tokio::tls::{accept_tls, server_config};
+use wsproto::{Delivery, PreparedMessage};
+
+const PAGE: &str = include_str!("../chat.html");
+
+/// Messages queued for one member before it counts as too slow and is
+/// dropped from the room.
+const QUEUE: usize = 256;
+
+#[derive(Clone, Default)]
+struct Room {
+    /// Everyone connected: id -> the queue of its writer task.
+    members: Arc<Mutex<HashMap<u64, mpsc::Sender<PreparedMessage>>>>,
+    next_id: Arc<AtomicU64>,
+}
+
+impl Room {
+    /// Sends `text` to everyone but `from`; a member whose queue is full
+    /// (not reading) is dropped. The message is framed once: every
+    /// member's socket writes the same shared bytes.
+    fn broadcast(&self, from: u64, text: &str) {
+        let message = PreparedMessage::text(text);
+        self.members
+            .lock()
+            .unwrap()
+            .retain(|id, queue| *id == from || queue.try_send(message.clone()).is_ok());
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // `--redis URL`: rooms shared with other instances (redis.rs).
+    let hub = redis::Options::take(&mut args)?
+        .map(redis::Hub::start)
+        .transpose()?;
+    let (addr, tls) = match args.iter().position(|a| a == "--tls") {
+        Some(i) => (args[..i].first().cloned(), Some(args[i + 1..].to_vec())),
+        None => (args.first().cloned(), None),
+    };
+    let addr = addr.unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+    let listener = TcpListener::bind(&addr).await?;
+    let local = listener.local_addr()?;
+
+    let app = Router::new()
+        .route("/", get(|| async { Html(PAGE) }))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        // `any`: HTTP/1.1 asks with GET, HTTP/2 with CONNECT.
+        .route(
+            "/ws",
+            hub.map_or_else(|| any(chat), |hub| any(redis::chat).with_state(hub)),
+        )
+        .route("/echo", any(echo))
+        .with_state(Room::default());
+
+    let Some(tls) = tls else {
+        println!("listening on {local}");
+        std::io::stdout().flush()?;
+        // With axum's `http2` feature, `serve` advertises extended CONNECT.
+        axum::serve(listener, app).await?;
+        return Ok(());
+    };
+
+    let (chain, key) = match tls.as_slice() {
+        [cert, key] => (
+            CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?,
+            PrivateKeyDer::from_pem_file(key)?,
+        ),
+        [] => {
+            let certified = rcgen::generate_simple_self_signed(vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+            ])?;
+            let path = std::env::temp_dir().join(format!("wsproto-axum-chat-{}.pem", local.port()));
+            std::fs::write(&path, certified.cert.pem())?;
+            println!("certificate {}", path.display());
+            let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+            (vec![certified.cert.der().clone()], key.into())
+        }
+        _ => return Err("usage: axum_chat [ADDR] [--redis URL] [--tls [CERT.pem KEY.pem]]".into()),
+    };
+    let mut config = (*server_config(chain, key)?).clone();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let config = Arc::new(config);
+
+    println!("listening on {local}");
+    std::io::stdout().flush()?;
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let _ = tcp.set_nodelay(true);
+        let (config, app) = (config.clone(), app.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = accept_tls(tcp, config, Duration::from_secs(10)).await else {
+                return;
+            };
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // RFC 8441 §3: SETTINGS_ENABLE_CONNECT_PROTOCOL = 1, or
+            // browsers will not send WebSockets over this connection.
+            builder.http2().enable_connect_protocol();
+            let service = TowerToHyperService::new(app);
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(tls), service)
+                .await;
+        });
+    }
+}
+
+/// `/ws`: joins the room, same-origin only, with a heartbeat.
+async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
+    let id = room.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let name = match ws.request().query_param("name") {
+        Some(name) if valid_name(&name) => name.into_owned(),
+        _ => format!("guest-{id}"),
+    };
+    println!(
+        "socket {name} {:?} {}",
+        ws.version(),
+        if ws.request().is_extended_connect() {
+            "CONNECT"
+        } else {
+            "GET"
+        }
+    );
+    std::io::stdout().flush().ok();
+    let mut config = wsproto::Config::default();
+    // Heartbeat: a Ping after 20 s of silence, dropped 20 s later.
+    config.ping_interval = Some(Duration::from_secs(20));
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+    }
+    ws.config(config)
+        // A page of another site cannot open a socket here with the
+        // user's cookies (cross-site WebSocket hijacking).
+        .origin_policy(OriginPolicy::new().same_origin(true))
+        .on_upgrade(move |socket| member(socket, room, id, name))
+}
+
+async fn member(socket: WebSocket, room: Room, id: u64, name: String) {
+    let (mut reader, writer) = socket.split();
+    let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
+    // The writer task: everything for this member goes out in order. A
+    // member whose socket has more than `max_write_buffer` waiting is
+    // closed with 1013 (`Delivery::Dropped`) instead of buffered.
+    tokio::spawn(async move {
+        while let Some(message) = inbox.recv().await {
+            if !matches!(writer.send_prepared(&message).await, Ok(Delivery::Queued)) {
+                return;
+            }
+        }
+        let _ = writer.close(1000, "").await;
+    });
+    let _ = queue.try_send(PreparedMessage::text(format!("* you are {name}")));
+    room.members.lock().unwrap().insert(id, queue);
+    room.broadcast(id, &format!("* {name} joined"));
+    while let Some(Ok(message)) = reader.recv().await {
+        if let Message::Text(text) = message {
+            room.broadcast(id, &format!("{name}: {text}"));
+        }
+    }
+    room.members.lock().unwrap().remove(&id);
+    // Leaving the room drops this member's queue: its writer task closes.
+    room.broadcast(id, &format!("* {name} left"));
+}
+
+/// `/echo`: every data message back, for the Autobahn testsuite.
+async fn echo(ws: WebSocketUpgrade) -> impl IntoResponse {
+    let mut config = wsproto::Config::default();
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+    }
+    let response = ws.config(config).on_upgrade(|mut socket| async move {
+        while let Some(Ok(message)) = socket.recv().await {
+            if message.is_data() && socket.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    ([(header::CACHE_CONTROL, "no-store")], response)
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=20).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

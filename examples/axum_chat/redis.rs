@@ -1,0 +1,590 @@
+//! `--redis redis://[:PASSWORD@]HOST:PORT[/DB]`: the chat on several
+//! instances, which share their rooms through Redis pub/sub.
+//!
+//! Each room `R` is the channel `PREFIX:room:R`. An instance subscribes to
+//! the rooms its clients are in and publishes what they post (`INSTANCE
+//! \n TEXT`); it delivers its own clients' posts locally at once and skips
+//! its own when they come back from Redis. One relay task per instance
+//! owns the Redis connections and publishes in the order the posts were
+//! made, so every instance sees one instance's posts in that order, once.
+//!
+//! Presence: `PREFIX:members:R` is a hash of `INSTANCE:ID` -> name, and
+//! `PREFIX:instance:INSTANCE` a key that expires after the presence TTL
+//! unless refreshed, which the relay does every third of it. Every third
+//! of the TTL each instance also sweeps its rooms: the members of an
+//! instance whose key has expired are deleted, and the instance whose
+//! `HDEL` removed one (one instance only) announces `* NAME left`. After
+//! each join or leave the instance that saw it posts `* N online`.
+//!
+//! Faults: when Redis goes away the instance goes on serving its own
+//! clients, prints `redis down: ERROR` once, retries with backoff (0.1 s
+//! doubling to 5 s) and, back, prints `redis up (N rooms)` after
+//! subscribing again and registering its members again. What is posted
+//! while an instance is cut off is not relayed.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use redis::aio::{MultiplexedConnection, PubSubSink};
+use tokio::sync::mpsc;
+use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
+use wsproto::handshake::OriginPolicy;
+use wsproto::{Delivery, PreparedMessage};
+
+use super::{QUEUE, valid_name};
+
+/// Commands queued for the relay before posts are dropped (Redis too slow).
+const RELAY_QUEUE: usize = 65_536;
+/// Publishes sent in one pipeline at most.
+const BATCH: usize = 256;
+
+/// What `--redis`, `--redis-prefix`, `--presence-ttl` and `--max-message`
+/// asked for.
+#[derive(Clone, Debug)]
+pub(crate) struct Options {
+    url: String,
+    prefix: String,
+    ttl: Duration,
+    max_message: u64,
+    /// `--no-notices`: no join, leave or online-count lines (a room of
+    /// thousands, or the bench); presence is still kept.
+    quiet: bool,
+}
+
+impl Options {
+    /// Takes the Redis options out of `args` (leaving the others), or
+    /// `None` without `--redis`.
+    pub(crate) fn take(args: &mut Vec<String>) -> Result<Option<Options>, String> {
+        let quiet = match args.iter().position(|a| a == "--no-notices") {
+            Some(i) => {
+                args.remove(i);
+                true
+            }
+            None => false,
+        };
+        let mut take = |flag: &str| -> Result<Option<String>, String> {
+            let Some(i) = args.iter().position(|a| a == flag) else {
+                return Ok(None);
+            };
+            if i + 1 >= args.len() {
+                return Err(format!("{flag} needs a value"));
+            }
+            let value = args.remove(i + 1);
+            args.remove(i);
+            Ok(Some(value))
+        };
+        let url = take("--redis")?;
+        let prefix = take("--redis-prefix")?.unwrap_or_else(|| "wsproto-chat".to_owned());
+        let ttl = take("--presence-ttl")?
+            .map(|s| s.parse::<f64>().map_err(|e| format!("--presence-ttl: {e}")))
+            .transpose()?
+            .unwrap_or(10.0);
+        let max_message = take("--max-message")?
+            .map(|s| s.parse::<u64>().map_err(|e| format!("--max-message: {e}")))
+            .transpose()?
+            .unwrap_or(16 << 10);
+        Ok(url.map(|url| Options {
+            url,
+            prefix,
+            ttl: Duration::from_secs_f64(ttl.max(0.3)),
+            max_message,
+            quiet,
+        }))
+    }
+}
+
+/// One local member: its name and the queue of its writer task.
+struct Member {
+    name: String,
+    queue: mpsc::Sender<PreparedMessage>,
+}
+
+/// What the relay task is asked to do, in this order.
+enum Command {
+    Subscribe(String),
+    Unsubscribe(String),
+    Publish { room: String, text: String },
+    Join { room: String, id: u64, name: String },
+    Leave { room: String, id: u64 },
+}
+
+/// The rooms of this instance and the way to the relay task.
+#[derive(Clone)]
+pub(crate) struct Hub(Arc<Inner>);
+
+struct Inner {
+    options: Options,
+    /// Random, new at every start: tells this instance's posts apart.
+    instance: String,
+    /// `PREFIX:room:`, before every room's channel name.
+    channel_prefix: String,
+    /// Room -> its local members, id -> member.
+    rooms: Mutex<HashMap<String, HashMap<u64, Member>>>,
+    next_id: AtomicU64,
+    relay: mpsc::Sender<Command>,
+    dropped: AtomicU64,
+}
+
+impl Hub {
+    /// Checks the URL and starts the relay task (which connects by itself,
+    /// and keeps trying).
+    pub(crate) fn start(options: Options) -> Result<Hub, redis::RedisError> {
+        let client = redis::Client::open(options.url.as_str())?;
+        let (relay, commands) = mpsc::channel(RELAY_QUEUE);
+        let instance = format!("{:016x}", rand_u64());
+        let hub = Hub(Arc::new(Inner {
+            channel_prefix: format!("{}:room:", options.prefix),
+            options,
+            instance,
+            rooms: Mutex::default(),
+            next_id: AtomicU64::new(0),
+            relay,
+            dropped: AtomicU64::new(0),
+        }));
+        tokio::spawn(relay_task(hub.clone(), client, commands));
+        Ok(hub)
+    }
+
+    fn channel(&self, room: &str) -> String {
+        format!("{}{room}", self.0.channel_prefix)
+    }
+
+    fn members_key(&self, room: &str) -> String {
+        format!("{}:members:{room}", self.0.options.prefix)
+    }
+
+    fn instance_key(&self, instance: &str) -> String {
+        format!("{}:instance:{instance}", self.0.options.prefix)
+    }
+
+    fn command(&self, command: Command) {
+        if self.0.relay.try_send(command).is_err()
+            && self.0.dropped.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            eprintln!("redis: relay queue full, dropping what does not fit");
+        }
+    }
+
+    /// Sends `text` to the local members of `room` but `from`; a member
+    /// whose queue is full (not reading) is dropped. The message is framed
+    /// once (a `PreparedMessage`): every local member writes the same bytes.
+    fn deliver(
+        rooms: &mut HashMap<String, HashMap<u64, Member>>,
+        room: &str,
+        from: u64,
+        text: &str,
+    ) {
+        let Some(members) = rooms.get_mut(room) else {
+            return;
+        };
+        let message = PreparedMessage::text(text);
+        members.retain(|id, m| *id == from || m.queue.try_send(message.clone()).is_ok());
+    }
+
+    /// Delivers locally and publishes, in one order for both.
+    fn post(&self, room: &str, from: u64, text: String) {
+        let mut rooms = self.0.rooms.lock().unwrap();
+        Hub::deliver(&mut rooms, room, from, &text);
+        self.command(Command::Publish {
+            room: room.to_owned(),
+            text,
+        });
+    }
+
+    fn join(&self, room: &str, id: u64, member: Member) {
+        let mut rooms = self.0.rooms.lock().unwrap();
+        let local = rooms.entry(room.to_owned()).or_default();
+        if local.is_empty() {
+            // Subscribed before the join is published: whoever sees the
+            // join can reach this instance.
+            self.command(Command::Subscribe(room.to_owned()));
+        }
+        let notice = format!("* {} joined", member.name);
+        let name = member.name.clone();
+        local.insert(id, member);
+        if !self.0.options.quiet {
+            Hub::deliver(&mut rooms, room, id, &notice);
+            self.command(Command::Publish {
+                room: room.to_owned(),
+                text: notice,
+            });
+        }
+        self.command(Command::Join {
+            room: room.to_owned(),
+            id,
+            name,
+        });
+    }
+
+    fn leave(&self, room: &str, id: u64, name: &str) {
+        let mut rooms = self.0.rooms.lock().unwrap();
+        // A member dropped for being slow is already gone from the room.
+        if let Some(local) = rooms.get_mut(room) {
+            local.remove(&id);
+            if local.is_empty() {
+                rooms.remove(room);
+                self.command(Command::Unsubscribe(room.to_owned()));
+            }
+        }
+        if !self.0.options.quiet {
+            let notice = format!("* {name} left");
+            Hub::deliver(&mut rooms, room, id, &notice);
+            self.command(Command::Publish {
+                room: room.to_owned(),
+                text: notice,
+            });
+        }
+        self.command(Command::Leave {
+            room: room.to_owned(),
+            id,
+        });
+    }
+
+    /// A post that came from Redis: to every local member of its room.
+    fn received(&self, channel: &str, payload: &[u8]) {
+        let Some(room) = channel.strip_prefix(self.0.channel_prefix.as_str()) else {
+            return;
+        };
+        let Ok(payload) = std::str::from_utf8(payload) else {
+            return;
+        };
+        let Some((instance, text)) = payload.split_once('\n') else {
+            return;
+        };
+        if instance == self.0.instance {
+            return;
+        }
+        Hub::deliver(&mut self.0.rooms.lock().unwrap(), room, u64::MAX, text);
+    }
+
+    /// Room -> `INSTANCE:ID` -> name of every local member.
+    fn snapshot(&self) -> Vec<(String, Vec<(String, String)>)> {
+        let rooms = self.0.rooms.lock().unwrap();
+        rooms
+            .iter()
+            .map(|(room, members)| {
+                let fields = members
+                    .iter()
+                    .map(|(id, m)| (format!("{}:{id}", self.0.instance), m.name.clone()))
+                    .collect();
+                (room.clone(), fields)
+            })
+            .collect()
+    }
+}
+
+fn rand_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos(),
+    );
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
+fn say(line: &str) {
+    println!("{line}");
+    std::io::stdout().flush().ok();
+}
+
+/// Connects, serves until Redis goes away, and again after a backoff.
+/// Commands that come while Redis is away are dropped.
+async fn relay_task(hub: Hub, client: redis::Client, mut commands: mpsc::Receiver<Command>) {
+    let mut backoff = Duration::from_millis(100);
+    let mut down_said = false;
+    loop {
+        match session(&hub, &client, &mut commands).await {
+            Ok(()) => return, // every sender gone: the server stopped
+            Err((error, was_up)) => {
+                if was_up {
+                    backoff = Duration::from_millis(100);
+                }
+                if !down_said || was_up {
+                    say(&format!("redis down: {error}"));
+                    down_said = true;
+                }
+            }
+        }
+        let wake = tokio::time::Instant::now() + backoff;
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(wake) => break,
+                command = commands.recv() => if command.is_none() { return },
+            }
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// One connection's life. `Err((error, was_up))`.
+async fn session(
+    hub: &Hub,
+    client: &redis::Client,
+    commands: &mut mpsc::Receiver<Command>,
+) -> Result<(), (redis::RedisError, bool)> {
+    let config = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(1)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    let mut conn = client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+        .map_err(|e| (e, false))?;
+    let (mut sink, mut stream) = client
+        .get_async_pubsub()
+        .await
+        .map_err(|e| (e, false))?
+        .split();
+    let ttl = hub.0.options.ttl;
+    let up = async {
+        alive(hub, &mut conn).await?;
+        let rooms = hub.snapshot();
+        for (room, fields) in &rooms {
+            sink.subscribe(hub.channel(room)).await?;
+            if !fields.is_empty() {
+                let _: () = conn.hset_multiple(hub.members_key(room), fields).await?;
+            }
+        }
+        say(&format!("redis up ({} rooms)", rooms.len()));
+        Ok::<_, redis::RedisError>(())
+    };
+    up.await.map_err(|e| (e, false))?;
+
+    let mut tick = tokio::time::interval(ttl / 3);
+    let mut batch = Vec::new();
+    let result = loop {
+        tokio::select! {
+            n = commands.recv_many(&mut batch, BATCH) => {
+                if n == 0 {
+                    return Ok(());
+                }
+                if let Err(e) = run(hub, &mut conn, &mut sink, batch.drain(..)).await {
+                    break e;
+                }
+            }
+            message = stream.next() => match message {
+                Some(message) => hub.received(message.get_channel_name(), message.get_payload_bytes()),
+                None => break redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "the subscription connection closed",
+                )),
+            },
+            _ = tick.tick() => {
+                if let Err(e) = alive(hub, &mut conn).await {
+                    break e;
+                }
+                if let Err(e) = sweep(hub, &mut conn).await {
+                    break e;
+                }
+            }
+        }
+    };
+    Err((result, true))
+}
+
+/// Refreshes this instance's key.
+async fn alive(hub: &Hub, conn: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+    let ttl = hub.0.options.ttl.as_millis() as u64;
+    redis::cmd("SET")
+        .arg(hub.instance_key(&hub.0.instance))
+        .arg(1)
+        .arg("PX")
+        .arg(ttl)
+        .query_async(conn)
+        .await
+}
+
+/// Carries out a batch of commands in order; runs of publishes go in one
+/// pipeline.
+async fn run(
+    hub: &Hub,
+    conn: &mut MultiplexedConnection,
+    sink: &mut PubSubSink,
+    batch: impl Iterator<Item = Command>,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    let mut pending = 0;
+    for command in batch {
+        if let Command::Publish { room, text } = command {
+            let payload = format!("{}\n{text}", hub.0.instance);
+            pipe.publish(hub.channel(&room), payload).ignore();
+            pending += 1;
+            continue;
+        }
+        if pending > 0 {
+            let _: () = pipe.query_async(conn).await?;
+            pipe.clear();
+            pending = 0;
+        }
+        match command {
+            Command::Publish { .. } => unreachable!(),
+            Command::Subscribe(room) => sink.subscribe(hub.channel(&room)).await?,
+            Command::Unsubscribe(room) => {
+                // Subscribed again at once if someone joined meanwhile.
+                if !hub.0.rooms.lock().unwrap().contains_key(&room) {
+                    sink.unsubscribe(hub.channel(&room)).await?;
+                }
+            }
+            Command::Join { room, id, name } => {
+                let key = hub.members_key(&room);
+                let _: () = conn
+                    .hset(&key, format!("{}:{id}", hub.0.instance), name)
+                    .await?;
+                let _: () = conn
+                    .pexpire(&key, 3 * hub.0.options.ttl.as_millis() as i64)
+                    .await?;
+                online(hub, conn, &room).await?;
+            }
+            Command::Leave { room, id } => {
+                let key = hub.members_key(&room);
+                let _: () = conn.hdel(&key, format!("{}:{id}", hub.0.instance)).await?;
+                online(hub, conn, &room).await?;
+            }
+        }
+    }
+    if pending > 0 {
+        let _: () = pipe.query_async(conn).await?;
+    }
+    Ok(())
+}
+
+/// Posts `* N online` in `room`.
+async fn online(hub: &Hub, conn: &mut MultiplexedConnection, room: &str) -> redis::RedisResult<()> {
+    if hub.0.options.quiet {
+        return Ok(());
+    }
+    let n: u64 = conn.hlen(hub.members_key(room)).await?;
+    let text = format!("* {n} online");
+    {
+        let mut rooms = hub.0.rooms.lock().unwrap();
+        Hub::deliver(&mut rooms, room, u64::MAX, &text);
+    }
+    let payload = format!("{}\n{text}", hub.0.instance);
+    conn.publish(hub.channel(room), payload).await
+}
+
+/// Deletes the members of dead instances from this instance's rooms and
+/// announces them gone; keeps the rooms' hashes from expiring while this
+/// instance lives.
+async fn sweep(hub: &Hub, conn: &mut MultiplexedConnection) -> redis::RedisResult<()> {
+    let rooms: Vec<String> = hub.0.rooms.lock().unwrap().keys().cloned().collect();
+    for room in rooms {
+        let key = hub.members_key(&room);
+        let _: () = conn
+            .pexpire(&key, 3 * hub.0.options.ttl.as_millis() as i64)
+            .await?;
+        let members: HashMap<String, String> = conn.hgetall(&key).await?;
+        let mut alive: HashMap<String, bool> = HashMap::new();
+        let mut gone = false;
+        for (field, name) in members {
+            let Some((instance, _)) = field.split_once(':') else {
+                continue;
+            };
+            if instance == hub.0.instance {
+                continue;
+            }
+            let live = match alive.get(instance) {
+                Some(&live) => live,
+                None => {
+                    let live: bool = conn.exists(hub.instance_key(instance)).await?;
+                    alive.insert(instance.to_owned(), live);
+                    live
+                }
+            };
+            if live {
+                continue;
+            }
+            // HDEL answers 1 to one instance only: that one announces it.
+            let removed: u64 = conn.hdel(&key, &field).await?;
+            if removed == 1 && !hub.0.options.quiet {
+                gone = true;
+                let text = format!("* {name} left");
+                {
+                    let mut rooms = hub.0.rooms.lock().unwrap();
+                    Hub::deliver(&mut rooms, &room, u64::MAX, &text);
+                }
+                let payload = format!("{}\n{text}", hub.0.instance);
+                let _: () = conn.publish(hub.channel(&room), payload).await?;
+            }
+        }
+        if gone {
+            online(hub, conn, &room).await?;
+        }
+    }
+    Ok(())
+}
+
+/// `/ws?name=NAME&room=ROOM` with `--redis`: joins ROOM (`lobby` by
+/// default) on every instance, same-origin only, with a heartbeat; a post
+/// longer than `--max-message` closes the socket with 1009.
+pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Response {
+    let id = hub.0.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+    let name = match ws.request().query_param("name") {
+        Some(name) if valid_name(&name) => name.into_owned(),
+        _ => format!("guest-{id}"),
+    };
+    let room = match ws.request().query_param("room") {
+        Some(room) if valid_name(&room) => room.into_owned(),
+        _ => "lobby".to_owned(),
+    };
+    let method = if ws.request().is_extended_connect() {
+        "CONNECT"
+    } else {
+        "GET"
+    };
+    println!("socket {name} {:?} {method}", ws.version());
+    std::io::stdout().flush().ok();
+    let mut config = wsproto::Config::default();
+    config.ping_interval = Some(Duration::from_secs(20));
+    // RFC 6455 §7.4.1: 1009 "indicates that an endpoint is terminating
+    // the connection because it has received a message that is too big
+    // for it to process". The core closes with it; nothing is published.
+    config.max_message_size = hub.0.options.max_message;
+    #[cfg(feature = "deflate")]
+    {
+        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
+    }
+    ws.config(config)
+        .origin_policy(OriginPolicy::new().same_origin(true))
+        .on_upgrade(move |socket| member(socket, hub, room, id, name))
+}
+
+async fn member(socket: WebSocket, hub: Hub, room: String, id: u64, name: String) {
+    let (mut reader, writer) = socket.split();
+    let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
+    // As on one server: the frame shared by every local member, a socket
+    // with more than `max_write_buffer` waiting closed with 1013.
+    tokio::spawn(async move {
+        while let Some(message) = inbox.recv().await {
+            if !matches!(writer.send_prepared(&message).await, Ok(Delivery::Queued)) {
+                return;
+            }
+        }
+        let _ = writer.close(1000, "").await;
+    });
+    let _ = queue.try_send(PreparedMessage::text(format!("* you are {name}")));
+    hub.join(
+        &room,
+        id,
+        Member {
+            name: name.clone(),
+            queue,
+        },
+    );
+    while let Some(Ok(message)) = reader.recv().await {
+        if let Message::Text(text) = message {
+            hub.post(&room, id, format!("{name}: {text}"));
+        }
+    }
+    hub.leave(&room, id, &name);
+}

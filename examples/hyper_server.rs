@@ -1,0 +1,91 @@
+//! An echo server on hyper 1.x alone (no axum), with the handshake in
+//! `http` types (feature `http`) and the tokio adapter's `WebSocket` over
+//! `hyper::upgrade::on`: HTTP/1.1 upgrades, and HTTP/2 extended CONNECT
+//! (RFC 8441) from clients that speak HTTP/2 with prior knowledge;
+//! permessage-deflate with the `deflate` feature.
+//!
+//! ```text
+//! cargo run --features axum --example hyper_server              # 127.0.0.1:9001
+//! cargo run --features axum --example hyper_server -- 127.0.0.1:0
+//! ```
+//!
+//! (Feature `axum` brings hyper, hyper-util and tokio; nothing of axum is
+//! used here.) Prints `listening on ADDR`.
+
+use std::convert::Infallible;
+use std::io::Write;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use wsproto::Config;
+use wsproto::handshake::{AcceptOptions, RequestParser};
+use wsproto::tokio::WebSocket;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9001".into());
+    let listener = TcpListener::bind(&addr).await?;
+    println!("listening on {}", listener.local_addr()?);
+    std::io::stdout().flush()?;
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        tcp.set_nodelay(true)?;
+        tokio::spawn(async move {
+            let mut builder = auto::Builder::new(TokioExecutor::new());
+            // RFC 8441 §3: without SETTINGS_ENABLE_CONNECT_PROTOCOL no
+            // client may send an extended CONNECT.
+            builder.http2().enable_connect_protocol();
+            let service = hyper::service::service_fn(upgrade);
+            let _ = builder
+                .serve_connection_with_upgrades(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
+/// Answers the handshake (101, or 200 over HTTP/2) and echoes in a task
+/// of its own once hyper hands the connection over; a refusal gets the
+/// core's status and body.
+async fn upgrade(mut request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let protocol = request
+        .extensions()
+        .get::<hyper::ext::Protocol>()
+        .map(|p| p.as_str().to_owned());
+    let upgrade = match RequestParser::default().parse_http_request(&request, protocol.as_deref()) {
+        Ok(upgrade) => upgrade,
+        Err(refused) => {
+            let response = refused.to_http_response(request.version());
+            return Ok(response.map(|body| Full::new(Bytes::from(body))));
+        }
+    };
+    // permessage-deflate when the client offers it (feature `deflate`).
+    #[allow(unused_mut)]
+    let mut options = AcceptOptions::new();
+    #[cfg(feature = "deflate")]
+    {
+        options = options.deflate(wsproto::deflate::DeflateConfig::default());
+    }
+    let (response, negotiated) = match upgrade.accept_http(options) {
+        Ok(accepted) => accepted,
+        Err(_) => unreachable!("nothing was asked that the handshake cannot send"),
+    };
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        // What was agreed (subprotocol, deflate) goes to the connection.
+        let mut ws =
+            WebSocket::from_negotiated(TokioIo::new(upgraded), Config::default(), &negotiated, &[]);
+        while let Some(Ok(message)) = ws.recv().await {
+            if message.is_data() && ws.send(message).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(response.map(|()| Full::new(Bytes::new())))
+}
