@@ -9,10 +9,9 @@ use std::time::{Duration, Instant};
 
 use super::error::{Error, is_timeout};
 use super::outgoing::Chunks;
-use crate::{
-    CloseCode, Connection, Delivery, Event, Message, PreparedMessage, State, Timeout, Transmit,
-    UsageError,
-};
+use crate::{CloseCode, Connection, Event, Message, State, Timeout, Transmit, UsageError};
+#[cfg(feature = "tokio")]
+use crate::{Delivery, PreparedMessage};
 
 /// The connection and what the adapter learned about its stream.
 #[derive(Debug)]
@@ -70,6 +69,7 @@ impl Driver {
     /// Queues a prepared message on the core (never waits for room: a
     /// reader too slow is dropped, see `Connection::send_prepared`);
     /// `elsewhere` is what the adapter took out and has not written.
+    #[cfg(feature = "tokio")]
     pub(crate) fn queue_prepared(
         &mut self,
         message: &PreparedMessage,

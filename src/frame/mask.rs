@@ -168,15 +168,75 @@ fn extend_masked_from(
 
 /// Writes `src ^ key` into every byte of `dst` (`dst.len() == src.len()`).
 #[inline]
-/// Whether the AVX2 kernels may run: detected at run time with `std`;
-/// without it (no `is_x86_feature_detected!`), only when the build targets
-/// AVX2 (`-C target-feature=+avx2`).
+/// Whether the AVX2 kernels may run, detected at run time: by `std`'s
+/// `is_x86_feature_detected!`, or without `std` by `cpuid` and `xgetbv`
+/// (the [`detect`] module), so a `no_std` build on x86-64 (a kernel, a
+/// UEFI application) gets the fast path too.
 #[cfg(target_arch = "x86_64")]
 fn avx2_available() -> bool {
     #[cfg(feature = "std")]
     return std::is_x86_feature_detected!("avx2");
     #[cfg(not(feature = "std"))]
-    return cfg!(target_feature = "avx2");
+    return detect::avx2();
+}
+
+/// AVX2 detection without `std`: what `is_x86_feature_detected!("avx2")`
+/// checks, read from the CPU once and cached.
+#[cfg(all(target_arch = "x86_64", any(not(feature = "std"), test)))]
+#[allow(dead_code)] // with `std`, only its test uses it
+mod detect {
+    use core::arch::x86_64::{__cpuid, __cpuid_count, _xgetbv};
+    use core::sync::atomic::{AtomicU8, Ordering};
+
+    /// 0: not probed yet, 1: no AVX2, 2: AVX2.
+    static AVX2: AtomicU8 = AtomicU8::new(0);
+
+    pub(super) fn avx2() -> bool {
+        match AVX2.load(Ordering::Relaxed) {
+            1 => false,
+            2 => true,
+            _ => {
+                let yes = probe();
+                AVX2.store(if yes { 2 } else { 1 }, Ordering::Relaxed);
+                yes
+            }
+        }
+    }
+
+    /// The CPU has AVX2 (CPUID.7.0:EBX bit 5) and the OS saves the YMM
+    /// registers on a context switch (CPUID.1:ECX OSXSAVE and AVX, and
+    /// XCR0 bits 1 and 2): without the second, AVX2 instructions fault.
+    #[allow(unused_unsafe)] // `__cpuid` is safe on newer compilers
+    pub(super) fn probe() -> bool {
+        if cfg!(target_feature = "avx2") {
+            return true;
+        }
+        // SAFETY: every x86-64 CPU has `cpuid`.
+        let (max_leaf, leaf1) = unsafe { (__cpuid(0).eax, __cpuid(1)) };
+        let osxsave_and_avx = (1 << 27) | (1 << 28);
+        if max_leaf < 7 || leaf1.ecx & osxsave_and_avx != osxsave_and_avx {
+            return false;
+        }
+        // SAFETY: OSXSAVE is set, so the OS has enabled `xgetbv`.
+        let xcr0 = unsafe { xcr0() };
+        if xcr0 & 0b110 != 0b110 {
+            return false;
+        }
+        // SAFETY: leaf 7 exists (checked above).
+        let leaf7 = unsafe { __cpuid_count(7, 0) };
+        leaf7.ebx & (1 << 5) != 0
+    }
+
+    /// # Safety
+    /// The OS must have enabled `xgetbv` (CPUID.1:ECX.OSXSAVE).
+    #[target_feature(enable = "xsave")]
+    unsafe fn xcr0() -> u64 {
+        // SAFETY: the caller's contract; XCR0 always exists.
+        #[allow(unused_unsafe)]
+        unsafe {
+            _xgetbv(0)
+        }
+    }
 }
 
 fn copy_masked(dst: &mut [MaybeUninit<u8>], src: &[u8], key: KeyWord, prefetch: bool) {
@@ -509,6 +569,18 @@ mod avx2 {
 
 #[cfg(test)]
 mod tests {
+
+    /// The `no_std` detection agrees with `std`'s on this CPU (Miri does
+    /// not model `cpuid`).
+    #[test]
+    #[cfg(all(target_arch = "x86_64", not(miri)))]
+    fn cpuid_detection_agrees_with_std() {
+        assert_eq!(
+            super::detect::probe(),
+            std::is_x86_feature_detected!("avx2")
+        );
+        assert_eq!(super::detect::avx2(), super::detect::probe());
+    }
     use super::*;
 
     /// A buffer whose slice at `align` starts exactly `align` bytes past a
