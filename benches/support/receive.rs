@@ -21,9 +21,11 @@ pub struct Case {
     pub size: usize,
 }
 
-/// The cases of the issue: one million 16-byte text frames, and 100 binary
-/// frames of 1 MiB.
-pub fn cases() -> [Case; 2] {
+/// The cases: one million 16-byte text frames, 100 binary frames of 1 MiB,
+/// and 200 text frames of 64 KiB of mixed UTF-8 (where validation is most
+/// of the work).
+pub fn cases() -> [Case; 3] {
+    let text = mixed_text(64 << 10);
     [
         Case {
             name: "small",
@@ -37,7 +39,30 @@ pub fn cases() -> [Case; 2] {
             messages: 100,
             size: 1 << 20,
         },
+        Case {
+            name: "text",
+            input: masked_frames(OpCode::Text, text.as_bytes(), 200),
+            messages: 200,
+            size: text.len(),
+        },
     ]
+}
+
+/// `len` bytes of text in several scripts: ASCII with 2-, 3- and 4-byte
+/// code points every few words, as chat messages in most languages are.
+pub fn mixed_text(len: usize) -> String {
+    const WORDS: [&str; 6] = ["hello ", "κόσμε ", "日本語 ", "😀 ", "world, ", "ünïcødé "];
+    let mut text = String::with_capacity(len + 16);
+    for word in WORDS.iter().cycle() {
+        if text.len() + word.len() > len {
+            break;
+        }
+        text.push_str(word);
+    }
+    while text.len() < len {
+        text.push('.');
+    }
+    text
 }
 
 pub const READ_SIZE: usize = 128 << 10;
@@ -140,7 +165,8 @@ pub fn fastwebsockets(input: &[u8]) -> Seen {
         loop {
             let len = match ws.read_frame().await {
                 Ok(frame) if frame.opcode == OpCode::Text => {
-                    black_box(std::str::from_utf8(&frame.payload).expect("checked")).len()
+                    // Checked as its `FragmentCollector` checks text.
+                    black_box(simdutf8::basic::from_utf8(&frame.payload).expect("valid")).len()
                 }
                 Ok(frame) => black_box(&frame.payload[..]).len(),
                 Err(_) => return seen, // end of input
