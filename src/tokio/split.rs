@@ -292,7 +292,18 @@ impl<S: AsyncRead + AsyncWrite> WebSocketReader<S> {
 
     /// The poll form of [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        lock(&self.shared.core).reader = Some(cx.waker().clone());
+        {
+            // Cloning a waker may cost an atomic increment or more: keep
+            // the stored one when it wakes the same task.
+            let mut core = lock(&self.shared.core);
+            if !core
+                .reader
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                core.reader = Some(cx.waker().clone());
+            }
+        }
         let mut side = Reader {
             stream: &mut self.stream,
             shared: &self.shared,
