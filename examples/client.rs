@@ -38,6 +38,9 @@
 //! arrives, timing the linger with `recv_timeout` on the channel between
 //! them.
 
+#[path = "common/client_args.rs"]
+mod client_args;
+
 use std::io::BufRead;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -48,14 +51,10 @@ use wsproto::blocking::{Error, Message, connect};
 use wsproto::handshake::WsUrl;
 use wsproto::proxy::ProxyEnv;
 
-/// How long the server may stay quiet after the end of input before we
-/// close.
-const DEFAULT_LINGER: Duration = Duration::from_millis(1000);
-
 const USAGE: &str = "usage: client ws://HOST:PORT/PATH [--linger MS]";
 
 fn main() -> ExitCode {
-    let (url, linger) = match args() {
+    let (url, linger) = match client_args::args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
@@ -69,29 +68,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The URL and the linger.
-fn args() -> Result<(String, Duration), String> {
-    let mut url = None;
-    let mut linger = DEFAULT_LINGER;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == "--linger" {
-            let ms = args
-                .next()
-                .ok_or("--linger needs a value in milliseconds")?;
-            let ms = ms
-                .parse()
-                .map_err(|_| format!("--linger {ms}: not a number of milliseconds"))?;
-            linger = Duration::from_millis(ms);
-        } else if url.is_none() {
-            url = Some(arg);
-        } else {
-            return Err(format!("unexpected argument {arg:?}"));
-        }
-    }
-    Ok((url.ok_or("no URL")?, linger))
 }
 
 /// What the main thread hears from the two others.

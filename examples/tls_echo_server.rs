@@ -16,6 +16,9 @@
 //! The TLS handshake runs in the connection's thread (bounded by a
 //! timeout), then the WebSocket handshake as on plain TCP.
 
+#[path = "common/self_signed.rs"]
+mod self_signed;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -23,9 +26,7 @@ use std::time::Duration;
 
 use wsproto::blocking::tls::rustls::ServerConfig;
 use wsproto::blocking::tls::rustls::pki_types::pem::PemObject;
-use wsproto::blocking::tls::rustls::pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-};
+use wsproto::blocking::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use wsproto::blocking::tls::{accept_tls, server_config};
 use wsproto::blocking::{Error, accept};
 
@@ -40,17 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?,
             PrivateKeyDer::from_pem_file(key)?,
         ),
-        [] => {
-            let certified = rcgen::generate_simple_self_signed(vec![
-                "localhost".to_owned(),
-                "127.0.0.1".to_owned(),
-            ])?;
-            let path = std::env::temp_dir().join(format!("wsproto-tls-echo-{}.pem", local.port()));
-            std::fs::write(&path, certified.cert.pem())?;
-            println!("certificate {}", path.display());
-            let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-            (vec![certified.cert.der().clone()], key.into())
-        }
+        [] => self_signed::self_signed("wsproto-tls-echo", local.port())?,
         _ => return Err("usage: tls_echo_server [ADDR [CERT.pem KEY.pem]]".into()),
     };
     let config = server_config(chain, key)?;

@@ -15,8 +15,6 @@ use proxy_support::*;
 use wsproto::blocking::{ClientBuilder, Error, Message};
 use wsproto::proxy::{ProxyEnv, ProxyError, Socks5Reply};
 
-const AUTH: (&str, &str) = ("alice", "pw-s3cret");
-
 /// Sends a few messages through `builder`'s connection and checks the
 /// echoes.
 fn round_trip(
@@ -44,13 +42,6 @@ fn failure(builder: ClientBuilder) -> Error {
     assert!(!e.to_string().contains(AUTH.1), "{e}");
     assert!(!format!("{e:?}").contains(AUTH.1), "{e:?}");
     e
-}
-
-fn proxy_error(e: Error) -> ProxyError {
-    match e {
-        Error::Proxy(p) => p,
-        other => panic!("not a proxy error: {other:?}"),
-    }
 }
 
 #[test]

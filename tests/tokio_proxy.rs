@@ -18,8 +18,6 @@ use tokio::time::Instant;
 use wsproto::proxy::{ProxyEnv, ProxyError, Socks5Reply};
 use wsproto::tokio::{ClientBuilder, Error, Message};
 
-const AUTH: (&str, &str) = ("alice", "pw-s3cret");
-
 /// Sends a few messages through `builder`'s connection, checks the echoes
 /// and closes; returns whether the stream was TLS.
 async fn round_trip(builder: ClientBuilder) -> bool {
@@ -54,13 +52,6 @@ async fn failure(builder: ClientBuilder) -> Error {
     assert!(!e.to_string().contains(AUTH.1), "{e}");
     assert!(!format!("{e:?}").contains(AUTH.1), "{e:?}");
     e
-}
-
-fn proxy_error(e: Error) -> ProxyError {
-    match e {
-        Error::Proxy(p) => p,
-        other => panic!("not a proxy error: {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -26,6 +26,9 @@
 //! `socket NAME VERSION METHOD` (e.g. `socket alice HTTP/2.0 CONNECT`), so
 //! a test can tell which shape a browser used.
 
+#[path = "../common/self_signed.rs"]
+mod self_signed;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,7 +50,7 @@ use tokio::sync::mpsc;
 use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
 use wsproto::handshake::OriginPolicy;
 use wsproto::tokio::tls::rustls::pki_types::pem::PemObject;
-use wsproto::tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use wsproto::tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use wsproto::tokio::tls::{accept_tls, server_config};
 use wsproto::{Delivery, PreparedMessage};
 
@@ -116,17 +119,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?,
             PrivateKeyDer::from_pem_file(key)?,
         ),
-        [] => {
-            let certified = rcgen::generate_simple_self_signed(vec![
-                "localhost".to_owned(),
-                "127.0.0.1".to_owned(),
-            ])?;
-            let path = std::env::temp_dir().join(format!("wsproto-axum-chat-{}.pem", local.port()));
-            std::fs::write(&path, certified.cert.pem())?;
-            println!("certificate {}", path.display());
-            let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
-            (vec![certified.cert.der().clone()], key.into())
-        }
+        [] => self_signed::self_signed("wsproto-axum-chat", local.port())?,
         _ => return Err("usage: axum_chat [ADDR] [--redis URL] [--tls [CERT.pem KEY.pem]]".into()),
     };
     let mut config = (*server_config(chain, key)?).clone();

@@ -155,13 +155,17 @@ impl<S: AsyncWrite> Shared<S> {
     }
 
     /// Takes the connection's queue and writes it until nothing is left;
-    /// the connection's lock is held only while taking.
+    /// the connection's lock is held only while taking, once per pass.
     fn write_out(&self, cx: &mut Context<'_>, out: &mut Out<S>) -> Poll<io::Result<()>> {
         let out = &mut *out;
+        let mut written = false;
         loop {
-            let shutdown = {
+            let (shutdown, write_timeout) = {
                 let mut core = lock(&self.core);
-                if core.driver.is_failed() {
+                // After a pass, done unless more was queued during the
+                // write. The first pass writes even with nothing queued:
+                // taken chunks, the shutdown or the flush may be left.
+                if core.driver.is_failed() || (written && core.driver.conn.buffered_amount() == 0) {
                     return Poll::Ready(Ok(()));
                 }
                 let (bound, shutdown) = core.driver.take_queue(&mut out.queue);
@@ -169,16 +173,13 @@ impl<S: AsyncWrite> Shared<S> {
                 if let Some(bound) = bound {
                     out.state.bound_by_close(bound);
                 }
-                shutdown
+                (shutdown, core.driver.conn.config().write_timeout)
             };
             if shutdown {
                 out.state.shutdown_due();
             }
-            let config_timeout = lock(&self.core).driver.conn.config().write_timeout;
-            ready!(out.poll_write(cx, config_timeout))?;
-            if lock(&self.core).driver.conn.buffered_amount() == 0 {
-                return Poll::Ready(Ok(()));
-            }
+            ready!(out.poll_write(cx, write_timeout))?;
+            written = true;
         }
     }
 }
@@ -292,7 +293,18 @@ impl<S: AsyncRead + AsyncWrite> WebSocketReader<S> {
 
     /// The poll form of [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        lock(&self.shared.core).reader = Some(cx.waker().clone());
+        {
+            // Cloning a waker may cost an atomic increment or more: keep
+            // the stored one when it wakes the same task.
+            let mut core = lock(&self.shared.core);
+            if !core
+                .reader
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                core.reader = Some(cx.waker().clone());
+            }
+        }
         let mut side = Reader {
             stream: &mut self.stream,
             shared: &self.shared,

@@ -21,6 +21,18 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use wsproto::blocking::{Error, Stream, WebSocket, accept};
+use wsproto::proxy::ProxyError;
+
+/// The credentials of the proxies the tests start with authentication.
+pub const AUTH: (&str, &str) = ("alice", "pw-s3cret");
+
+/// The proxy's refusal or failure inside `e`; panics on any other error.
+pub fn proxy_error(e: Error) -> ProxyError {
+    match e {
+        Error::Proxy(p) => p,
+        other => panic!("not a proxy error: {other:?}"),
+    }
+}
 
 /// The address tinyproxy connects to targets from (`Bind`): a server
 /// that sees it was reached through the proxy.
