@@ -369,9 +369,8 @@ mod tests {
     /// UTF-8 (the byte that proves it is `input[k - 1]`), by asking the
     /// standard library about every prefix.
     fn proof_of_invalidity(input: &[u8]) -> Option<usize> {
-        (1..=input.len()).find(|&k| {
-            core::str::from_utf8(&input[..k]).is_err_and(|e| e.error_len().is_some())
-        })
+        (1..=input.len())
+            .find(|&k| core::str::from_utf8(&input[..k]).is_err_and(|e| e.error_len().is_some()))
     }
 
     /// Code points of every width, and bytes that fit nowhere.

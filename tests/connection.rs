@@ -679,6 +679,39 @@ mod deadlines_at_the_limits {
         assert_eq!(client.poll_timeout(), None);
         assert_eq!(client.state(), wsproto::State::Closing);
     }
+
+    /// `needs_clock` is false exactly when `handle_timeout` has nothing to
+    /// do (the adapters then skip reading the clock): a connection that
+    /// says so is told a far-away time and nothing happens.
+    #[test]
+    fn the_clock_is_needed_only_while_a_deadline_runs() {
+        let hour = Duration::from_secs(3600);
+        let start = now();
+        let mut server = conn(Role::Server, Config::default());
+        assert!(!server.needs_clock());
+        assert_eq!(server.handle_timeout(start + hour), None);
+        assert_eq!(server.poll_transmit(), None);
+        assert_eq!(server.poll_timeout(), None);
+        assert_eq!(server.state(), wsproto::State::Open);
+        // Our Close: the clock starts the close timeout, then times it.
+        server.close(1000u16, "").unwrap();
+        assert!(server.needs_clock());
+        server.handle_timeout(start + 2 * hour);
+        assert!(server.needs_clock());
+        assert_eq!(
+            server.handle_timeout(start + 3 * hour),
+            Some(wsproto::Timeout::Close)
+        );
+        assert!(!server.needs_clock());
+        // Keepalive: needed while open, and a silent hour does send a Ping.
+        let mut config = Config::default();
+        config.ping_interval = Some(Duration::from_secs(10));
+        let mut keepalive = conn(Role::Server, config);
+        assert!(keepalive.needs_clock());
+        keepalive.handle_timeout(start);
+        keepalive.handle_timeout(start + hour);
+        assert!(keepalive.poll_transmit().is_some());
+    }
 }
 
 /// Large payloads (64 KiB and more) are copied straight from the input and

@@ -87,8 +87,9 @@ async fn heap_per_connection_idle_after_large_messages_and_per_message() {
     }
     assert_eq!(live() - before, 0, "waiting in recv allocated");
 
-    // A small echo, then idle again: the stack took the reads, nothing is
-    // kept.
+    // A small echo, then idle again: the stack took the reads; only the
+    // small buffers `release_buffers` leaves stay (the event queue, a send
+    // arena and receive buffer of a few bytes).
     let before = live();
     for (client, server) in clients.iter_mut().zip(&mut servers) {
         client.send("ping").await.unwrap();
@@ -100,7 +101,8 @@ async fn heap_per_connection_idle_after_large_messages_and_per_message() {
     }
     let small = (live() - before) / (2 * PAIRS as isize);
 
-    // One 1 MiB message each way, dropped after reading: its buffers go.
+    // One 1 MiB message each way, dropped after reading: its large buffers
+    // go.
     let before = live();
     for (client, server) in clients.iter_mut().zip(&mut servers) {
         let (sent, got) = tokio::join!(client.send(vec![7u8; 1 << 20]), server.recv());
@@ -132,8 +134,8 @@ async fn heap_per_connection_idle_after_large_messages_and_per_message() {
     }
     let per_message = (allocs() - counted) as f64 / 999.0;
 
-    // Ping-pong: every message finds the connection idle, whose buffers
-    // were released, so each allocates them again.
+    // Ping-pong: every message finds the connection idle; its small
+    // buffers were kept, so the round trip allocates little.
     let counted = allocs();
     for i in 0..100u32 {
         client
@@ -154,11 +156,14 @@ async fn heap_per_connection_idle_after_large_messages_and_per_message() {
          after 1 MiB each way {large} B; allocations per received small message {per_message:.3} in a stream, \
          {per_round_trip:.1} per ping-pong round trip (both ends)"
     );
-    assert!(small <= 0, "a small echo kept {small} B per connection");
-    assert!(large <= 0, "a 1 MiB message kept {large} B per connection");
+    assert!(small <= 512, "a small echo kept {small} B per connection");
+    assert!(
+        large <= 512,
+        "a 1 MiB message kept {large} B per connection"
+    );
     assert!(per_message < 0.01, "{per_message} allocations per message");
     assert!(
-        per_round_trip <= 10.0,
+        per_round_trip <= 2.0,
         "{per_round_trip} allocations per round trip"
     );
 }

@@ -243,9 +243,14 @@ impl<T: Moment> Connection<T> {
     }
 
     /// Frees the receive buffer when it holds nothing (no partial frame,
-    /// nothing lent). Payloads split off it keep their own part alive.
+    /// nothing lent) and is larger than `IDLE_KEEP`. Payloads split off it
+    /// keep their own part alive.
     pub(super) fn release_rx(&mut self) {
-        if self.rx.is_empty() && self.rx_lent.is_none() && self.frame.is_none() {
+        if self.rx.is_empty()
+            && self.rx_lent.is_none()
+            && self.frame.is_none()
+            && self.rx.capacity() > super::IDLE_KEEP
+        {
             self.rx = BytesMut::new();
             self.rx_peak = 0;
         }

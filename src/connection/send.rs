@@ -140,10 +140,19 @@ impl TxQueue {
         self.trim();
     }
 
-    /// Frees the arena and the chunk list when nothing waits.
+    /// Frees the arena and the chunk list when nothing waits, unless they
+    /// are small (`IDLE_KEEP`).
     pub(crate) fn release(&mut self) {
-        if self.is_empty() {
-            *self = TxQueue::default();
+        if !self.is_empty() {
+            return;
+        }
+        self.arena.clear();
+        self.arena_sent = 0;
+        if self.arena.capacity() > super::IDLE_KEEP {
+            self.arena = BytesMut::new();
+        }
+        if self.chunks.capacity() * size_of::<Bytes>() > super::IDLE_KEEP {
+            self.chunks = VecDeque::new();
         }
     }
 

@@ -107,6 +107,24 @@ impl<T: Moment> Connection<T> {
         next
     }
 
+    /// Whether [`handle_timeout`](Self::handle_timeout) has anything to
+    /// do: a deadline runs (the close timeout, the keepalive) or waits to
+    /// be started (our Close was just queued). `false` for an open
+    /// connection without keepalive ([`Config::ping_interval`] `None`, the
+    /// default) and once the deadlines are over: a driver may then skip
+    /// reading the clock, as the adapters do (two `clock_gettime` per
+    /// echoed message were 1.3 % of a tokio echo server's time).
+    ///
+    /// [`Config::ping_interval`]: crate::Config::ping_interval
+    #[must_use]
+    pub fn needs_clock(&self) -> bool {
+        let t = &self.timers;
+        !t.stopped
+            && (t.close_unarmed
+                || t.close_deadline.is_some()
+                || (self.config.ping_interval.is_some() && self.state == State::Open))
+    }
+
     /// Tells the connection the time: notes when traffic and our Close
     /// happened, and fires what is due.
     ///

@@ -153,11 +153,13 @@ impl Driver {
     /// The reader's next step, the same for every adapter: events already
     /// parsed go out first, without a look at the clock (a `clock_gettime`
     /// per message was a fifth of the cost of reading small ones); only
-    /// when none waits are the deadlines checked at `now()`. Messages that
-    /// arrived whole before a failure are still handed out.
+    /// when none waits, and only if a deadline runs
+    /// ([`Connection::needs_clock`]), are the deadlines checked at `now()`.
+    /// Messages that arrived whole before a failure are still handed out.
     pub(crate) fn next_step(&mut self, now: impl FnOnce() -> Instant) -> Step {
         let event = match self.conn.poll_event() {
             Some(event) => Some(event),
+            None if !self.conn.needs_clock() => None,
             None => {
                 self.conn.handle_timeout(now());
                 self.conn.poll_event()
