@@ -38,8 +38,8 @@
 //! arrives, timing the linger with `recv_timeout` on the channel between
 //! them.
 
-#[path = "common/client_args.rs"]
-mod client_args;
+#[path = "common/line_client.rs"]
+mod line_client;
 
 use std::io::BufRead;
 use std::process::ExitCode;
@@ -54,7 +54,7 @@ use wsproto::proxy::ProxyEnv;
 const USAGE: &str = "usage: client ws://HOST:PORT/PATH [--linger MS]";
 
 fn main() -> ExitCode {
-    let (url, linger) = match client_args::args() {
+    let (url, linger) = match line_client::args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
@@ -135,7 +135,7 @@ fn run(url: &str, linger: Duration) -> Result<(), Error> {
             inbox.recv().map_err(|_| RecvTimeoutError::Disconnected)
         };
         match next {
-            Ok(News::Received(Ok(message))) => show(message),
+            Ok(News::Received(Ok(message))) => line_client::show(message),
             Ok(News::Received(Err(e))) if e.is_closed() => return Ok(()),
             Ok(News::Received(Err(e))) => return Err(e),
             Ok(News::EndOfInput) if !linger.is_zero() => lingering = true,
@@ -154,28 +154,4 @@ fn run(url: &str, linger: Duration) -> Result<(), Error> {
             Err(RecvTimeoutError::Disconnected) => return Err(Error::ConnectionLost),
         }
     }
-}
-
-/// Prints a received message.
-fn show(message: Message) {
-    match message {
-        Message::Text(text) => println!("{text}"),
-        Message::Binary(data) => eprintln!("[binary, {} bytes: {}]", data.len(), hex(&data)),
-        Message::Pong(label) => eprintln!("[pong: {}]", String::from_utf8_lossy(&label)),
-        Message::Close(frame) if frame.code.as_u16() != 1000 => {
-            eprintln!("closed by server: {} {}", frame.code.as_u16(), frame.reason);
-        }
-        // Pings are answered by the connection; a 1000 Close is the normal
-        // end.
-        _ => {}
-    }
-}
-
-/// The first 16 bytes in hex, with `…` when there are more.
-fn hex(data: &[u8]) -> String {
-    let mut out: String = data.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    if data.len() > 16 {
-        out.push('…');
-    }
-    out
 }

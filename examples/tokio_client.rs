@@ -41,8 +41,8 @@
 //! is ready first, with the linger as a timeout on `recv`. `recv` is
 //! cancel-safe, so losing that race loses nothing.
 
-#[path = "common/client_args.rs"]
-mod client_args;
+#[path = "common/line_client.rs"]
+mod line_client;
 
 use std::future::poll_fn;
 use std::io::BufRead;
@@ -58,7 +58,7 @@ use wsproto::tokio::{Error, Message, WebSocket, connect};
 const USAGE: &str = "usage: tokio_client ws://HOST:PORT/PATH [--linger MS]";
 
 fn main() -> ExitCode {
-    let (url, linger) = match client_args::args() {
+    let (url, linger) = match line_client::args() {
         Ok(args) => args,
         Err(e) => {
             eprintln!("{e}\n{USAGE}");
@@ -148,7 +148,7 @@ async fn run(url: &str, linger: Duration) -> Result<(), Error> {
                     lingering = true;
                 }
             }
-            Next::Received(Some(Ok(message))) => show(message),
+            Next::Received(Some(Ok(message))) => line_client::show(message),
             Next::Received(Some(Err(e))) if e.is_closed() => return Ok(()),
             Next::Received(Some(Err(e))) => return Err(e),
             Next::Received(None) => return Ok(()),
@@ -205,28 +205,4 @@ fn stdin_lines() -> mpsc::Receiver<String> {
         }
     });
     rx
-}
-
-/// Prints a received message.
-fn show(message: Message) {
-    match message {
-        Message::Text(text) => println!("{text}"),
-        Message::Binary(data) => eprintln!("[binary, {} bytes: {}]", data.len(), hex(&data)),
-        Message::Pong(label) => eprintln!("[pong: {}]", String::from_utf8_lossy(&label)),
-        Message::Close(frame) if frame.code.as_u16() != 1000 => {
-            eprintln!("closed by server: {} {}", frame.code.as_u16(), frame.reason);
-        }
-        // Pings are answered by the connection; a 1000 Close is the normal
-        // end.
-        _ => {}
-    }
-}
-
-/// The first 16 bytes in hex, with `…` when there are more.
-fn hex(data: &[u8]) -> String {
-    let mut out: String = data.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    if data.len() > 16 {
-        out.push('…');
-    }
-    out
 }
