@@ -332,7 +332,7 @@ fn no_proxy_bypasses_a_proxy_that_refuses_everything() {
     // Through the proxy: refused, as for every client.
     let env = ProxyEnv::from_pairs([("HTTP_PROXY", proxy.as_str())]);
     let e = failure(ClientBuilder::new(&url).proxy_env(env));
-    assert_eq!(e.http_status(), Some(403));
+    assert_eq!(e.http_status(), Some(403), "{e:?}");
     // NO_PROXY by name, by name and port, by CIDR of the address URL, `*`.
     let port_rule = format!("localhost:{}", server.port);
     for (no_proxy, target) in [

@@ -175,15 +175,15 @@ impl ProxyProcess {
         panic!("{name} did not start; see {}", dir.display());
     }
 
-    /// Waits until the port accepts connections; false if the process
-    /// ended first.
+    /// Waits until the process listens on its port; false if it ended
+    /// first (the port was taken between choosing and binding).
     fn wait_listening(&mut self) -> bool {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+            if listens(self.child.id(), self.port) {
                 return true;
             }
             thread::sleep(Duration::from_millis(10));
@@ -229,6 +229,33 @@ impl ProxyProcess {
         }
         text
     }
+}
+
+/// Whether process `pid` holds the socket listening on 127.0.0.1:`port`.
+/// Accepting a connection is not proof: a test running alongside may have
+/// bound the port (its own port 0) after `free_port` let it go, and then
+/// the proxy, failing to bind, would be stood in for by that server. On
+/// Linux the listening socket's inode is looked up among the process's
+/// descriptors; elsewhere a connection has to do.
+fn listens(pid: u32, port: u16) -> bool {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return TcpStream::connect(("127.0.0.1", port)).is_ok();
+    };
+    const LISTEN: &str = "0A";
+    let local = format!("0100007F:{port:04X}");
+    let Some(inode) = table.lines().skip(1).find_map(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&LISTEN))
+            .then(|| fields.get(9).map(|inode| format!("socket:[{inode}]")))
+            .flatten()
+    }) else {
+        return false;
+    };
+    fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+        fds.flatten().any(|fd| {
+            fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == inode.as_str())
+        })
+    })
 }
 
 impl Drop for ProxyProcess {
