@@ -6,7 +6,7 @@ use core::fmt;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::error::{ProtocolError, UsageError};
+use crate::error::{ProtocolError, Timeout, UsageError};
 use crate::frame::MAX_CONTROL_PAYLOAD;
 use crate::utf8::Utf8Bytes;
 
@@ -44,10 +44,16 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: an unexpected condition (also used here for a keepalive timeout).
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1012: the service is restarting (registered with IANA); a client
+    /// may reconnect after a short delay.
+    pub const SERVICE_RESTART: CloseCode = CloseCode(1012);
     /// 1013: try again later (registered with IANA: a temporary
     /// condition; sent here to a reader too slow for a broadcast, see
     /// [`Connection::send_prepared`](crate::Connection::send_prepared)).
     pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
+    /// 1014: a gateway or proxy got an invalid answer from upstream
+    /// (registered with IANA).
+    pub const BAD_GATEWAY: CloseCode = CloseCode(1014);
     /// 1015: the TLS handshake failed. Never sent.
     pub const TLS_HANDSHAKE: CloseCode = CloseCode(1015);
 
@@ -89,9 +95,81 @@ impl From<CloseCode> for u16 {
     }
 }
 
+impl CloseCode {
+    /// The name of a code this crate has a constant for.
+    fn name(self) -> Option<&'static str> {
+        Some(match self {
+            CloseCode::NORMAL => "NORMAL",
+            CloseCode::GOING_AWAY => "GOING_AWAY",
+            CloseCode::PROTOCOL_ERROR => "PROTOCOL_ERROR",
+            CloseCode::UNSUPPORTED_DATA => "UNSUPPORTED_DATA",
+            CloseCode::NO_STATUS => "NO_STATUS",
+            CloseCode::ABNORMAL => "ABNORMAL",
+            CloseCode::INVALID_PAYLOAD => "INVALID_PAYLOAD",
+            CloseCode::POLICY => "POLICY",
+            CloseCode::TOO_BIG => "TOO_BIG",
+            CloseCode::MANDATORY_EXTENSION => "MANDATORY_EXTENSION",
+            CloseCode::INTERNAL_ERROR => "INTERNAL_ERROR",
+            CloseCode::SERVICE_RESTART => "SERVICE_RESTART",
+            CloseCode::TRY_AGAIN_LATER => "TRY_AGAIN_LATER",
+            CloseCode::BAD_GATEWAY => "BAD_GATEWAY",
+            CloseCode::TLS_HANDSHAKE => "TLS_HANDSHAKE",
+            _ => return None,
+        })
+    }
+}
+
+/// `CloseCode(1000 NORMAL)`, or `CloseCode(4001)` for a code without a name.
 impl fmt::Debug for CloseCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CloseCode({})", self.0)
+        match self.name() {
+            Some(name) => write!(f, "CloseCode({} {name})", self.0),
+            None => write!(f, "CloseCode({})", self.0),
+        }
+    }
+}
+
+/// A code compares equal to its number: `assert_eq!(code, 1000)`.
+impl PartialEq<u16> for CloseCode {
+    fn eq(&self, other: &u16) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<CloseCode> for u16 {
+    fn eq(&self, other: &CloseCode) -> bool {
+        *self == other.0
+    }
+}
+
+impl ProtocolError {
+    /// The close code to send when failing the connection for this error:
+    /// 1007 for data inconsistent with its type, 1009 for a limit, 1002
+    /// otherwise.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => {
+                CloseCode::INVALID_PAYLOAD
+            }
+            ProtocolError::FrameTooBig { .. }
+            | ProtocolError::MessageTooBig { .. }
+            | ProtocolError::TooManyFragments { .. } => CloseCode::TOO_BIG,
+            _ => CloseCode::PROTOCOL_ERROR,
+        }
+    }
+}
+
+impl Timeout {
+    /// The close code the connection ended with: 1011 (sent in our Close)
+    /// for the keepalive, 1006 (none received) for the close timeout, 1008
+    /// for the message timeout, 1013 for the memory budget.
+    pub fn close_code(&self) -> CloseCode {
+        match self {
+            Timeout::Keepalive => CloseCode::INTERNAL_ERROR,
+            Timeout::Close => CloseCode::ABNORMAL,
+            Timeout::Message => CloseCode::POLICY,
+            Timeout::Budget => CloseCode::TRY_AGAIN_LATER,
+        }
     }
 }
 
@@ -191,6 +269,18 @@ mod tests {
     }
 
     #[test]
+    fn debug_names_the_code() {
+        assert_eq!(format!("{:?}", CloseCode::NORMAL), "CloseCode(1000 NORMAL)");
+        assert_eq!(
+            format!("{:?}", CloseCode::new(1012)),
+            "CloseCode(1012 SERVICE_RESTART)"
+        );
+        assert_eq!(format!("{:?}", CloseCode::new(4001)), "CloseCode(4001)");
+        assert_eq!(CloseCode::GOING_AWAY, 1001);
+        assert_eq!(1001, CloseCode::GOING_AWAY);
+    }
+
+    #[test]
     fn payload_shapes() {
         assert_eq!(parse(b"").unwrap(), CloseFrame::new(CloseCode::NO_STATUS));
         assert_eq!(parse(b"\x03"), Err(ProtocolError::CloseTooShort));
@@ -200,7 +290,7 @@ mod tests {
         let err = parse(b"\x03\xe8\xce\xba\xed\xa0\x80").unwrap_err();
         assert_eq!(
             (err.clone(), err.close_code()),
-            (ProtocolError::InvalidUtf8, 1007)
+            (ProtocolError::InvalidUtf8, CloseCode::INVALID_PAYLOAD)
         );
         assert_eq!(parse(b"\x03\xe8\xce"), Err(ProtocolError::InvalidUtf8));
     }

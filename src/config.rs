@@ -30,23 +30,17 @@ use core::time::Duration;
 /// config.max_message_size = 1 << 20;
 /// ```
 ///
-/// # Who reads which field
+/// # Only the connection's
 ///
-/// [`Connection::new`](crate::Connection::new) honours the limits, the
-/// fragmenting, the write-buffer cap, the close timeout and the keepalive.
-/// Three fields are not the connection's, and it ignores them:
-/// - [`handshake`](field@Self::handshake) caps the opening handshake: pass it to
-///   [`RequestParser::new`](crate::handshake::RequestParser::new) or
-///   [`ClientRequest::limits`](crate::handshake::ClientRequest::limits);
-/// - `deflate` (feature `deflate`) is what to offer or accept in the
-///   handshake; the connection compresses only with what the handshake
-///   agreed, given to
-///   [`Connection::set_deflate`](crate::Connection::set_deflate);
-/// - [`write_timeout`](field@Self::write_timeout) is for the blocking adapters,
-///   which own the socket.
-///
-/// The blocking adapters read all of them. The handshake and connect
-/// timeouts are not here: they belong to the adapters' builders.
+/// Everything here is what [`Connection::new`](crate::Connection::new)
+/// reads: limits, fragmenting, the write-buffer cap, the close timeout and
+/// the keepalive. The other layers have settings of their own, where they
+/// are used: the opening handshake's caps ([`HandshakeLimits`]) and
+/// permessage-deflate offer (`DeflateConfig`) are given to the handshake
+/// (the adapters' builders take them as `handshake_limits` and `deflate`),
+/// and what only an adapter that owns a socket can do — the write timeout,
+/// the connect and handshake timeouts — is set on its builders and
+/// sockets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
@@ -75,43 +69,21 @@ pub struct Config {
     pub max_write_buffer: usize,
     /// How long to wait for the peer's Close after sending ours. Default 10 s.
     pub close_timeout: Duration,
-    /// **Adapter-only**: read by the blocking adapters, ignored by
-    /// [`Connection`](crate::Connection), which does no I/O. A socket
-    /// write that makes no progress for this long fails the connection with
-    /// an I/O error. A peer that stops reading cannot then hold a thread and
-    /// its socket buffers forever; until the timeout it is simply
-    /// back-pressured (TCP flow control), and memory stays within
-    /// [`max_write_buffer`](field@Self::max_write_buffer). Default 30 s; `None`
-    /// blocks as long as the peer does.
-    pub write_timeout: Option<Duration>,
     /// Send a Ping after this much silence from the peer. `None` (the
     /// default) sends no keepalive pings.
     pub ping_interval: Option<Duration>,
+    /// A received message must end this long after it began (its first
+    /// frame's header seen by [`Connection::handle_timeout`](crate::Connection::handle_timeout)); past it the
+    /// connection closes with 1008 ([`Timeout::Message`](crate::Timeout::Message))
+    /// and the partial message's bytes are freed. A peer that parks half a
+    /// message and goes quiet cannot hold them; an honest slow upload gets
+    /// this long. `None` (the default) waits as long as it takes; servers'
+    /// builders set 60 s (their `message_timeout`).
+    pub message_timeout: Option<Duration>,
     /// Close the connection (1011, [`Timeout::Keepalive`](crate::Timeout::Keepalive))
     /// when the peer stays silent this long after a keepalive Ping.
     /// Default 20 s; used only with `ping_interval`.
     pub pong_timeout: Duration,
-    /// **Handshake-only**: limits of the opening handshake, for
-    /// [`RequestParser::new`](crate::handshake::RequestParser::new) and
-    /// [`ClientRequest::limits`](crate::handshake::ClientRequest::limits)
-    /// (the blocking adapters pass them); ignored by
-    /// [`Connection`](crate::Connection), which starts after the handshake.
-    pub handshake: HandshakeLimits,
-    /// **Handshake-only**: permessage-deflate preferences, the offer a
-    /// client makes ([`ClientRequest::deflate`](crate::handshake::ClientRequest::deflate))
-    /// or what a server accepts ([`AcceptOptions::deflate`](crate::handshake::AcceptOptions::deflate)).
-    /// The blocking adapters pass it to the handshake; `None` (the default)
-    /// neither offers nor accepts it.
-    ///
-    /// [`Connection::new`](crate::Connection::new) ignores it: preferences
-    /// are not an agreement, and a connection that compressed on its own
-    /// would send RSV1 frames the peer must reject (RFC 6455 §5.2). The
-    /// handshake's outcome ([`Negotiated::deflate`](crate::handshake::Negotiated::deflate),
-    /// [`Established::deflate`](crate::handshake::Established::deflate)) is
-    /// what turns compression on, through
-    /// [`Connection::set_deflate`](crate::Connection::set_deflate).
-    #[cfg(feature = "deflate")]
-    pub deflate: Option<crate::deflate::DeflateConfig>,
 }
 
 /// Chaining setters, one per field: `Config::default().max_frame_size(1 << 20)`.
@@ -158,11 +130,10 @@ impl Config {
         self
     }
 
-    /// Sets [`write_timeout`](field@Self::write_timeout)
-    /// (adapter-only).
+    /// Sets [`message_timeout`](field@Self::message_timeout).
     #[must_use]
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
+    pub fn message_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.message_timeout = timeout;
         self
     }
 
@@ -179,23 +150,6 @@ impl Config {
         self.pong_timeout = timeout;
         self
     }
-
-    /// Sets [`handshake`](field@Self::handshake)
-    /// (handshake-only).
-    #[must_use]
-    pub fn handshake(mut self, limits: HandshakeLimits) -> Self {
-        self.handshake = limits;
-        self
-    }
-
-    /// Sets [`deflate`](field@Self::deflate) (handshake-only:
-    /// the offer, not the agreement).
-    #[cfg(feature = "deflate")]
-    #[must_use]
-    pub fn deflate(mut self, deflate: Option<crate::deflate::DeflateConfig>) -> Self {
-        self.deflate = deflate;
-        self
-    }
 }
 
 impl Default for Config {
@@ -207,12 +161,9 @@ impl Default for Config {
             fragment_size: None,
             max_write_buffer: 1 << 20,
             close_timeout: Duration::from_secs(10),
-            write_timeout: Some(Duration::from_secs(30)),
+            message_timeout: None,
             ping_interval: None,
             pong_timeout: Duration::from_secs(20),
-            handshake: HandshakeLimits::default(),
-            #[cfg(feature = "deflate")]
-            deflate: None,
         }
     }
 }

@@ -14,19 +14,6 @@
 use crate::prelude::*;
 use thiserror::Error;
 
-/// Close code 1002: "an endpoint is terminating the connection due to a
-/// protocol error" (RFC 6455 §7.4.1).
-pub const PROTOCOL_ERROR: u16 = 1002;
-/// Close code 1007: "data within a message that was not consistent with the
-/// type of the message (e.g., non-UTF-8 data within a text message)".
-pub const INVALID_PAYLOAD: u16 = 1007;
-/// Close code 1009: "a message that is too big for it to process".
-pub const MESSAGE_TOO_BIG: u16 = 1009;
-
-/// Close code 1011: "a server is terminating the connection because it
-/// encountered an unexpected condition"; used for a keepalive timeout.
-pub const INTERNAL_ERROR: u16 = 1011;
-
 /// The peer broke the protocol. The connection is failed (RFC 6455 §7.1.7)
 /// with the close code from [`ProtocolError::close_code`].
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -104,19 +91,6 @@ pub enum ProtocolError {
     InvalidCloseCode(u16),
 }
 
-impl ProtocolError {
-    /// The close code to send when failing the connection for this error.
-    pub fn close_code(&self) -> u16 {
-        match self {
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCompressedData => INVALID_PAYLOAD,
-            ProtocolError::FrameTooBig { .. }
-            | ProtocolError::MessageTooBig { .. }
-            | ProtocolError::TooManyFragments { .. } => MESSAGE_TOO_BIG,
-            _ => PROTOCOL_ERROR,
-        }
-    }
-}
-
 /// One of the connection's own deadlines passed and ended it: the peer
 /// broke no rule on the wire (that would be a [`ProtocolError`]), it just
 /// stopped answering. Reported by [`Connection::handle_timeout`] and,
@@ -141,17 +115,19 @@ pub enum Timeout {
     /// connection closed with 1006 (no Close received).
     #[error("no Close frame from the peer within the close timeout")]
     Close,
-}
-
-impl Timeout {
-    /// The close code the connection ended with: 1011 (sent in our Close)
-    /// for the keepalive, 1006 (none received) for the close timeout.
-    pub fn close_code(&self) -> u16 {
-        match self {
-            Timeout::Keepalive => INTERNAL_ERROR,
-            Timeout::Close => crate::CloseCode::ABNORMAL.as_u16(),
-        }
-    }
+    /// The message timeout ([`Config::message_timeout`](crate::Config::message_timeout)):
+    /// a message that had started did not end in time (a peer that parks
+    /// half a message and goes quiet, holding its bytes). A Close with code
+    /// 1008 (policy violation) and this error's text as its reason was
+    /// sent, the partial message dropped, and the write half is to be shut
+    /// down at once.
+    #[error("a message did not complete within the message timeout")]
+    Message,
+    /// The driver gave up waiting for memory to read more of a message
+    /// (a server-wide budget stayed spent): a Close with code 1013 (Try
+    /// Again Later) was sent and the partial message dropped.
+    #[error("no memory for the rest of the message within the budget's wait limit")]
+    Budget,
 }
 
 /// The caller asked for something the protocol does not allow now.

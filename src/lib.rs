@@ -43,7 +43,7 @@
 //! ```
 //! use std::io::{IoSlice, Write};
 //! use std::time::Instant;
-//! use wsproto::{Config, Connection, Event, Role};
+//! use wsproto::{Config, Connection, Message, Role};
 //!
 //! /// Writes what `conn` has to send into `socket` (here a `Vec`): the
 //! /// waiting bytes as slices for a vectored write, then how many went out.
@@ -70,7 +70,7 @@
 //! server.receive_data(&wire)?;            // 1. input
 //! server.handle_timeout(Instant::now());  //    and the time
 //! while let Some(event) = server.poll_event() {  // 2. events
-//!     if let Event::Text(text) = event {
+//!     if let Message::Text(text) = event {
 //!         server.send_text(text)?;        // 3. commands (an echo)
 //!     }
 //! }
@@ -80,14 +80,16 @@
 //! let deadline = server.poll_timeout();   // 5. when to wake if nothing comes
 //! # let _ = deadline;
 //! client.receive_data(&back)?;
-//! assert!(matches!(client.poll_event(), Some(Event::Text(t)) if t == "hello"));
+//! assert!(matches!(client.poll_event(), Some(Message::Text(t)) if t == "hello"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # Writing a driver for another runtime (mio, smol, glommio, …)
 //!
-//! The blocking and tokio adapters are such drivers, a few hundred lines
-//! each; a new one follows the same steps on every wake-up:
+//! The blocking and tokio adapters drive it through one shared driver
+//! (the read loop, the write engine, the handshakes are written once;
+//! each adapter only says how to wait, see [`adapter`]); a driver of your
+//! own follows the same steps on every wake-up:
 //!
 //! 1. **Events first.** Hand out [`Connection::poll_event`] until it is
 //!    empty. After each, write what it queued (the Pong to a Ping, the echo
@@ -117,6 +119,30 @@
 //! tokio adapter's `recv` can be dropped at any await point. A write error
 //! is best treated as fatal (a frame may be half on the wire); reads are
 //! exact and can be retried.
+//!
+//! # Coming from tokio-tungstenite or axum
+//!
+//! The tokio adapter and the axum extractor keep the names and shapes
+//! those users know; what differs is here. axum's documented patterns
+//! (`socket.recv()`, `socket.send(..)`, `socket.split()` into a
+//! `SplitSink` / `SplitStream` with `futures::StreamExt`) compile with only
+//! the import changed from `axum::extract::ws` to `wsproto::axum`.
+//!
+//! | tokio-tungstenite / axum | wsproto |
+//! |---|---|
+//! | `accept_async(stream)`, `accept_hdr_async` | [`tokio::accept`], [`tokio::accept_with`] (a decision that sees the request) |
+//! | `connect_async(url)` | [`tokio::connect`], or [`tokio::ClientBuilder`] for headers, subprotocols, a proxy |
+//! | `ws.next().await`, `socket.recv().await` | `ws.recv().await` (or `StreamExt::next`): `Option<Result<Message>>` |
+//! | `ws.send(msg).await`, `ws.feed(msg)` | the same (inherent, or `SinkExt`'s through the `Sink` impl) |
+//! | `ws.split()` (`StreamExt`) | the same; [`into_split`](adapter::WebSocket) for halves without a lock held across an await |
+//! | `ws.close(None).await` (`SinkExt::close`) | `ws.close(code, reason).await`; `SinkExt::close(&mut ws)` sends 1000 |
+//! | `Message::Text(s.into())`, `Message::Binary(b)` | the same ([`Utf8Bytes`] from `String`/`&str`, [`Bytes`]) |
+//! | `Message::Close(Option<CloseFrame>)` | `Message::Close(CloseFrame)`; no code reads as [`CloseCode::NO_STATUS`] (1005) |
+//! | `CloseCode::Normal`, `close_code::NORMAL` | [`CloseCode::NORMAL`], `CloseCode::new(4000)`; compares with a `u16` |
+//! | `msg.into_text()`, `msg.to_text()` | [`Message::as_text`], [`Message::into_data`] |
+//! | `Message::Frame(_)` | not exposed: fragments are reassembled by the core |
+//! | `WebSocketConfig { max_message_size, .. }` | [`Config`] with chaining setters |
+//! | `tungstenite::Error::ConnectionClosed` | `recv()` returns `None`; the blocking adapter's `read()` returns [`Error::ConnectionClosed`](adapter::Error::ConnectionClosed) |
 //!
 //! The same masked frame by hand, one layer down:
 //!
@@ -176,6 +202,8 @@ mod prelude {
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+pub mod adapter;
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "blocking")]
@@ -190,12 +218,18 @@ mod driver;
 mod error;
 pub mod frame;
 pub mod handshake;
+/// Header value parsing shared by the handshake and its extensions: a leaf,
+/// so that permessage-deflate can read extension offers without the
+/// handshake and the handshake can negotiate deflate.
+mod headers;
 mod message;
 pub mod proxy;
 mod reassembly;
 mod role;
 mod status;
 pub mod time;
+#[cfg(all(feature = "tls", any(feature = "blocking", feature = "tokio")))]
+pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
 // One of the two modules allowed `unsafe` (with `frame::mask`): the
@@ -204,25 +238,17 @@ pub mod tokio;
 mod utf8;
 
 /// The shared byte buffer that payloads come in ([`Message::Binary`],
-/// [`Event::Binary`], …), re-exported so that no direct dependency on
+/// [`Message::Binary`], …), re-exported so that no direct dependency on
 /// `bytes` is needed to name or build one.
 pub use bytes::Bytes;
 pub use close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 pub use config::{Config, HandshakeLimits};
 pub use connection::{
-    BinaryPayload, Connection, Delivery, Event, MaskSource, PreparedMessage, State, TextPayload,
-    Transmit,
+    BinaryPayload, Connection, Delivery, MaskSource, PreparedMessage, State, TextPayload, Transmit,
 };
-pub use error::{
-    INTERNAL_ERROR, INVALID_PAYLOAD, MESSAGE_TOO_BIG, PROTOCOL_ERROR, ProtocolError, Timeout,
-    UsageError,
-};
+pub use error::{ProtocolError, Timeout, UsageError};
 pub use handshake::HandshakeError;
 pub use message::Message;
 pub use role::Role;
 pub use status::Parsed;
-/// The old name of [`Parsed`], beside which `http_status()` read as a
-/// relative; kept for one release.
-#[deprecated(since = "0.2.0", note = "renamed `Parsed`")]
-pub type Status<T> = Parsed<T>;
 pub use utf8::Utf8Bytes;

@@ -1,12 +1,12 @@
-//! [`Message`]: the unit every adapter reads and sends — what the blocking
-//! `WebSocket::read` returns and `send` takes. It mirrors the core's
-//! [`Event`], so it lives beside it rather than in one adapter.
+//! [`Message`]: what the core hands out
+//! ([`Connection::poll_event`](crate::Connection::poll_event)) and what every
+//! adapter reads and sends.
 
 #[allow(unused_imports)]
 use crate::prelude::*;
 use bytes::Bytes;
 
-use crate::{BinaryPayload, CloseCode, CloseFrame, Event, TextPayload, Utf8Bytes};
+use crate::{BinaryPayload, CloseCode, CloseFrame, TextPayload, Utf8Bytes};
 
 /// A whole message or control frame, either direction.
 ///
@@ -97,6 +97,8 @@ impl Message {
     }
 
     /// The text, for a text message.
+    #[doc(alias = "to_text")]
+    #[doc(alias = "into_text")]
     pub fn as_text(&self) -> Option<&str> {
         match self {
             Message::Text(t) => Some(t.as_str()),
@@ -144,6 +146,7 @@ impl Message {
     }
 
     /// The payload bytes, without a copy (for a Close, its reason).
+    #[doc(alias = "into_payload")]
     pub fn into_data(self) -> Bytes {
         match self {
             Message::Text(t) => t.into_bytes(),
@@ -160,18 +163,6 @@ impl Message {
     /// Whether the payload is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-}
-
-impl From<Event> for Message {
-    fn from(event: Event) -> Message {
-        match event {
-            Event::Text(t) => Message::Text(t),
-            Event::Binary(b) => Message::Binary(b),
-            Event::Ping(p) => Message::Ping(p),
-            Event::Pong(p) => Message::Pong(p),
-            Event::Close(c) => Message::Close(c),
-        }
     }
 }
 

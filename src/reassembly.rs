@@ -59,10 +59,20 @@ pub(crate) struct Assembler {
 }
 
 impl Assembler {
-    /// Whether a fragmented message is in progress.
-    #[cfg(test)]
+    /// Whether a message is in progress (its first frame's header seen,
+    /// its last frame not yet complete).
     pub(crate) fn in_progress(&self) -> bool {
         self.kind.is_some()
+    }
+
+    /// Bytes held for the message in progress: the fragments completed so
+    /// far, or what a compressed message inflated to so far.
+    pub(crate) fn held(&self) -> usize {
+        let fragments = self.fragments_data.as_ref().map_or(0, |d| d.len());
+        #[cfg(feature = "deflate")]
+        return fragments + self.inflated.len();
+        #[cfg(not(feature = "deflate"))]
+        return fragments;
     }
 
     /// Turns on permessage-deflate for received messages.

@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use wsproto::{CloseCode, CloseFrame, Config, Connection, Event, Role};
+use wsproto::{CloseCode, CloseFrame, Config, Connection, Message, Role};
 
 /// RFC 6455 §7.4.1 and the IANA registry: the codes a Close frame may
 /// carry (1004–1006 and 1015 are reserved or must not be sent; 1016–2999
@@ -50,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
     let mut conn = Connection::new(Role::Server, Config::default());
     match (conn.receive_data(&wire), parsed) {
         (Ok(()), Ok(frame)) => {
-            assert_eq!(conn.poll_event(), Some(Event::Close(frame)));
+            assert_eq!(conn.poll_event(), Some(Message::Close(frame)));
         }
         (Err(error), Err(parse_error)) => {
             assert_eq!(error.close_code(), parse_error.close_code());

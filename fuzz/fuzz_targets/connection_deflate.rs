@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use wsproto::deflate::DeflateParams;
-use wsproto::{Config, Connection, Event, Role, Transmit};
+use wsproto::{Config, Connection, Message, Role, Transmit};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&setup, mut rest)) = data.split_first() else {
@@ -43,11 +43,11 @@ fuzz_target!(|data: &[u8]| {
         let _ = conn.receive_data(chunk);
         while let Some(event) = conn.poll_event() {
             let _ = match event {
-                Event::Text(text) => {
+                Message::Text(text) => {
                     assert!(text.len() <= limit);
                     conn.send_text(text)
                 }
-                Event::Binary(bytes) => {
+                Message::Binary(bytes) => {
                     assert!(bytes.len() <= limit);
                     conn.send_binary(bytes)
                 }

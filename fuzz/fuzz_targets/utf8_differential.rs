@@ -10,7 +10,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wsproto::{Config, Connection, Event, Role};
+use wsproto::{Config, Connection, Message, Role};
 
 const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
 
@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(!detectably_invalid(seen), "not failed fast");
                 while let Some(event) = conn.poll_event() {
                     match event {
-                        Event::Text(text) => message = Some(text),
+                        Message::Text(text) => message = Some(text),
                         other => panic!("{other:?}"),
                     }
                 }

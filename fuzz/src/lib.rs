@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use wsproto::{Config, Connection, Event, Role, Transmit};
+use wsproto::{Config, Connection, Message, Role, Transmit};
 
 /// Arbitrary bytes into a connection of `role`, in chunks the data chooses,
 /// with an echoing application, keepalive deadlines, and a peer that
@@ -39,9 +39,9 @@ pub fn drive_connection(role: Role, data: &[u8]) {
         let _ = conn.receive_data(chunk);
         while let Some(event) = conn.poll_event() {
             let _ = match event {
-                Event::Text(text) => conn.send_text(text),
-                Event::Binary(bytes) => conn.send_binary(bytes),
-                Event::Ping(payload) if payload.len() % 2 == 1 => conn.close(1000, "bye"),
+                Message::Text(text) => conn.send_text(text),
+                Message::Binary(bytes) => conn.send_binary(bytes),
+                Message::Ping(payload) if payload.len() % 2 == 1 => conn.close(1000, "bye"),
                 _ => Ok(()),
             };
         }

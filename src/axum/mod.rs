@@ -34,7 +34,8 @@
 //! `Upgrade: websocket` (answered `101`), and the RFC 8441 extended
 //! `CONNECT` with `:protocol = websocket` that browsers send over HTTP/2
 //! once the server advertises `SETTINGS_ENABLE_CONNECT_PROTOCOL` (answered
-//! `200`); `axum::serve` advertises it when axum's `http2` feature is on.
+//! `200`) with this crate's `http2` feature; `axum::serve` advertises it
+//! when axum's `http2` feature is on.
 //! Route with `any(..)` (or `get(..).connect(..)`) to receive both.
 //!
 //! Every check of the core applies to both: the version (426), the
@@ -55,6 +56,7 @@ use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{StatusCode, Version};
 
+use crate::driver::Setup;
 use crate::handshake::{
     AcceptOptions, HandshakeError, OriginPolicy, RequestParser, UpgradeRequest,
 };
@@ -81,8 +83,10 @@ pub struct WebSocketUpgrade<F = DefaultOnFailedUpgrade> {
     version: Version,
     on_upgrade: hyper::upgrade::OnUpgrade,
     protocol: Option<String>,
-    config: Config,
+    setup: Setup,
     origin: Option<OriginPolicy>,
+    set: Option<crate::tokio::ConnectionSet>,
+    budget: Option<crate::adapter::MemoryBudget>,
     on_failed_upgrade: F,
 }
 
@@ -92,7 +96,7 @@ impl<F> std::fmt::Debug for WebSocketUpgrade<F> {
             .field("request", &self.request)
             .field("version", &self.version)
             .field("protocol", &self.protocol)
-            .field("config", &self.config)
+            .field("setup", &self.setup)
             .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
@@ -142,7 +146,21 @@ impl<F> WebSocketUpgrade<F> {
     /// `deflate`) permessage-deflate preferences; default
     /// [`Config::default`].
     pub fn config(mut self, config: Config) -> Self {
-        self.config = config;
+        self.setup.config = config;
+        self
+    }
+
+    /// Caps on the request's headers, checked in
+    /// [`on_upgrade`](Self::on_upgrade) (431 beyond them).
+    pub fn handshake_limits(mut self, limits: HandshakeLimits) -> Self {
+        self.setup.limits = limits;
+        self
+    }
+
+    /// Bounds each write that makes no progress (default 30 s; see
+    /// [`set_write_timeout`](crate::adapter::WebSocket::set_write_timeout)).
+    pub fn write_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.setup.write_timeout = timeout;
         self
     }
 
@@ -155,10 +173,67 @@ impl<F> WebSocketUpgrade<F> {
     }
 
     /// Agrees to permessage-deflate (RFC 7692) when the client offers it,
-    /// with these preferences (the same as setting `config.deflate`).
+    /// with these preferences.
     #[cfg(feature = "deflate")]
     pub fn deflate(mut self, deflate: crate::deflate::DeflateConfig) -> Self {
-        self.config.deflate = Some(deflate);
+        self.setup.deflate = Some(deflate);
+        self
+    }
+
+    /// The socket joins `set` once upgraded, and leaves it when its closing
+    /// handshake is over: a [`shutdown`](crate::adapter::ConnectionSet::shutdown)
+    /// closes every socket of the set with 1001 (axum's own
+    /// `with_graceful_shutdown` does not reach upgraded connections).
+    /// While the set is shutting down, `on_upgrade` answers `503 Service
+    /// Unavailable` with `Retry-After: 1`.
+    ///
+    /// ```no_run
+    /// use axum::{Router, extract::State, response::Response, routing::any};
+    /// use wsproto::axum::{WebSocket, WebSocketUpgrade};
+    /// use wsproto::tokio::ConnectionSet;
+    ///
+    /// async fn handler(ws: WebSocketUpgrade, State(set): State<ConnectionSet>) -> Response {
+    ///     ws.connection_set(&set).on_upgrade(|mut socket: WebSocket| async move {
+    ///         while let Some(Ok(message)) = socket.recv().await {
+    ///             let _ = socket.send(message).await;
+    ///         }
+    ///     })
+    /// }
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let set = ConnectionSet::new();
+    /// let app = Router::new().route("/ws", any(handler)).with_state(set.clone());
+    /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+    /// let stopping = set.clone();
+    /// axum::serve(listener, app)
+    ///     .with_graceful_shutdown(async move {
+    ///         let _ = tokio::signal::ctrl_c().await;
+    ///         stopping.shutdown(); // 1001 to every socket
+    ///     })
+    ///     .await?;
+    /// let report = set.wait().await; // their closing handshakes
+    /// eprintln!("{} closed, {} cut", report.closed, report.cut);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connection_set(mut self, set: &crate::tokio::ConnectionSet) -> Self {
+        self.set = Some(set.clone());
+        self
+    }
+
+    /// Counts what the socket holds of unfinished messages against
+    /// `budget`, shared by the whole server (see
+    /// [`MemoryBudget`](crate::adapter::MemoryBudget)).
+    pub fn memory_budget(mut self, budget: &crate::adapter::MemoryBudget) -> Self {
+        self.budget = Some(budget.clone());
+        self
+    }
+
+    /// A received message must end this long after it began, or the socket
+    /// is closed with 1008 (default 60 s; `None` waits as long as it
+    /// takes); a `Config::message_timeout` takes precedence.
+    pub fn message_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+        self.setup.message_timeout = timeout;
         self
     }
 
@@ -170,8 +245,10 @@ impl<F> WebSocketUpgrade<F> {
             version: self.version,
             on_upgrade: self.on_upgrade,
             protocol: self.protocol,
-            config: self.config,
+            setup: self.setup,
             origin: self.origin,
+            set: self.set,
+            budget: self.budget,
             on_failed_upgrade: callback,
         }
     }
@@ -192,7 +269,7 @@ impl<F> WebSocketUpgrade<F> {
     {
         // The caps of the connection's config (the request was read
         // without any: the handler chooses the config after extraction).
-        if let Err(error) = self.request.check_limits(&self.config.handshake) {
+        if let Err(error) = self.request.check_limits(&self.setup.limits) {
             return into_axum(error.to_http_response(self.version));
         }
         if let Some(policy) = &self.origin {
@@ -200,31 +277,78 @@ impl<F> WebSocketUpgrade<F> {
                 return into_axum(policy.refusal_http_response(self.version));
             }
         }
+        // The place in the set is taken before the response goes out: a
+        // shutdown either refuses this upgrade or finds it in the set.
+        let member = match self.set.as_ref().map(|set| set.admit()) {
+            Some(None) => return shutting_down(),
+            Some(Some(admission)) => Some(admission),
+            None => None,
+        };
         let mut options = AcceptOptions::new();
         if let Some(p) = &self.protocol {
             options = options.protocol(p.clone());
         }
         #[cfg(feature = "deflate")]
-        if let Some(deflate) = self.config.deflate {
+        if let Some(deflate) = self.setup.deflate {
             options = options.deflate(deflate);
         }
         let (response, negotiated) = match self.request.accept_http(options) {
             Ok(accepted) => accepted,
             Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
-        let (config, on_upgrade, on_failed) =
-            (self.config, self.on_upgrade, self.on_failed_upgrade);
+        let (setup, on_upgrade, on_failed, budget) = (
+            self.setup,
+            self.on_upgrade,
+            self.on_failed_upgrade,
+            self.budget,
+        );
         tokio::spawn(async move {
             let io = match on_upgrade.await {
                 Ok(upgraded) => UpgradedIo::new(upgraded),
                 Err(error) => return on_failed.call(error),
             };
             // hyper serves what it read past the request from `Upgraded`.
-            let socket = WebSocket::from_negotiated(io, config, &negotiated, &[]);
+            let config = setup.connection_config();
+            let mut socket = WebSocket::from_negotiated(io, config, &negotiated, &[]);
+            socket.set_write_timeout(setup.write_timeout);
+            if let Some(admission) = member {
+                socket.join_set(admission);
+            }
+            if let Some(budget) = &budget {
+                socket.join_budget(budget);
+            }
             callback(socket).await;
         });
         response.map(|()| Body::empty())
     }
+}
+
+/// The `:protocol` of an HTTP/2 extended CONNECT (RFC 8441), which hyper
+/// keeps in the request's extensions (feature `http2`).
+#[cfg(feature = "http2")]
+fn extended_connect_protocol(parts: &Parts) -> Option<&str> {
+    parts
+        .extensions
+        .get::<hyper::ext::Protocol>()
+        .map(|p| p.as_str())
+}
+
+/// Without `http2` no request comes over HTTP/2, so none has a
+/// `:protocol`.
+#[cfg(not(feature = "http2"))]
+fn extended_connect_protocol(_parts: &Parts) -> Option<&str> {
+    None
+}
+
+/// `503 Service Unavailable` with `Retry-After: 1`: the server's set is
+/// shutting down.
+fn shutting_down() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [("retry-after", "1")],
+        "503 the server is shutting down\n",
+    )
+        .into_response()
 }
 
 fn into_axum(response: http::Response<Vec<u8>>) -> Response {
@@ -320,10 +444,7 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpg
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let version = parts.version;
         let reject = |kind| WebSocketUpgradeRejection { kind, version };
-        let protocol = parts
-            .extensions
-            .get::<hyper::ext::Protocol>()
-            .map(|p| p.as_str());
+        let protocol = extended_connect_protocol(parts);
         // No caps here: `on_upgrade` applies those of the handler's
         // config (hyper has capped the head already).
         let unlimited = HandshakeLimits::default()
@@ -342,8 +463,13 @@ impl<S: Send + Sync> FromRequestParts<S> for WebSocketUpgrade<DefaultOnFailedUpg
             version,
             on_upgrade,
             protocol: None,
-            config: Config::default(),
+            setup: Setup {
+                message_timeout: Some(crate::driver::SERVER_MESSAGE_TIMEOUT),
+                ..Setup::default()
+            },
             origin: None,
+            set: None,
+            budget: None,
             on_failed_upgrade: DefaultOnFailedUpgrade,
         })
     }

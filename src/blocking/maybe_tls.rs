@@ -6,7 +6,13 @@ use std::time::Duration;
 
 use super::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
 #[cfg(feature = "tls")]
-use super::tls::{TlsReader, TlsStream, TlsWriter};
+use super::tls::{TlsReader, TlsStream, TlsWriter, client_tls};
+#[cfg(feature = "tls")]
+use crate::driver::Error;
+#[cfg(feature = "tls")]
+use rustls::{ClientConfig, Connection, ServerConfig, ServerConnection};
+#[cfg(feature = "tls")]
+use std::sync::Arc;
 
 /// A stream that is plain or wrapped in TLS, as [`connect`](super::connect)
 /// returns for `ws://` and `wss://` URLs.
@@ -88,29 +94,29 @@ impl<S: Read + Write> Write for MaybeTlsStream<S> {
 impl<S: Stream> Stream for MaybeTlsStream<S> {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
-            MaybeTlsStream::Plain(s) => s.set_read_timeout(timeout),
+            MaybeTlsStream::Plain(s) => Stream::set_read_timeout(s, timeout),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(t) => t.set_read_timeout(timeout),
+            MaybeTlsStream::Tls(t) => Stream::set_read_timeout(&mut **t, timeout),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::TlsInTls(t) => t.set_read_timeout(timeout),
+            MaybeTlsStream::TlsInTls(t) => Stream::set_read_timeout(&mut **t, timeout),
         }
     }
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         match self {
-            MaybeTlsStream::Plain(s) => s.set_write_timeout(timeout),
+            MaybeTlsStream::Plain(s) => Stream::set_write_timeout(s, timeout),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(t) => t.set_write_timeout(timeout),
+            MaybeTlsStream::Tls(t) => Stream::set_write_timeout(&mut **t, timeout),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::TlsInTls(t) => t.set_write_timeout(timeout),
+            MaybeTlsStream::TlsInTls(t) => Stream::set_write_timeout(&mut **t, timeout),
         }
     }
     fn shutdown_write(&mut self) -> io::Result<()> {
         match self {
-            MaybeTlsStream::Plain(s) => s.shutdown_write(),
+            MaybeTlsStream::Plain(s) => Stream::shutdown_write(s),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(t) => t.shutdown_write(),
+            MaybeTlsStream::Tls(t) => Stream::shutdown_write(&mut **t),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::TlsInTls(t) => t.shutdown_write(),
+            MaybeTlsStream::TlsInTls(t) => Stream::shutdown_write(&mut **t),
         }
     }
 }
@@ -241,4 +247,33 @@ impl<S: SplitStream> WriteHalf for MaybeTlsWriter<S> {
             MaybeTlsWriter::TlsInTls(w) => w.set_write_timeout(timeout),
         }
     }
+}
+
+/// Runs the server side of the TLS handshake on an accepted socket, giving
+/// up after `timeout` (a peer that stalls is dropped), and returns the
+/// stream to pass to [`accept`](super::accept) or
+/// [`accept_with`](super::accept_with).
+#[cfg(feature = "tls")]
+pub fn accept_tls<S: Stream>(
+    sock: S,
+    config: Arc<ServerConfig>,
+    timeout: Duration,
+) -> Result<MaybeTlsStream<S>, Error> {
+    let conn = ServerConnection::new(config)?;
+    let stream = TlsStream::handshake(Connection::Server(conn), sock, timeout)?;
+    Ok(MaybeTlsStream::Tls(Box::new(stream)))
+}
+
+/// Runs the client side of the TLS handshake for `host` (a DNS name or an
+/// IP address) over a connected socket.
+#[cfg(feature = "tls")]
+pub fn connect_tls<S: Stream>(
+    sock: S,
+    host: &str,
+    config: Arc<ClientConfig>,
+    timeout: Duration,
+) -> Result<MaybeTlsStream<S>, Error> {
+    Ok(MaybeTlsStream::Tls(Box::new(client_tls(
+        sock, host, config, timeout,
+    )?)))
 }

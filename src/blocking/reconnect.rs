@@ -1,40 +1,50 @@
-//! [`ReconnectingClient`]: the pattern every real-time client writes by
-//! hand — reconnect after a drop with exponential backoff and jitter,
-//! resend the authentication or subscriptions on every (re)connect, and
-//! keep a heartbeat while connected.
+//! [`ReconnectingClient`]'s methods that wait, on this thread; the
+//! connecting, the retries and the backoff are the shared driver's.
 
 use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
-use super::client::ClientBuilder;
 use super::maybe_tls::MaybeTlsStream;
-use super::websocket::WebSocket;
-use crate::CloseCode;
-use crate::Message;
+use super::runtime::{Blocking, block_on};
+use super::{ReconnectingClient, WebSocket};
 use crate::driver::error::Error;
-#[cfg(doc)]
-use crate::driver::reconnect::Backoff;
-use crate::driver::reconnect::{Retries, reconnecting_client};
+use crate::driver::reconnect::OnConnect;
+use crate::driver::recv::Received;
 use crate::handshake::Established;
+use crate::{CloseCode, Message};
 
 /// The connection a [`ReconnectingClient`] holds.
 type Ws = WebSocket<MaybeTlsStream<TcpStream>>;
 
-reconnecting_client! {
-    /// A client that reconnects by itself.
-    ///
-    /// [`read`](Self::read) returns messages from whichever connection is
-    /// current; when a connection ends (dropped, lost, refused, closed by the
-    /// server, keepalive timeout) it reconnects with [`Backoff`] and calls the
-    /// `on_connect` hook on the new connection before reading on — the place
-    /// to send an authentication message or resubscribe. The hook runs on the
-    /// first connection too. Keepalive comes from the builder's
-    /// [`Config::ping_interval`](crate::Config::ping_interval), or
-    /// [`heartbeat`](Self::heartbeat).
-    ///
-    /// Not retried: an invalid URL, `wss://` without the `tls` feature, and a
-    /// server refusal with a 4xx status (wrong path or credentials: retrying
-    /// would not help). [`send`](Self::send) on a dropped connection returns
-    /// the error (the message is not resent); the next call reconnects.
+/// The blocking hook is a plain closure.
+impl<F> OnConnect<MaybeTlsStream<TcpStream>, Blocking> for F
+where
+    F: FnMut(&mut Ws, &Established) -> Result<(), Error>,
+{
+    async fn call(&mut self, ws: &mut Ws, response: &Established) -> Result<(), Error> {
+        self(ws, response)
+    }
+}
+
+impl<F> ReconnectingClient<F>
+where
+    F: FnMut(&mut Ws, &Established) -> Result<(), Error>,
+{
+    /// A client for the builder's URL and settings; `on_connect` runs on
+    /// every new connection. Nothing is connected until the first call.
+    pub fn new(builder: super::ClientBuilder, on_connect: F) -> Self {
+        ReconnectingClient::with_hook(builder, on_connect)
+    }
+
+    /// Connects now unless connected, retrying with the backoff. Fails
+    /// only when the attempts run out or the error cannot be retried.
+    pub fn connect(&mut self) -> Result<&mut Ws, Error> {
+        block_on(self.connect_on())
+    }
+
+    /// The next message, reconnecting as often as needed. After
+    /// [`close`](Self::close), returns the end of that connection instead
+    /// of reconnecting.
     ///
     /// ```no_run
     /// use std::time::Duration;
@@ -52,84 +62,59 @@ reconnecting_client! {
     /// }
     /// # Ok::<(), wsproto::blocking::Error>(())
     /// ```
-    pub struct ReconnectingClient<F>;
-}
-
-impl<F> ReconnectingClient<F>
-where
-    F: FnMut(&mut Ws, &Established) -> Result<(), Error>,
-{
-    /// A client for the builder's URL and settings; `on_connect` runs on
-    /// every new connection. Nothing is connected until the first call.
-    pub fn new(builder: ClientBuilder, on_connect: F) -> Self {
-        ReconnectingClient::with_hook(builder, on_connect)
-    }
-
-    /// Connects now unless connected, retrying with the backoff. Fails
-    /// only when the attempts run out or the error cannot be retried.
-    pub fn connect(&mut self) -> Result<&mut Ws, Error> {
-        if self.ws.is_none() {
-            self.ws = Some(self.establish()?);
-        }
-        self.current()
-    }
-
-    /// The next message, reconnecting as often as needed (see the type's
-    /// docs). After [`close`](Self::close), returns the end of that
-    /// connection instead of reconnecting.
     pub fn read(&mut self) -> Result<Message, Error> {
-        loop {
-            if self.closing {
-                return match self.ws.as_mut() {
-                    Some(ws) => ws.read(),
-                    None => Err(Error::ConnectionClosed),
-                };
-            }
-            let ws = self.connect()?;
-            match ws.read() {
-                Ok(message) => return Ok(message),
-                Err(e) if !e.is_fatal() => return Err(e),
-                Err(_) => self.ws = None,
-            }
+        match block_on(self.recv_on(None)) {
+            Received::Message(message) => Ok(message),
+            Received::Ended { error, .. } | Received::Failed(error) => Err(error),
+            Received::WouldBlock(e) => Err(Error::Io(e)),
+            Received::Idle => Err(Error::Io(std::io::ErrorKind::WouldBlock.into())),
         }
     }
 
-    /// Sends on the current connection (connecting first if needed). On a
+    /// The next message within `timeout`: `Ok(None)` when none arrived
+    /// in time (reconnecting as [`read`](Self::read) does meanwhile; the
+    /// bound applies to each connection's wait, not to reconnecting).
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        let until = Some(Instant::now() + timeout);
+        match block_on(self.recv_on(until)) {
+            Received::Message(message) => Ok(Some(message)),
+            Received::Idle => Ok(None),
+            Received::Ended { error, .. } | Received::Failed(error) => Err(error),
+            Received::WouldBlock(e) => Err(Error::Io(e)),
+        }
+    }
+
+    /// Sends on the current connection, connecting first if needed. On a
     /// failure the connection is dropped and the error returned; the next
     /// call reconnects.
+    ///
+    /// While the server is away this blocks for the whole outage —
+    /// retrying with the backoff, forever when
+    /// [`Backoff::max_attempts`](crate::adapter::Backoff::max_attempts) is
+    /// `None` — so that nothing is sent into a dead socket. To skip
+    /// sending instead, use [`try_send`](Self::try_send).
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
         let result = self.connect()?.send(message);
+        self.unless_fatal(result)
+    }
+
+    /// Sends on the current connection without connecting: an
+    /// [`Error::Io`] with `NotConnected` when there is none (a drop was
+    /// seen and the next `read` or `send` will reconnect).
+    pub fn try_send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        let Some(ws) = self.current() else {
+            return Err(Error::Io(std::io::ErrorKind::NotConnected.into()));
+        };
+        let result = ws.send(message);
         self.unless_fatal(result)
     }
 
     /// Closes for good: sends a Close and stops reconnecting. Keep calling
     /// [`read`](Self::read) until [`Error::ConnectionClosed`].
     pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
-        self.closing = true;
-        match self.ws.as_mut() {
+        match self.start_closing() {
             Some(ws) => ws.close(code, reason),
             None => Ok(()),
-        }
-    }
-
-    /// Connects, retrying with the backoff, and runs the hook.
-    fn establish(&mut self) -> Result<Ws, Error> {
-        let mut retries = Retries::new();
-        loop {
-            let error = match self.builder.connect() {
-                Ok((mut ws, response)) => match (self.on_connect)(&mut ws, &response) {
-                    Ok(()) => {
-                        self.connects += 1;
-                        return Ok(ws);
-                    }
-                    Err(e) => e,
-                },
-                Err(e) => e,
-            };
-            match retries.after(&error, &self.backoff, &mut self.on_retry) {
-                Some(delay) => std::thread::sleep(delay),
-                None => return Err(error),
-            }
         }
     }
 }

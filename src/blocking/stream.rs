@@ -55,7 +55,7 @@ pub trait Stream: Read + Write {
 
 /// A [`Stream`] that can be divided into a read half and a write half,
 /// usable from two threads at once (see
-/// [`WebSocket::split`](super::WebSocket::split)).
+/// [`WebSocket::into_split`](super::WebSocket::into_split)).
 pub trait SplitStream: Stream + Sized {
     /// The half that reads.
     type Reader: ReadHalf;
@@ -67,13 +67,13 @@ pub trait SplitStream: Stream + Sized {
     fn split_stream(self) -> io::Result<(Self::Reader, Self::Writer)>;
 }
 
-/// The read half of a [`SplitStream`].
+/// The read half of a [`SplitStream`] (every [`Stream`] is one too).
 pub trait ReadHalf: Read {
     /// As [`Stream::set_read_timeout`].
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()>;
 }
 
-/// The write half of a [`SplitStream`].
+/// The write half of a [`SplitStream`] (every [`Stream`] is one too).
 pub trait WriteHalf: Write {
     /// As [`Stream::shutdown_write`].
     fn shutdown_write(&mut self) -> io::Result<()>;
@@ -84,6 +84,23 @@ pub trait WriteHalf: Write {
     fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         let _ = timeout;
         Ok(())
+    }
+}
+
+/// A whole stream reads as its own read half.
+impl<S: Stream + ?Sized> ReadHalf for S {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Stream::set_read_timeout(self, timeout)
+    }
+}
+
+/// A whole stream writes as its own write half.
+impl<S: Stream + ?Sized> WriteHalf for S {
+    fn shutdown_write(&mut self) -> io::Result<()> {
+        Stream::shutdown_write(self)
+    }
+    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Stream::set_write_timeout(self, timeout)
     }
 }
 
@@ -137,21 +154,6 @@ impl SplitStream for TcpStream {
     }
 }
 
-impl ReadHalf for TcpStream {
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, nonzero(timeout))
-    }
-}
-
-impl WriteHalf for TcpStream {
-    fn shutdown_write(&mut self) -> io::Result<()> {
-        quiet_shutdown(self.shutdown(Shutdown::Write))
-    }
-    fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_write_timeout(self, nonzero(timeout))
-    }
-}
-
 #[cfg(unix)]
 mod unix {
     use super::*;
@@ -175,21 +177,6 @@ mod unix {
         fn split_stream(self) -> io::Result<(UnixStream, UnixStream)> {
             let writer = self.try_clone()?;
             Ok((self, writer))
-        }
-    }
-
-    impl ReadHalf for UnixStream {
-        fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-            UnixStream::set_read_timeout(self, nonzero(timeout))
-        }
-    }
-
-    impl WriteHalf for UnixStream {
-        fn shutdown_write(&mut self) -> io::Result<()> {
-            quiet_shutdown(self.shutdown(Shutdown::Write))
-        }
-        fn set_write_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-            UnixStream::set_write_timeout(self, nonzero(timeout))
         }
     }
 }

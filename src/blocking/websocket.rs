@@ -1,79 +1,33 @@
-//! [`WebSocket`]: one connection over a blocking stream, driving the
-//! sans-IO [`Connection`].
+//! The methods of the blocking [`WebSocket`] and its split halves that
+//! wait: each runs the shared driver on this thread ([`block_poll`]).
 
-use std::io;
 use std::time::{Duration, Instant};
 
-use super::driver::{self, Driver, ReadSide, ReadState};
-use super::stream::Stream;
-use crate::driver::error::Error;
-use crate::{CloseCode, Config, Connection, Message, Role, State};
+use super::runtime::{Blocking, block_poll};
+use super::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
+use super::{WebSocket, WebSocketReader, WebSocketWriter};
+use crate::driver::recv::Received;
+use crate::driver::{Error, split};
+use crate::{CloseCode, Message};
 
-/// A WebSocket connection over a blocking stream `S`.
-///
-/// Obtained from [`connect`](super::connect), [`accept`](super::accept) and
-/// friends, or from [`WebSocket::from_stream`] for a stream whose handshake
-/// happened elsewhere. All protocol work (masking, validation, Pongs,
-/// the Close echo, limits, deadlines) is done by the sans-IO
-/// [`Connection`] inside; this type moves bytes and turns the core's
-/// deadlines into read timeouts on the stream.
-///
-/// ```no_run
-/// use wsproto::blocking::{connect, Message};
-///
-/// let (mut ws, _response) = connect("ws://127.0.0.1:9001/")?;
-/// ws.send(Message::text("hello"))?;
-/// loop {
-///     match ws.read() {
-///         Ok(Message::Text(text)) => println!("{text}"),
-///         Ok(_) => {}
-///         Err(e) if e.is_closed() => break,
-///         Err(e) => return Err(e.into()),
-///     }
-/// }
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Debug)]
-pub struct WebSocket<S> {
-    pub(super) stream: S,
-    pub(super) driver: Driver,
-    pub(super) protocol: Option<String>,
-    pub(super) read_state: ReadState,
+/// What a blocking read returns: the message, `None` when the caller's
+/// bound passed, or how the connection ended (every call after the end
+/// reports it again, so a read loop always stops).
+fn outcome(received: Received) -> Result<Option<Message>, Error> {
+    match received {
+        Received::Message(message) => Ok(Some(message)),
+        Received::Idle => Ok(None),
+        Received::Ended { error, .. } | Received::Failed(error) => Err(error),
+        Received::WouldBlock(e) => Err(Error::Io(e)),
+    }
+}
+
+/// The message of a read without a bound of its own.
+fn message(received: Received) -> Result<Message, Error> {
+    outcome(received)?.ok_or_else(|| Error::Io(std::io::ErrorKind::WouldBlock.into()))
 }
 
 impl<S: Stream> WebSocket<S> {
-    /// Wraps a stream whose opening handshake is done, with the given role
-    /// and limits. `leftover` is what was read after the handshake's head
-    /// (frames the peer sent right away); it is processed first.
-    pub fn from_stream(stream: S, role: Role, config: Config, leftover: &[u8]) -> Self {
-        WebSocket::from_connection(
-            stream,
-            Connection::new_at(role, config, Instant::now()),
-            None,
-            leftover,
-        )
-    }
-
-    pub(super) fn from_connection(
-        mut stream: S,
-        mut conn: Connection,
-        protocol: Option<String>,
-        leftover: &[u8],
-    ) -> Self {
-        // A protocol violation in the leftover is sticky in the core and
-        // reported by the first `read`.
-        let _ = conn.receive_data(leftover);
-        // On the socket itself, so split halves (clones of it) share it. A
-        // stream that cannot take a timeout simply blocks, as before.
-        let _ = stream.set_write_timeout(conn.config().write_timeout);
-        WebSocket {
-            stream,
-            driver: Driver::new(conn),
-            protocol,
-            read_state: ReadState::new(),
-        }
-    }
-
     /// Reads the next message, answering Pings and the peer's Close on the
     /// way (the Pong or Close echo is written before this returns).
     ///
@@ -91,11 +45,10 @@ impl<S: Stream> WebSocket<S> {
     /// deadline); to wait with a bound of your own, use
     /// [`read_timeout`](Self::read_timeout). On a non-blocking stream, a
     /// read that would block returns [`Error::Io`] with
-    /// [`WouldBlock`](io::ErrorKind::WouldBlock) (not fatal: call again
+    /// [`WouldBlock`](std::io::ErrorKind::WouldBlock) (not fatal: call again
     /// when the stream is readable) instead of spinning.
     pub fn read(&mut self) -> Result<Message, Error> {
-        let (mut side, state) = self.side();
-        driver::read(&mut side, state)
+        message(block_poll(|cx| self.poll_next(cx, None)))
     }
 
     /// Reads the next message, waiting at most `timeout`: `Ok(None)` when
@@ -104,8 +57,8 @@ impl<S: Stream> WebSocket<S> {
     /// from there. Pings, keepalive and close deadlines are handled as in
     /// [`read`](Self::read).
     pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
-        let (mut side, state) = self.side();
-        driver::read_timeout(&mut side, state, timeout)
+        let until = Some(Instant::now() + timeout);
+        outcome(block_poll(|cx| self.poll_next(cx, until)))
     }
 
     /// Queues a message and writes everything queued. Blocks while the
@@ -114,36 +67,44 @@ impl<S: Stream> WebSocket<S> {
     /// A [`Message::Close`] starts the closing handshake like
     /// [`close`](Self::close).
     pub fn send(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        self.queue(message)?;
+        self.feed(message)?;
         self.flush()
     }
 
     /// Queues a message without writing it, to send several in one system
     /// call with [`flush`](Self::flush). Writes first when the queue is
-    /// over [`Config::max_write_buffer`], so memory stays bounded.
-    pub fn queue(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        let conn = &self.driver.conn;
-        if conn.buffered_amount() > conn.config().max_write_buffer {
+    /// over [`Config::max_write_buffer`](crate::Config::max_write_buffer), so memory stays bounded.
+    pub fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
+        block_poll(|cx| self.poll_room(cx))?;
+        WebSocket::queue_message(self, message.into())
+    }
+
+    /// Queues a [`PreparedMessage`](crate::PreparedMessage) and writes
+    /// everything queued: see
+    /// [`feed_prepared`](crate::adapter::WebSocket::feed_prepared), which
+    /// never waits for a slow peer (it drops it with 1013 instead).
+    pub fn send_prepared(
+        &mut self,
+        message: &crate::PreparedMessage,
+    ) -> Result<crate::Delivery, Error> {
+        let delivery = self.feed_prepared(message)?;
+        if delivery == crate::Delivery::Queued {
             self.flush()?;
         }
-        self.driver.queue(message.into())
+        Ok(delivery)
     }
 
     /// Sends a text message; a borrowed `&str` is copied without an
     /// allocation when small (see [`TextPayload`](crate::TextPayload)).
     pub fn send_text(&mut self, text: impl crate::TextPayload) -> Result<(), Error> {
-        if let Err(e) = self.driver.conn.send_text(text) {
-            return Err(self.driver.refused(e));
-        }
+        self.driver.command(|conn| conn.send_text(text))?;
         self.flush()
     }
 
     /// Sends a binary message; see [`BinaryPayload`](crate::BinaryPayload)
     /// for which payloads are copied.
     pub fn send_binary(&mut self, data: impl crate::BinaryPayload) -> Result<(), Error> {
-        if let Err(e) = self.driver.conn.send_binary(data) {
-            return Err(self.driver.refused(e));
-        }
+        self.driver.command(|conn| conn.send_binary(data))?;
         self.flush()
     }
 
@@ -164,106 +125,115 @@ impl<S: Stream> WebSocket<S> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn send_ping(&mut self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
-        if let Err(e) = self.driver.conn.send_ping(payload) {
-            return Err(self.driver.refused(e));
-        }
+        self.driver.command(|conn| conn.send_ping(payload))?;
         self.flush()
     }
 
     /// Writes everything queued (messages, Pongs, a Close) and flushes the
     /// stream.
     ///
-    /// A write that fails or times out ([`Config::write_timeout`]) ends the
+    /// A write that fails or times out ([the write timeout](crate::adapter::WebSocket::set_write_timeout)) ends the
     /// connection: a frame may be half written, so it cannot be resumed.
     /// The error is fatal ([`Error::is_fatal`]); later calls report
     /// [`Error::ConnectionLost`].
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.driver.write_to(&mut self.stream)
+        block_poll(|cx| self.poll_write_out(cx))
     }
 
     /// Starts the closing handshake: sends a Close with `code` and
     /// `reason` (at most 123 bytes). Keep calling [`read`](Self::read):
     /// messages already in flight arrive, then the peer's Close, then
     /// [`Error::ConnectionClosed`] (or [`Error::CloseTimeout`] when the peer
-    /// does not answer within [`Config::close_timeout`]).
+    /// does not answer within [`Config::close_timeout`](crate::Config::close_timeout)).
     pub fn close(&mut self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
-        if let Err(e) = self.driver.conn.close(code, reason) {
-            return Err(self.driver.refused(e));
-        }
+        self.queue_close(code.into(), reason)?;
+        self.flush()
+    }
+}
+
+impl<S: SplitStream> WebSocket<S> {
+    /// Splits the connection into a reader and a writer that two threads
+    /// can use at once: one blocks in `WebSocketReader::read` while the
+    /// other sends. The writer can be cloned, so several threads can send.
+    ///
+    /// Over TCP (and Unix sockets) each half gets its own handle of the
+    /// socket (`try_clone`, which can fail); over TLS the socket is split
+    /// the same way and only the TLS state is shared.
+    ///
+    /// The connection state is shared under a lock that is never held
+    /// during a system call: the reader blocks in `read(2)` on its own
+    /// buffer and feeds the connection afterwards, and bytes are written by
+    /// whoever holds a separate write lock. The reader's Pongs are written
+    /// by the reader when the write lock is free, and otherwise by the
+    /// writer that holds it (it checks for them before letting go), so a
+    /// writer blocked on a peer that does not read never stops the reader.
+    /// The reader waits at most half the close timeout in one `read(2)`,
+    /// so a Close sent by the writer times out within 1.5 × the close
+    /// timeout.
+    #[doc(alias = "split")]
+    pub fn into_split(self) -> Result<(WebSocketReader<S>, WebSocketWriter<S>), Error> {
+        Ok(self.split_with(S::split_stream)?)
+    }
+}
+
+impl<H: ReadHalf, W: WriteHalf> split::WebSocketReader<H, W, Blocking> {
+    /// Reads the next message; as [`WebSocket::read`], including the end
+    /// of the connection ([`Error::ConnectionClosed`] after the Close, on
+    /// every later call).
+    pub fn read(&mut self) -> Result<Message, Error> {
+        message(block_poll(|cx| self.poll_next(cx, None)))
+    }
+
+    /// Reads the next message, waiting at most `timeout`; as
+    /// [`WebSocket::read_timeout`].
+    pub fn read_timeout(&mut self, timeout: Duration) -> Result<Option<Message>, Error> {
+        let until = Some(Instant::now() + timeout);
+        outcome(block_poll(|cx| self.poll_next(cx, until)))
+    }
+}
+
+impl<W: WriteHalf> split::WebSocketWriter<W, Blocking> {
+    /// Queues a message and writes everything queued, as
+    /// [`WebSocket::send`].
+    pub fn send(&self, message: impl Into<Message>) -> Result<(), Error> {
+        self.feed(message)?;
         self.flush()
     }
 
-    /// Where the connection stands.
-    pub fn state(&self) -> State {
-        self.driver.conn.state()
+    /// Queues a message without writing it; see [`WebSocket::feed`].
+    pub fn feed(&self, message: impl Into<Message>) -> Result<(), Error> {
+        block_poll(|cx| self.poll_room(cx))?;
+        self.queue_message(message.into())
     }
 
-    /// The subprotocol agreed in the handshake, if any.
-    pub fn protocol(&self) -> Option<&str> {
-        self.protocol.as_deref()
+    /// Sends a text message without allocating for a small `&str`; see
+    /// [`WebSocket::send_text`].
+    pub fn send_text(&self, text: impl crate::TextPayload) -> Result<(), Error> {
+        self.command(|conn| conn.send_text(text))?;
+        self.flush()
     }
 
-    /// The sans-IO connection inside, for what this type does not expose
-    /// (the close frame, the buffered amount, the config).
-    pub fn connection(&self) -> &Connection {
-        &self.driver.conn
+    /// Sends a binary message; see [`WebSocket::send_binary`].
+    pub fn send_binary(&self, data: impl crate::BinaryPayload) -> Result<(), Error> {
+        self.command(|conn| conn.send_binary(data))?;
+        self.flush()
     }
 
-    /// The stream.
-    pub fn get_ref(&self) -> &S {
-        &self.stream
+    /// Sends a Ping with up to 125 bytes of `payload` (copied); see
+    /// [`WebSocket::send_ping`]. The Pong reaches the reader.
+    pub fn send_ping(&self, payload: impl AsRef<[u8]>) -> Result<(), Error> {
+        self.send(Message::ping(payload))
     }
 
-    /// The stream, mutably. Reading or writing it directly corrupts the
-    /// connection; this is for socket options.
-    pub fn get_mut(&mut self) -> &mut S {
-        &mut self.stream
+    /// Writes everything queued, waiting for the write lock.
+    pub fn flush(&self) -> Result<(), Error> {
+        block_poll(|cx| self.poll_write_out(cx))
     }
 
-    /// Takes the stream back (anything still queued is dropped).
-    pub fn into_inner(self) -> S {
-        self.stream
-    }
-
-    /// The driver's view of this reader, and its read state.
-    fn side(&mut self) -> (Unsplit<'_, S>, &mut ReadState) {
-        let side = Unsplit {
-            stream: &mut self.stream,
-            driver: &mut self.driver,
-        };
-        (side, &mut self.read_state)
-    }
-}
-
-/// The unsplit socket as the driver sees it: the connection owned, reads
-/// straight into the core's buffer (no copy).
-struct Unsplit<'a, S> {
-    stream: &'a mut S,
-    driver: &'a mut Driver,
-}
-
-impl<S: Stream> ReadSide for Unsplit<'_, S> {
-    fn with<R>(&mut self, f: impl FnOnce(&mut Driver) -> R) -> R {
-        f(self.driver)
-    }
-
-    fn write_owed(&mut self, _must: bool) -> Result<(), Error> {
-        self.driver.write_to(self.stream)
-    }
-
-    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.stream.set_read_timeout(timeout)
-    }
-
-    fn read_into_core(&mut self, size: usize) -> io::Result<usize> {
-        let buf = self.driver.conn.receive_buffer(size);
-        let result = self.stream.read(buf);
-        // A violation is sticky in the core: its Close is queued, and
-        // `read` reports it once earlier messages are out.
-        let _ = self
-            .driver
-            .conn
-            .receive_commit(*result.as_ref().unwrap_or(&0));
-        result
+    /// Sends a Close; the reader then gets the peer's Close and
+    /// [`Error::ConnectionClosed`] (or [`Error::CloseTimeout`]).
+    pub fn close(&self, code: impl Into<CloseCode>, reason: &str) -> Result<(), Error> {
+        self.queue_close(code.into(), reason)?;
+        self.flush()
     }
 }

@@ -9,7 +9,8 @@ use crate::prelude::*;
 use crate::time::Moment;
 use bytes::BytesMut;
 
-use super::{Connection, Event, State};
+use super::{Connection, State};
+use crate::Message;
 use crate::close::{CloseCode, CloseFrame, MAX_CLOSE_REASON};
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::OpCode;
@@ -105,7 +106,7 @@ impl<T: Moment> Connection<T> {
             self.queue_close(code, b"");
         }
         self.owed_pong = None;
-        self.events.push_back(Event::Close(frame.clone()));
+        self.events.push_back(Message::Close(frame.clone()));
         self.finish(frame);
         // RFC 6455 §5.5.1: "The server MUST close the underlying TCP
         // connection immediately; the client SHOULD wait for the server to
@@ -119,7 +120,7 @@ impl<T: Moment> Connection<T> {
     /// error's code unless one went out already, stop processing input, and
     /// make the error sticky.
     pub(super) fn fail(&mut self, error: ProtocolError) {
-        let code = CloseCode::new(error.close_code());
+        let code = error.close_code();
         let text = error.to_string();
         self.error = Some(error);
         self.close_now(code, &text);
@@ -163,6 +164,7 @@ impl<T: Moment> Connection<T> {
     pub(super) fn stop_input(&mut self) {
         self.frame = None;
         self.assembler.reset();
+        self.timers.message_ended();
         self.rx = BytesMut::new();
         self.rx_peak = 0;
         self.rx_lent = None;

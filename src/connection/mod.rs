@@ -29,9 +29,9 @@ use crate::close::CloseFrame;
 use crate::config::Config;
 use crate::error::{ProtocolError, UsageError};
 use crate::frame::{MAX_CONTROL_PAYLOAD, OpCode};
+use crate::message::Message;
 use crate::reassembly::Assembler;
 use crate::role::Role;
-use crate::utf8::Utf8Bytes;
 
 pub use payload::{BinaryPayload, TextPayload};
 pub use prepared::{Delivery, PreparedMessage};
@@ -51,29 +51,6 @@ use timers::Timers;
 /// allocations, 3–5 % of a tokio echo server's CPU per 20 B or 1 KiB
 /// message); what stays is bounded by a few times this.
 pub(crate) const IDLE_KEEP: usize = 2 << 10;
-
-/// Something the peer sent, reported by [`Connection::poll_event`].
-///
-/// Payloads share memory with the receive buffer: nothing is copied for a
-/// message that arrived in one frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Event {
-    /// A complete text message, validated as UTF-8.
-    Text(Utf8Bytes),
-    /// A complete binary message.
-    Binary(Bytes),
-    /// A Ping. The Pong is already queued (RFC 6455 §5.5.2); this is for
-    /// the application's information.
-    Ping(Bytes),
-    /// A Pong, solicited or not (RFC 6455 §5.5.3: "A Pong frame MAY be sent
-    /// unsolicited").
-    Pong(Bytes),
-    /// The peer's Close frame (code 1005 when it carried none). Our answer is
-    /// queued by the time this event is handed out; nothing more will be
-    /// received.
-    Close(CloseFrame),
-}
 
 /// Output for the transport, from [`Connection::poll_transmit`].
 ///
@@ -170,17 +147,17 @@ pub enum State {
 /// ```
 /// use std::io::{IoSlice, Write};
 /// use std::time::Instant;
-/// use wsproto::{Connection, Config, Event, Role, Transmit};
+/// use wsproto::{Connection, Config, Message, Role, Transmit};
 ///
 /// let mut server = Connection::new(Role::Server, Config::default());
 /// // A masked "Hello" from a client (RFC 6455 §5.7), then a masked Close 1000.
 /// server.receive_data(&[0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])?;
 /// server.handle_timeout(Instant::now());
-/// let Some(Event::Text(text)) = server.poll_event() else { panic!() };
+/// let Some(Message::Text(text)) = server.poll_event() else { panic!() };
 /// assert_eq!(text, "Hello");
 /// server.send_text(text)?; // echo, without copying
 /// server.receive_data(&[0x88, 0x82, 1, 2, 3, 4, 0x02, 0xea])?;
-/// assert!(matches!(server.poll_event(), Some(Event::Close(_))));
+/// assert!(matches!(server.poll_event(), Some(Message::Close(_))));
 /// let mut wire = Vec::new(); // the socket
 /// loop {
 ///     let mut slices = [IoSlice::new(&[]); 16];
@@ -222,7 +199,7 @@ pub struct Connection<T: Moment = DefaultMoment> {
     /// The frame whose payload is arriving.
     frame: Option<InFrame>,
     assembler: Assembler,
-    events: VecDeque<Event>,
+    events: VecDeque<Message>,
     tx: TxQueue,
     mask_source: Option<Box<dyn MaskSource>>,
     /// The payload of a Pong owed while the outgoing queue was over its cap.
@@ -375,15 +352,17 @@ impl<T: Moment> Connection<T> {
     /// [`Established::deflate`](crate::handshake::Established::deflate)).
     /// Call it right after [`new`](Self::new), before any data: from then
     /// on every text and binary message sent is compressed (RSV1 on its
-    /// first frame), and received messages with RSV1 are inflated. Control
-    /// frames are never compressed. Without this call, RSV1 from the peer
-    /// fails the connection (1002), as RFC 6455 §5.2 requires.
+    /// first frame), except those shorter than
+    /// [`DeflateParams::threshold`](crate::deflate::DeflateParams::threshold),
+    /// and received messages with RSV1 are inflated. Control frames are
+    /// never compressed. Without this call, RSV1 from the peer fails the
+    /// connection (1002), as RFC 6455 §5.2 requires.
     ///
-    /// Memory: see the [`deflate`](crate::deflate) module (about 420 KiB
+    /// Memory: see the [`deflate`](crate::deflate) module (about 320 KiB
     /// with context takeover both ways, none while idle without it).
     #[cfg(feature = "deflate")]
     pub fn set_deflate(&mut self, params: crate::deflate::DeflateParams) {
-        use crate::deflate::{Deflater, Inflater};
+        use crate::deflate::{Deflater, Inflater, Settings};
         let (ours, peers) = match self.role {
             Role::Server => (
                 (
@@ -406,8 +385,14 @@ impl<T: Moment> Connection<T> {
                 ),
             ),
         };
-        self.deflater = Some(Deflater::new(params.compression_level, ours.0, ours.1));
-        self.assembler.set_inflater(Inflater::new(peers.0, peers.1));
+        let settings = Settings::new(params.compression_level, ours.0, params.mem_level);
+        self.deflater = Some(
+            Deflater::new(settings, ours.1)
+                .with_threshold(params.threshold)
+                .with_pool(params.pool),
+        );
+        self.assembler
+            .set_inflater(Inflater::new(peers.0, peers.1).with_pool(params.pool));
     }
 
     /// Replaces the source of client masking keys (the default draws from
@@ -464,7 +449,7 @@ impl<T: Moment> Connection<T> {
     /// messages that are still waiting here, the connection holds its
     /// reaction back until those messages have been handed out: the Close
     /// (echo or failure code) is queued by the call that goes past them,
-    /// the one that returns [`Event::Close`] or, after a violation, `None`.
+    /// the one that returns [`Message::Close`] or, after a violation, `None`.
     /// So the application can still answer them, as it could had they
     /// arrived in separate reads (RFC 6455 §5.5.1: "An endpoint MAY delay
     /// sending a Close frame until its current message is sent"). Input
@@ -475,7 +460,7 @@ impl<T: Moment> Connection<T> {
     /// [`receive_eof`](Self::receive_eof) does not wait: nothing can be
     /// answered once the transport is gone.
     #[must_use]
-    pub fn poll_event(&mut self) -> Option<Event> {
+    pub fn poll_event(&mut self) -> Option<Message> {
         if self.events.is_empty() {
             self.settle();
         }
@@ -559,7 +544,7 @@ impl<T: Moment> Connection<T> {
     pub fn release_buffers(&mut self) {
         self.release_rx();
         self.tx.release();
-        if self.events.is_empty() && self.events.capacity() * size_of::<Event>() > IDLE_KEEP {
+        if self.events.is_empty() && self.events.capacity() * size_of::<Message>() > IDLE_KEEP {
             self.events = VecDeque::new();
         }
     }
@@ -570,6 +555,41 @@ impl<T: Moment> Connection<T> {
         self.tx.len()
     }
 
+    /// Bytes held for input that is not yet a whole message: what arrived
+    /// of frames still arriving (or still to be parsed), the fragments of
+    /// a message still arriving, and what a compressed message inflated to
+    /// so far. Messages already complete (waiting in
+    /// [`poll_event`](Self::poll_event)) are not counted. A server-wide
+    /// memory budget counts this, and a driver that stops reading while it
+    /// is too high pushes back on the peer (TCP flow control).
+    pub fn incomplete_input(&self) -> usize {
+        self.rx.len() + self.assembler.held()
+    }
+
+    /// Moves the deadline of the message in progress
+    /// ([`Config::message_timeout`]) later by `by`: for a driver that held
+    /// the message up (it did not read while a server-wide memory budget
+    /// was spent), when the delay was its own, not the peer's.
+    pub fn defer_message_deadline(&mut self, by: core::time::Duration) {
+        self.timers.defer_message(by);
+    }
+
+    /// Ends the connection at once because the driver gave up waiting
+    /// (`timeout`, e.g. [`Timeout::Budget`](crate::Timeout::Budget) for a
+    /// memory budget that stayed spent): our Close with the timeout's code
+    /// and its text as the reason is queued and the write half is to be
+    /// shut down, the partial input is dropped and no more is read;
+    /// [`timed_out`](Self::timed_out) reports `timeout`.
+    pub fn give_up(&mut self, timeout: crate::Timeout) {
+        if self.state == State::Closed {
+            return;
+        }
+        self.timers.fired(timeout);
+        let reason = timeout.to_string();
+        self.close_now(timeout.close_code(), &reason);
+        self.timers.stop();
+    }
+
     // ----- commands -------------------------------------------------------
 
     /// Sends a text message (fragmented when [`Config::fragment_size`] is
@@ -577,7 +597,7 @@ impl<T: Moment> Connection<T> {
     ///
     /// Borrowed text (`&str`, `&String`) and small messages (up to 1 KiB)
     /// are copied next to their frame header: no allocation. A large
-    /// `String` or [`Utf8Bytes`] is sent without a copy by a server, and by
+    /// `String` or [`Utf8Bytes`](crate::Utf8Bytes) is sent without a copy by a server, and by
     /// a client when nothing else shares it (it is masked in place); see
     /// [`TextPayload`].
     pub fn send_text(&mut self, text: impl TextPayload) -> Result<(), UsageError> {
@@ -650,8 +670,9 @@ impl<T: Moment> Connection<T> {
     fn push_message(&mut self, opcode: OpCode, payload: impl BinaryPayload) {
         #[cfg(feature = "deflate")]
         if let Some(deflater) = &mut self.deflater {
-            // RFC 7692 §6: compressed per message, RSV1 on the first frame.
-            if let Some(compressed) = deflater.compress(payload.as_bytes()) {
+            // RFC 7692 §6: compressed per message, RSV1 on the first frame
+            // (unless it is not worth it: see `compress_message`).
+            if let Some(compressed) = deflater.compress_message(payload.as_bytes()) {
                 return self.push_frames(opcode, compressed, true);
             }
         }

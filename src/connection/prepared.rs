@@ -8,6 +8,10 @@
 //! once into one [`Bytes`], and [`Connection::send_prepared`] queues a
 //! reference-counted handle to it. Nothing is copied or re-encoded per
 //! recipient.
+//!
+//! With permessage-deflate (feature `deflate`), a compressed frame is made
+//! the same way, once, on the first send to a connection that can take it
+//! (see [`Connection::send_prepared`]), and shared by all of them.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -24,6 +28,10 @@ use crate::time::Moment;
 /// It holds the whole frame as it goes on the wire (one final, unmasked,
 /// uncompressed frame: [`Config::fragment_size`](crate::Config::fragment_size)
 /// does not apply). Cloning it, or sending it, shares the same bytes.
+/// With the `deflate` feature, it also holds the compressed frames made
+/// for it, at most one per window size, made when first needed and shared
+/// by its clones (see [`Connection::send_prepared`]); equality compares
+/// the message, not what was made of it.
 ///
 /// ```
 /// use wsproto::{Config, Connection, PreparedMessage, Role};
@@ -41,9 +49,29 @@ use crate::time::Moment;
 /// assert_eq!(first, room[2].poll_transmit());
 /// # Ok::<(), wsproto::UsageError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct PreparedMessage {
     frame: Bytes,
+    /// The compressed frames, made on first need; shared by the clones.
+    #[cfg(feature = "deflate")]
+    compressed: std::sync::Arc<Compressed>,
+}
+
+impl PartialEq for PreparedMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.frame == other.frame
+    }
+}
+
+impl Eq for PreparedMessage {}
+
+/// A prepared message's compressed frames, one per window size (9..=15
+/// bits) the connections it went to agreed, each made once: `None` when
+/// compressing did not make it smaller (the plain frame goes instead).
+#[cfg(feature = "deflate")]
+#[derive(Debug, Default)]
+struct Compressed {
+    by_window: [std::sync::OnceLock<Option<Bytes>>; 7],
 }
 
 impl PreparedMessage {
@@ -67,6 +95,89 @@ impl PreparedMessage {
         frame.put_slice(payload);
         PreparedMessage {
             frame: frame.freeze(),
+            #[cfg(feature = "deflate")]
+            compressed: Default::default(),
+        }
+    }
+
+    /// The payload: the frame without its header.
+    #[cfg(feature = "deflate")]
+    fn payload(&self) -> &[u8] {
+        let header_len = match self.frame[1] & 0x7f {
+            126 => 4,
+            127 => 10,
+            _ => 2,
+        };
+        &self.frame[header_len..]
+    }
+
+    /// The frame compressed with `settings`, made on the first call for its
+    /// window size (with the first caller's level and memLevel, which only
+    /// change the ratio) and shared after that; `None` when compressing
+    /// does not make it smaller.
+    ///
+    /// RFC 7692 §7.2.1: the payload is compressed as a message of its own,
+    /// from an empty window ("MUST start compressing each new message with
+    /// an empty LZ77 sliding window" under server_no_context_takeover), so
+    /// the frame is valid on every connection that agreed
+    /// server_no_context_takeover with a window at least this large
+    /// (§7.1.2.1: the server's compressor must not use a larger one).
+    #[cfg(feature = "deflate")]
+    fn compressed_frame(
+        &self,
+        settings: crate::deflate::Settings,
+        pool: Option<&'static crate::deflate::DeflatePool>,
+    ) -> Option<Bytes> {
+        use crate::deflate::Deflater;
+        if settings.stores_only() {
+            // Stored blocks (level 0, or an 8-bit window) never shrink it.
+            return None;
+        }
+        let cell = &self.compressed.by_window[usize::from(settings.window_bits() - 9)];
+        cell.get_or_init(|| {
+            let payload = self.payload();
+            let mut deflater = Deflater::new(settings, true).with_pool(pool);
+            let compressed = deflater
+                .compress(payload)
+                .filter(|c| c.len() < payload.len())?;
+            let mut header = FrameHeader::new(self.opcode(), compressed.len() as u64);
+            // RFC 7692 §6: "the RSV1 bit is set" on the first frame of a
+            // compressed message (here the only one).
+            header.rsv1 = true;
+            let mut out = [0; MAX_HEADER_LEN];
+            let used = header.encode(&mut out);
+            let mut frame = BytesMut::with_capacity(used + compressed.len());
+            frame.put_slice(&out[..used]);
+            frame.put_slice(&compressed);
+            Some(frame.freeze())
+        })
+        .clone()
+    }
+
+    /// How many times it was compressed so far: once for each window size
+    /// among the connections it was sent to that take a compressed frame
+    /// (see [`Connection::send_prepared`]), however many they are. A
+    /// compression that did not make it smaller counts too (those
+    /// connections then get the plain frame). Always 0 without the
+    /// `deflate` feature.
+    pub fn compressions(&self) -> usize {
+        #[cfg(feature = "deflate")]
+        return self
+            .compressed
+            .by_window
+            .iter()
+            .filter(|cell| cell.get().is_some())
+            .count();
+        #[cfg(not(feature = "deflate"))]
+        return 0;
+    }
+
+    #[cfg(feature = "deflate")]
+    fn opcode(&self) -> OpCode {
+        if self.is_text() {
+            OpCode::Text
+        } else {
+            OpCode::Binary
         }
     }
 
@@ -113,11 +224,20 @@ impl<T: Moment> Connection<T> {
     /// [`UsageError::WriteBufferFull`] instead and leave the choice to the
     /// caller.)
     ///
-    /// **permessage-deflate.** A prepared message is sent uncompressed
-    /// (RSV1 clear) even when the connection agreed permessage-deflate:
-    /// RFC 7692 §6 makes RSV1 say "whether a message is compressed or
-    /// not", so an uncompressed message is valid there, and it does not
-    /// enter the peer's decompressor, so our compressor's context for the
+    /// **permessage-deflate.** A connection that agreed
+    /// `server_no_context_takeover` (as [`ServerMode::Stateless`](crate::deflate::ServerMode::Stateless),
+    /// the default, makes every connection do) gets the message
+    /// *compressed*, when it is at least the connection's
+    /// [`threshold`](crate::deflate::DeflateParams::threshold) long and
+    /// compressing makes it smaller: the compressed frame is made once,
+    /// from an empty window, on the first such send, and shared by every
+    /// such connection with the same window size (RFC 7692 §7.1.1.1: each
+    /// of their messages starts from an empty window anyway, so one
+    /// compressed frame is valid for all of them). A connection with
+    /// context takeover gets the plain frame (RSV1 clear): RFC 7692 §6
+    /// makes RSV1 say "whether a message is compressed or not", so an
+    /// uncompressed message is valid there, and it does not enter the
+    /// peer's decompressor, so our compressor's context for the
     /// connection's other messages stays in step. Compressing per client
     /// would defeat the point (one encode for everyone).
     ///
@@ -147,6 +267,17 @@ impl<T: Moment> Connection<T> {
             self.state = State::Closing;
             return Ok(Delivery::Dropped);
         }
+        #[cfg(feature = "deflate")]
+        if let Some((settings, pool)) = self
+            .deflater
+            .as_ref()
+            .and_then(|d| d.shared_settings(message.payload().len()))
+        {
+            if let Some(frame) = message.compressed_frame(settings, pool) {
+                self.tx.push_shared(frame);
+                return Ok(Delivery::Queued);
+            }
+        }
         self.tx.push_shared(message.frame.clone());
         Ok(Delivery::Queued)
     }
@@ -159,7 +290,7 @@ mod tests {
     use std::io::IoSlice;
 
     use super::*;
-    use crate::{Config, Event, Role};
+    use crate::{Config, Message, Role};
 
     fn server() -> Connection {
         Connection::new(Role::Server, Config::default())
@@ -246,16 +377,16 @@ mod tests {
         conn.send_prepared(&PreparedMessage::text("after")).unwrap();
         let wire = written(&mut conn);
         let expected = [
-            Event::Text("before".into()),
-            Event::Binary(Bytes::from(vec![3u8; 2000])),
-            Event::Text("after".into()),
+            Message::Text("before".into()),
+            Message::Binary(Bytes::from(vec![3u8; 2000])),
+            Message::Text("after".into()),
         ];
         for step in [wire.len(), 1] {
             let mut client = Connection::new(Role::Client, Config::default());
             for piece in wire.chunks(step) {
                 client.receive_data(piece).unwrap();
             }
-            let events: Vec<Event> = std::iter::from_fn(|| client.poll_event()).collect();
+            let events: Vec<Message> = std::iter::from_fn(|| client.poll_event()).collect();
             assert_eq!(events, expected);
         }
     }
@@ -311,7 +442,12 @@ mod tests {
     #[test]
     fn with_deflate_it_goes_uncompressed_and_context_stays_in_step() {
         use crate::deflate::DeflateParams;
-        let params = DeflateParams::default();
+        // Context takeover (the agreement without parameters), every
+        // message compressed however short.
+        let params = DeflateParams {
+            threshold: 0,
+            ..DeflateParams::default()
+        };
         let mut conn = server();
         conn.set_deflate(params);
         let mut client = Connection::new(Role::Client, Config::default());
@@ -325,7 +461,7 @@ mod tests {
         assert_eq!(wire[0], 0xc1); // compressed: RSV1
         client.receive_data(&wire).unwrap();
         for _ in 0..3 {
-            assert_eq!(client.poll_event(), Some(Event::Text(text.into())));
+            assert_eq!(client.poll_event(), Some(Message::Text(text.into())));
         }
         assert!(
             wire.windows(prepared.frame().len())

@@ -6,7 +6,8 @@ use crate::prelude::*;
 use crate::time::Moment;
 use bytes::{Buf, BufMut, BytesMut};
 
-use super::{Connection, Ending, Event, Shutdown, State};
+use super::{Connection, Ending, Shutdown, State};
+use crate::Message;
 use crate::close::{CloseCode, CloseFrame};
 use crate::error::ProtocolError;
 use crate::frame::{FrameHeader, OpCode, apply_mask_at, extend_masked_streaming};
@@ -164,7 +165,7 @@ impl<T: Moment> Connection<T> {
     ///
     /// ```
     /// use bytes::BufMut;
-    /// use wsproto::{Config, Connection, Event, Role};
+    /// use wsproto::{Config, Connection, Message, Role};
     ///
     /// let mut server = Connection::new(Role::Server, Config::default());
     /// // A masked "Hello" from a client (RFC 6455 §5.7).
@@ -172,7 +173,7 @@ impl<T: Moment> Connection<T> {
     /// // What a read into uninitialised memory does:
     /// server.receive_buf_mut(4096).put_slice(&socket);
     /// server.receive_commit(socket.len())?;
-    /// assert!(matches!(server.poll_event(), Some(Event::Text(t)) if t == "Hello"));
+    /// assert!(matches!(server.poll_event(), Some(Message::Text(t)) if t == "Hello"));
     /// # Ok::<(), wsproto::ProtocolError>(())
     /// ```
     pub fn receive_buf_mut(&mut self, len: usize) -> impl BufMut + '_ {
@@ -457,7 +458,11 @@ impl<T: Moment> Connection<T> {
             _ => {}
         }
         if header.opcode.is_data() {
+            let began = !self.assembler.in_progress();
             self.assembler.begin_frame(header, &self.config)?;
+            if began {
+                self.timers.message_began();
+            }
         }
         // Control frames are at most 125 bytes (checked by the decoder);
         // data frames passed the frame and message size limits.
@@ -480,9 +485,10 @@ impl<T: Moment> Connection<T> {
         match frame.opcode {
             OpCode::Text | OpCode::Binary | OpCode::Continuation => {
                 if let Some(message) = self.assembler.end_frame(frame.fin, payload)? {
+                    self.timers.message_ended();
                     self.events.push_back(match message.kind {
-                        DataKind::Text => Event::Text(Utf8Bytes::from_validated(message.data)),
-                        DataKind::Binary => Event::Binary(message.data),
+                        DataKind::Text => Message::Text(Utf8Bytes::from_validated(message.data)),
+                        DataKind::Binary => Message::Binary(message.data),
                     });
                 }
             }
@@ -493,9 +499,9 @@ impl<T: Moment> Connection<T> {
                 // received a Close frame." (Nothing is processed after the
                 // peer's Close, so that case never reaches here.)
                 self.answer_ping(&payload);
-                self.events.push_back(Event::Ping(payload));
+                self.events.push_back(Message::Ping(payload));
             }
-            OpCode::Pong => self.events.push_back(Event::Pong(payload.freeze())),
+            OpCode::Pong => self.events.push_back(Message::Pong(payload.freeze())),
             OpCode::Close => {
                 let close = CloseFrame::parse(payload.freeze())?;
                 self.end_input(Ending::Close(close));

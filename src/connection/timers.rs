@@ -33,6 +33,11 @@ pub(super) struct Timers<T> {
     /// When we stop waiting for the peer (its Close, or for a client, its
     /// end of stream after the closing handshake).
     close_deadline: Option<T>,
+    /// A message began since the last `handle_timeout`: its deadline is
+    /// armed at the next one if it is still in progress.
+    message_unarmed: bool,
+    /// When the message in progress must have ended.
+    message_deadline: Option<T>,
     /// Set once the connection is over: no more deadlines.
     stopped: bool,
     /// The deadline that ended the connection, if one did.
@@ -48,6 +53,8 @@ impl<T> Default for Timers<T> {
             ping_sent: None,
             close_unarmed: false,
             close_deadline: None,
+            message_unarmed: false,
+            message_deadline: None,
             stopped: false,
             fired: None,
         }
@@ -65,6 +72,32 @@ impl<T> Timers<T> {
 
     pub(super) fn stop(&mut self) {
         self.stopped = true;
+    }
+
+    /// A received message began.
+    pub(super) fn message_began(&mut self) {
+        self.message_unarmed = true;
+    }
+
+    /// The received message ended (or was dropped).
+    pub(super) fn message_ended(&mut self) {
+        self.message_unarmed = false;
+        self.message_deadline = None;
+    }
+
+    /// Moves the message deadline later by `by`.
+    pub(super) fn defer_message(&mut self, by: Duration)
+    where
+        T: Moment,
+    {
+        if let Some(deadline) = self.message_deadline {
+            self.message_deadline = deadline.checked_add(by).or(Some(deadline));
+        }
+    }
+
+    /// Records the deadline that ended the connection.
+    pub(super) fn fired(&mut self, timeout: Timeout) {
+        self.fired.get_or_insert(timeout);
     }
 }
 
@@ -86,10 +119,10 @@ impl<T: Moment> Connection<T> {
         if t.stopped || self.shutdown != Shutdown::NotYet {
             return None;
         }
-        if t.close_unarmed {
+        if t.close_unarmed || t.message_unarmed {
             return t.last_now;
         }
-        let mut next = t.close_deadline;
+        let mut next = earliest(t.close_deadline, t.message_deadline);
         let interval = self
             .config
             .ping_interval
@@ -99,10 +132,7 @@ impl<T: Moment> Connection<T> {
                 Some(sent) => sent.checked_add(self.config.pong_timeout),
                 None => t.last_activity.and_then(|at| at.checked_add(interval)),
             };
-            next = match (next, keepalive) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            next = earliest(next, keepalive);
         }
         next
     }
@@ -122,6 +152,8 @@ impl<T: Moment> Connection<T> {
         !t.stopped
             && (t.close_unarmed
                 || t.close_deadline.is_some()
+                || t.message_unarmed
+                || t.message_deadline.is_some()
                 || (self.config.ping_interval.is_some() && self.state == State::Open))
     }
 
@@ -150,7 +182,7 @@ impl<T: Moment> Connection<T> {
     /// the call that fires it on, as [`timed_out`](Self::timed_out) does:
     /// `None` while none has (the usual case; `Option` is not
     /// `#[must_use]`, so a driver that looks at the outcome elsewhere may
-    /// ignore it). Nothing about it is an [`Event`](crate::Event), which
+    /// ignore it). Nothing about it is an [`Message`](crate::Message), which
     /// is what the peer sent, nor an [`error`](Self::error), which is the
     /// peer's fault.
     ///
@@ -203,6 +235,29 @@ impl<T: Moment> Connection<T> {
             // A timeout too large to add (`Duration::MAX`) means "never".
             t.close_deadline = now.checked_add(self.config.close_timeout);
         }
+        if t.message_unarmed {
+            t.message_unarmed = false;
+            if self.assembler.in_progress() {
+                t.message_deadline = self
+                    .config
+                    .message_timeout
+                    .and_then(|timeout| now.checked_add(timeout));
+            }
+        }
+        if t.message_deadline.is_some_and(|deadline| now >= deadline) {
+            t.message_deadline = None;
+            if self.state == State::Open || self.assembler.in_progress() {
+                // RFC 6455 §7.4.1: 1008 "indicates that an endpoint is
+                // terminating the connection because it has received a
+                // message that violates its policy".
+                t.fired = Some(Timeout::Message);
+                let reason = Timeout::Message.to_string();
+                self.close_now(CloseCode::POLICY, &reason);
+                self.timers.stopped = true;
+                return;
+            }
+        }
+        let t = &mut self.timers;
         if t.close_deadline.is_some_and(|deadline| now >= deadline) {
             t.close_deadline = None;
             if self.state != State::Closed {
@@ -253,4 +308,12 @@ fn reached<T: Moment>(now: T, start: T, duration: Duration) -> bool {
     start
         .checked_add(duration)
         .is_some_and(|deadline| now >= deadline)
+}
+
+/// The earlier of two optional instants.
+fn earliest<T: Moment>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }

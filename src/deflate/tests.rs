@@ -1,15 +1,15 @@
 //! Negotiation vectors (RFC 7692 §7.1), both roles, and the codec against
 //! the §7.2.3 examples.
 
-use super::codec::{Deflater, Inflater};
-use super::{DeflateConfig, DeflateParams};
+use super::codec::{Deflater, Inflater, Settings};
+use super::{DeflateConfig, DeflateParams, ServerMode};
 use crate::error::ProtocolError;
 use crate::handshake::Extension;
 
 /// Parses a `Sec-WebSocket-Extensions` value.
 fn exts(header: &str) -> Vec<Extension> {
     let mut out = Vec::new();
-    crate::handshake::parse_extensions_for_tests(header.as_bytes(), &mut out).unwrap();
+    crate::headers::parse_extensions(header.as_bytes(), &mut out).unwrap();
     out
 }
 
@@ -29,15 +29,200 @@ fn params(snct: bool, cnct: bool, sbits: u8, cbits: u8) -> DeflateParams {
         client_no_context_takeover: cnct,
         server_max_window_bits: sbits,
         client_max_window_bits: cbits,
-        compression_level: 6,
+        ..DeflateParams::default()
+    }
+}
+
+/// A compressor at memLevel 8 that compresses every message.
+fn compressor(level: u32, bits: u8, no_context_takeover: bool) -> Deflater {
+    Deflater::new(Settings::new(level, bits, 8), no_context_takeover)
+}
+
+/// A server that keeps context takeover unless asked (or configured)
+/// otherwise: the grants below are those of the offer alone.
+fn as_offered() -> DeflateConfig {
+    DeflateConfig {
+        server_mode: ServerMode::ContextTakeover,
+        ..DeflateConfig::default()
     }
 }
 
 // ----- §7.1: the server's side -----------------------------------------------
 
+/// The default server ([`ServerMode::Stateless`]) answers every acceptable
+/// offer with both no_context_takeover parameters, whether offered or not
+/// (RFC 7692 §7.1.1.1 and §7.1.1.2 let a server include them unasked), and
+/// grants window requests as before.
+#[test]
+fn default_server_is_stateless_whatever_the_offer() {
+    let d = DeflateConfig::default();
+    let both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    for (offer, answer, agreed) in [
+        // Chromium, Safari.
+        (
+            "permessage-deflate; client_max_window_bits",
+            both.to_owned(),
+            params(true, true, 15, 15),
+        ),
+        // Firefox: no client_max_window_bits, so none in the answer either
+        // (RFC 7692 §7.1.2.2 "MUST NOT").
+        (
+            "permessage-deflate",
+            both.into(),
+            params(true, true, 15, 15),
+        ),
+        // Either flag already offered: the same answer.
+        (
+            "permessage-deflate; client_no_context_takeover; client_max_window_bits",
+            both.into(),
+            params(true, true, 15, 15),
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover",
+            both.into(),
+            params(true, true, 15, 15),
+        ),
+        (
+            "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+            both.into(),
+            params(true, true, 15, 15),
+        ),
+        // Window requests are granted.
+        (
+            "permessage-deflate; server_max_window_bits=10; client_max_window_bits",
+            format!("{both}; server_max_window_bits=10"),
+            params(true, true, 10, 15),
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=15",
+            format!("{both}; server_max_window_bits=15"),
+            params(true, true, 15, 15),
+        ),
+        (
+            "permessage-deflate; client_max_window_bits=9",
+            format!("{both}; client_max_window_bits=9"),
+            params(true, true, 15, 9),
+        ),
+        (
+            "permessage-deflate; server_max_window_bits=8; client_max_window_bits=8",
+            format!("{both}; server_max_window_bits=8; client_max_window_bits=8"),
+            params(true, true, 8, 8),
+        ),
+        // The first acceptable offer wins, in the client's order.
+        (
+            "permessage-deflate; server_max_window_bits=9, permessage-deflate",
+            format!("{both}; server_max_window_bits=9"),
+            params(true, true, 9, 15),
+        ),
+    ] {
+        assert_eq!(
+            server(d, offer),
+            Some((agreed, answer.clone())),
+            "offer {offer}"
+        );
+        // Our own client accepts each answer, and agrees to the same.
+        let asks = DeflateConfig {
+            server_max_window_bits: agreed.server_max_window_bits,
+            server_no_context_takeover: offer.contains("server_no_context_takeover"),
+            ..DeflateConfig::default()
+        };
+        if offer.contains("client_max_window_bits") {
+            assert_eq!(client(asks, &answer), Ok(Some(agreed)), "answer {answer}");
+        }
+    }
+}
+
+/// The default server with smaller windows of its own: the client's is
+/// limited only when the offer allows it.
+#[test]
+fn default_server_with_windows() {
+    let d = DeflateConfig {
+        server_max_window_bits: 12,
+        client_max_window_bits: 12,
+        ..DeflateConfig::default()
+    };
+    let both = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+    assert_eq!(
+        server(d, "permessage-deflate; client_max_window_bits"),
+        Some((
+            params(true, true, 12, 12),
+            format!("{both}; server_max_window_bits=12; client_max_window_bits=12")
+        ))
+    );
+    assert_eq!(
+        server(d, "permessage-deflate"),
+        Some((
+            params(true, true, 12, 15),
+            format!("{both}; server_max_window_bits=12")
+        ))
+    );
+    assert_eq!(
+        server(
+            d,
+            "permessage-deflate; server_max_window_bits=10; client_max_window_bits=14"
+        ),
+        Some((
+            params(true, true, 10, 12),
+            format!("{both}; server_max_window_bits=10; client_max_window_bits=12")
+        ))
+    );
+}
+
+/// Malformed offers are declined by the default server too, and the next
+/// offer is tried.
+#[test]
+fn default_server_declines_malformed_offers() {
+    let d = DeflateConfig::default();
+    for bad in [
+        "permessage-deflate; server_no_context_takeover=0",
+        "permessage-deflate; client_no_context_takeover=\"x\"",
+        "permessage-deflate; server_max_window_bits",
+        "permessage-deflate; server_max_window_bits=08",
+        "permessage-deflate; client_max_window_bits=16",
+        "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+        "permessage-deflate; client_max_window_bits=10; client_max_window_bits",
+        "permessage-deflate; window_bits=10",
+    ] {
+        assert_eq!(server(d, bad), None, "{bad}");
+        assert_eq!(
+            server(d, &format!("{bad}, permessage-deflate")).map(|p| p.0),
+            Some(params(true, true, 15, 15)),
+            "{bad}"
+        );
+    }
+}
+
+/// The local settings travel with what was agreed, in both roles.
+#[test]
+fn local_settings_are_carried() {
+    static POOL: super::DeflatePool = super::DeflatePool::new(1);
+    let d = DeflateConfig {
+        compression_level: 12,
+        mem_level: 0,
+        threshold: 0,
+        pool: Some(&POOL),
+        ..DeflateConfig::default()
+    };
+    let (agreed, _) = d.negotiate(&exts("permessage-deflate")).unwrap();
+    assert_eq!(
+        (agreed.compression_level, agreed.mem_level, agreed.threshold),
+        (9, 1, 0)
+    );
+    assert_eq!(agreed.pool, Some(&POOL));
+    let answered = client(d, "permessage-deflate").unwrap().unwrap();
+    // The client ignores `server_mode`: an answer without parameters
+    // agrees to none.
+    let expected = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: false,
+        ..agreed
+    };
+    assert_eq!(answered, expected);
+}
+
 #[test]
 fn server_accepts_plain_offer() {
-    let d = DeflateConfig::default();
+    let d = as_offered();
     assert_eq!(
         server(d, "permessage-deflate"),
         Some((params(false, false, 15, 15), "permessage-deflate".into()))
@@ -50,7 +235,7 @@ fn server_accepts_plain_offer() {
 
 #[test]
 fn server_grants_requests() {
-    let d = DeflateConfig::default();
+    let d = as_offered();
     assert_eq!(
         server(
             d,
@@ -117,7 +302,7 @@ fn server_imposes_its_preferences() {
 
 #[test]
 fn server_declines_malformed_offers_and_tries_the_next() {
-    let d = DeflateConfig::default();
+    let d = as_offered();
     for bad in [
         "permessage-deflate; server_max_window_bits",
         "permessage-deflate; server_max_window_bits=7",
@@ -245,7 +430,7 @@ fn inflate_all(
 #[test]
 fn rfc_7692_7_2_3_examples() {
     // §7.2.3.1: "Hello" in one compressed message.
-    let mut deflater = Deflater::new(6, 15, false);
+    let mut deflater = compressor(6, 15, false);
     assert_eq!(
         deflater.compress(b"Hello").unwrap(),
         [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]
@@ -256,7 +441,7 @@ fn rfc_7692_7_2_3_examples() {
         [0xf2, 0x00, 0x11, 0x00, 0x00]
     );
     // Without context takeover the second message is as the first.
-    let mut fresh = Deflater::new(6, 15, true);
+    let mut fresh = compressor(6, 15, true);
     fresh.compress(b"Hello").unwrap();
     assert_eq!(
         fresh.compress(b"Hello").unwrap(),
@@ -299,7 +484,7 @@ fn rfc_7692_7_2_3_examples() {
     let mut inflater = Inflater::new(15, false);
     assert_eq!(inflate_all(&mut inflater, &[two], 100).unwrap(), b"Hello");
     // §7.2.3.6: an empty message compresses to one 0x00 octet.
-    let mut deflater = Deflater::new(6, 15, false);
+    let mut deflater = compressor(6, 15, false);
     assert_eq!(deflater.compress(b"").unwrap(), [0x00]);
     assert_eq!(inflate_all(&mut inflater, &[&[0x00]], 100).unwrap(), b"");
     // Also after a message, with context takeover; and a peer may send
@@ -317,7 +502,7 @@ fn every_window_and_level_round_trips() {
     for bits in 8..=15 {
         for level in [0, 1, 9] {
             for nct in [false, true] {
-                let mut deflater = Deflater::new(level, bits, nct);
+                let mut deflater = compressor(level, bits, nct);
                 let mut inflater = Inflater::new(bits, nct);
                 for _ in 0..2 {
                     let wire = deflater.compress(&text).unwrap();
@@ -336,7 +521,7 @@ fn every_window_and_level_round_trips() {
 fn inflated_size_is_limited_while_inflating() {
     // 16 MiB of zeros compress to about 16 KiB.
     let zeros = vec![0u8; 16 << 20];
-    let wire = Deflater::new(9, 15, false).compress(&zeros).unwrap();
+    let wire = compressor(9, 15, false).compress(&zeros).unwrap();
     assert!(wire.len() < 32 << 10, "{}", wire.len());
     let mut inflater = Inflater::new(15, false);
     let mut out = Vec::new();
@@ -369,7 +554,7 @@ fn empty_messages_between_others() {
             let m2: Vec<u8> = (0..1600u32)
                 .map(|i| (i.wrapping_mul(40503) >> 5) as u8)
                 .collect();
-            let mut d = Deflater::new(level, bits, false);
+            let mut d = compressor(level, bits, false);
             let mut inf = Inflater::new(bits, false);
             for m in [&m1[..], b"", &m2[..], b"", b"", &m1[..]] {
                 let w = d.compress(m).unwrap();

@@ -14,7 +14,7 @@ use thiserror::Error;
 
 use crate::handshake::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
 use crate::proxy::ProxyError;
-use crate::{CloseCode, ProtocolError, UsageError};
+use crate::{CloseCode, CloseFrame, ProtocolError, UsageError};
 
 /// Everything that can end or refuse a WebSocket operation of an adapter
 /// (blocking or tokio: the same type, re-exported by both).
@@ -42,15 +42,46 @@ pub enum Error {
     /// peer broke no rule; it stopped answering.
     #[error("no traffic from the peer within the keepalive's pong timeout (1011)")]
     KeepaliveTimeout,
+    /// A reconnecting client's server closed with a code after which it
+    /// does not come back ([`ReconnectPolicy`](crate::adapter::ReconnectPolicy):
+    /// a policy violation, data it cannot take, an application's 4xxx…);
+    /// the frame says why. The client has stopped.
+    #[error("the server closed with {} and the client stopped reconnecting", .0.code)]
+    ServerClosed(CloseFrame),
+    /// A message that had begun did not end within the message timeout
+    /// ([`Config::message_timeout`](crate::Config::message_timeout), 60 s
+    /// on servers by default): a Close with 1008 was sent and its bytes
+    /// freed.
+    #[error("a message did not complete within the message timeout (1008)")]
+    MessageTimeout,
+    /// The server's [`MemoryBudget`](crate::adapter::MemoryBudget) stayed
+    /// spent longer than its wait limit while this connection waited to
+    /// read more of a message: a Close with 1013 (Try Again Later) was sent
+    /// and its bytes freed.
+    #[error("no memory for the rest of the message within the budget's wait limit (1013)")]
+    MemoryExhausted,
     /// The peer broke the protocol; a Close with
     /// [`ProtocolError::close_code`] was sent and the connection is over.
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
-    /// The opening handshake failed; see [`HandshakeFailure`]. On a
-    /// server: the client sent an invalid request (answered with its 4xx),
-    /// stalled, or went away.
+    /// Server side: the client's request was not a valid upgrade (or was
+    /// plain HTTP that the decision wanted to upgrade: 426). The matching
+    /// error response ([`HandshakeError::response`]) was written to the
+    /// client. A valid request refused on purpose is [`Error::Refused`]
+    /// instead.
     #[error("handshake failed: {0}")]
-    Handshake(#[from] HandshakeFailure),
+    Handshake(HandshakeError),
+    /// Client side: the server's response was not a valid `101` (a refusal
+    /// keeps its status, headers and body: [`Error::response`]).
+    #[error("handshake failed: {0}")]
+    Response(ResponseError),
+    /// The peer did not complete the opening handshake within the
+    /// handshake timeout; the stream was dropped.
+    #[error("handshake failed: the opening handshake did not complete in time")]
+    HandshakeTimeout,
+    /// The peer closed the stream before completing the opening handshake.
+    #[error("handshake failed: end of stream during the opening handshake")]
+    HandshakeEof,
     /// Server side: no WebSocket, because the server chose so — the
     /// client's request was valid, and the response this [`Refusal`]
     /// describes was written to it. Not a failure of either side: a 401 or
@@ -98,29 +129,6 @@ pub enum Error {
     Io(io::Error),
 }
 
-/// Why an opening handshake failed.
-#[derive(Debug, Error)]
-#[non_exhaustive]
-pub enum HandshakeFailure {
-    /// Server side: the client's request was invalid (or plain HTTP that
-    /// the decision wanted to upgrade: 426). The matching error response
-    /// ([`HandshakeError::response`]) was written to the client. A valid
-    /// request refused on purpose is [`Error::Refused`] instead.
-    #[error("{0}")]
-    Request(HandshakeError),
-    /// Client side: the server's response was not a valid `101`
-    /// (a refusal keeps its status, headers and body).
-    #[error("{0}")]
-    Response(ResponseError),
-    /// The peer did not complete the handshake within the handshake
-    /// timeout; the stream was dropped.
-    #[error("the opening handshake did not complete in time")]
-    Timeout,
-    /// The peer closed the stream before completing the handshake.
-    #[error("end of stream during the opening handshake")]
-    Eof,
-}
-
 /// Why a server refused a valid request on purpose ([`Error::Refused`]).
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[non_exhaustive]
@@ -140,6 +148,12 @@ pub enum Refusal {
     /// the origin when there was exactly one.
     #[error("origin {} refused by the origin policy (403)", .0.as_deref().unwrap_or("(none or repeated)"))]
     Origin(Option<String>),
+    /// The server's [`ConnectionSet`](crate::adapter::ConnectionSet) is
+    /// shutting down: answered `503 Service Unavailable` with
+    /// `Retry-After: 1`, so that the client tries again (another instance,
+    /// or this one once restarted).
+    #[error("the server is shutting down (503)")]
+    ShuttingDown,
 }
 
 impl Refusal {
@@ -148,6 +162,7 @@ impl Refusal {
         match self {
             Refusal::Decided { status } => *status,
             Refusal::Origin(_) => 403,
+            Refusal::ShuttingDown => 503,
         }
     }
 }
@@ -188,9 +203,12 @@ impl Error {
     pub fn close_code(&self) -> Option<CloseCode> {
         match self {
             Error::ConnectionClosed => Some(CloseCode::NORMAL),
+            Error::ServerClosed(frame) => Some(frame.code),
             Error::ConnectionLost | Error::CloseTimeout => Some(CloseCode::ABNORMAL),
             Error::KeepaliveTimeout => Some(CloseCode::INTERNAL_ERROR),
-            Error::Protocol(e) => Some(CloseCode::new(e.close_code())),
+            Error::MessageTimeout => Some(CloseCode::POLICY),
+            Error::MemoryExhausted => Some(CloseCode::TRY_AGAIN_LATER),
+            Error::Protocol(e) => Some(e.close_code()),
             _ => None,
         }
     }
@@ -202,10 +220,8 @@ impl Error {
     pub fn http_status(&self) -> Option<u16> {
         match self {
             Error::Refused(refusal) => Some(refusal.http_status()),
-            Error::Handshake(HandshakeFailure::Request(e)) => Some(e.http_status()),
-            Error::Handshake(HandshakeFailure::Response(ResponseError::NotSwitching(r))) => {
-                Some(r.status())
-            }
+            Error::Handshake(e) => Some(e.http_status()),
+            Error::Response(ResponseError::NotSwitching(r)) => Some(r.status()),
             Error::Proxy(e) => e.http_status(),
             _ => None,
         }
@@ -215,7 +231,7 @@ impl Error {
     /// (status, headers, the body bytes that had arrived).
     pub fn response(&self) -> Option<&HttpResponse> {
         match self {
-            Error::Handshake(HandshakeFailure::Response(ResponseError::NotSwitching(r))) => Some(r),
+            Error::Response(ResponseError::NotSwitching(r)) => Some(r),
             _ => None,
         }
     }
@@ -234,7 +250,7 @@ impl Error {
     /// one stopped.
     ///
     /// Every write error is fatal, a write timeout
-    /// ([`Config::write_timeout`](crate::Config::write_timeout), reported as
+    /// ([the write timeout](crate::adapter::WebSocket::set_write_timeout), reported as
     /// [`TimedOut`](io::ErrorKind::TimedOut)) included: the frame being
     /// written may be half on the wire (and over TLS already encrypted), so
     /// no retry could continue it. The adapter does not touch the stream

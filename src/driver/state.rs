@@ -1,17 +1,19 @@
 //! The connection as every adapter holds it: the core plus what the
 //! adapter learned about its transport, and the decisions that do not
 //! depend on how the adapter waits (how a connection ended, a refused
-//! send, when writes get bounded by the close timeout, what leaves the
-//! core's queue).
+//! send, the limit on a stalled write, what leaves the core's queue).
 
 use std::io;
 use std::time::{Duration, Instant};
 
-use super::error::{Error, is_timeout};
-use super::outgoing::Chunks;
-use crate::{CloseCode, Connection, Event, Message, State, Timeout, Transmit, UsageError};
-#[cfg(feature = "tokio")]
-use crate::{Delivery, PreparedMessage};
+use super::budget::{Grant, Reservation};
+use super::error::Error;
+use super::runtime::WriteLimit;
+use super::shutdown::{Membership, Order};
+use super::write::Chunks;
+use crate::{
+    CloseCode, Connection, Delivery, Message, PreparedMessage, State, Timeout, Transmit, UsageError,
+};
 
 /// The connection and what the adapter learned about its stream.
 #[derive(Debug)]
@@ -20,9 +22,11 @@ pub(crate) struct Driver {
     /// A read or write failed: the connection is lost and the stream is
     /// not used again.
     failed: bool,
-    /// The write timeout was bounded by the close timeout (done once the
-    /// connection stops being open).
-    close_bounded: bool,
+    /// The server's set this connection belongs to, if any.
+    pub(crate) member: Option<Membership>,
+    /// The server's memory budget, if any: what this connection counts in
+    /// it.
+    pub(crate) budget: Option<Reservation>,
 }
 
 impl Driver {
@@ -30,7 +34,8 @@ impl Driver {
         Driver {
             conn,
             failed: false,
-            close_bounded: false,
+            member: None,
+            budget: None,
         }
     }
 
@@ -46,6 +51,8 @@ impl Driver {
         match self.conn.timed_out() {
             Some(Timeout::Keepalive) => return Error::KeepaliveTimeout,
             Some(Timeout::Close) => return Error::CloseTimeout,
+            Some(Timeout::Message) => return Error::MessageTimeout,
+            Some(Timeout::Budget) => return Error::MemoryExhausted,
             _ => {}
         }
         match self.conn.close_frame() {
@@ -69,7 +76,6 @@ impl Driver {
     /// Queues a prepared message on the core (never waits for room: a
     /// reader too slow is dropped, see `Connection::send_prepared`);
     /// `elsewhere` is what the adapter took out and has not written.
-    #[cfg(feature = "tokio")]
     pub(crate) fn queue_prepared(
         &mut self,
         message: &PreparedMessage,
@@ -78,6 +84,14 @@ impl Driver {
         self.conn
             .send_prepared_beyond(message, elsewhere)
             .map_err(|e| self.refused(e))
+    }
+
+    /// Runs a command of the core, its refusal told as an adapter error.
+    pub(crate) fn command(
+        &mut self,
+        f: impl FnOnce(&mut Connection) -> Result<(), UsageError>,
+    ) -> Result<(), Error> {
+        f(&mut self.conn).map_err(|e| self.refused(e))
     }
 
     /// A send the core refused; on a connection that is over, how it ended.
@@ -101,7 +115,7 @@ impl Driver {
     /// [`Error::is_fatal`] calls it fatal.
     pub(crate) fn write_failed(&mut self, e: io::Error) -> Error {
         self.fail();
-        if is_timeout(&e) {
+        if super::error::is_timeout(&e) {
             return Error::Io(io::Error::new(
                 io::ErrorKind::TimedOut,
                 "write timed out; the connection is lost (a frame may be half sent)",
@@ -110,38 +124,92 @@ impl Driver {
         e.into()
     }
 
-    /// The write timeout to set once the connection stops being open: a
-    /// peer that does not read must not hold a closing connection past the
-    /// close timeout.
-    pub(crate) fn closing_write_timeout(&mut self) -> Option<Duration> {
-        if self.close_bounded || self.conn.state() == State::Open {
-            return None;
-        }
-        self.close_bounded = true;
-        let config = self.conn.config();
-        Some(config.write_timeout.map_or(config.close_timeout, |write| {
-            write.min(config.close_timeout)
-        }))
+    /// How long a write may stall: the write timeout, and once the
+    /// connection stops being open the close timeout too (a peer that does
+    /// not read must not hold a closing connection past it).
+    pub(crate) fn write_limit(&self, write_timeout: Option<std::time::Duration>) -> WriteLimit {
+        let bound = if self.conn.state() == State::Open {
+            write_timeout
+        } else {
+            let close = self.conn.config().close_timeout;
+            Some(write_timeout.map_or(close, |write| write.min(close)))
+        };
+        bound.map_or(WriteLimit::None, WriteLimit::Stall)
     }
 
-    /// Takes what the core queued into `out` (the split writer's chunks,
-    /// written without the core's lock); returns the write timeout to set
-    /// first, if the connection just started closing, and whether to shut
-    /// down after writing.
-    pub(crate) fn take_queue(&mut self, out: &mut Chunks) -> (Option<Duration>, bool) {
-        let timeout = self.closing_write_timeout();
-        (timeout, take_transmits(&mut self.conn, out))
+    /// Moves what the core queued into `out` (the split writer's chunks,
+    /// written without the core's lock); whether it asked for the
+    /// shutdown.
+    pub(crate) fn take_queue(&mut self, out: &mut Chunks) -> bool {
+        let mut shutdown = false;
+        while let Some(transmit) = self.conn.poll_transmit() {
+            match transmit {
+                Transmit::Data(bytes) => out.push(bytes),
+                Transmit::Shutdown => shutdown = true,
+            }
+        }
+        shutdown
+    }
+
+    /// Whether the core asks for the shutdown now that everything before
+    /// it is out (it comes only once the connection is over, so an open
+    /// one need not ask).
+    pub(crate) fn shutdown_due(&mut self) -> bool {
+        self.conn.state() == State::Closed
+            && std::iter::from_fn(|| self.conn.poll_transmit()).any(|t| t == Transmit::Shutdown)
     }
 
     pub(crate) fn is_failed(&self) -> bool {
         self.failed
     }
+
+    /// How many bytes the next read may bring (at most `want`), or how long
+    /// to wait for memory: see [`MemoryBudget`](super::budget::MemoryBudget).
+    pub(crate) fn grant(
+        &mut self,
+        want: usize,
+        waker: &std::task::Waker,
+        now: impl FnOnce() -> Instant,
+    ) -> Grant {
+        match &mut self.budget {
+            None => Grant::Read(want),
+            Some(budget) => budget.grant(self.conn.incomplete_input(), want, waker, now),
+        }
+    }
+
+    /// Counts in the budget what the connection holds now (beyond its
+    /// floor), giving back room granted to a read that did not use it.
+    pub(crate) fn settle_budget(&mut self) {
+        if let Some(budget) = &mut self.budget {
+            budget.settle(self.conn.incomplete_input());
+        }
+    }
+
+    /// The budget stayed spent past its wait limit: the connection closes
+    /// with 1013 and its partial input is dropped.
+    pub(crate) fn give_up_for_memory(&mut self) {
+        self.conn.give_up(crate::Timeout::Budget);
+        self.settle_budget();
+    }
+
+    /// How long a reader may wait for input before looking again, for a
+    /// runtime whose readers are not woken: while in a set, a shutdown
+    /// must be seen in time. Registers the reader's waker with the set
+    /// otherwise.
+    pub(crate) fn wait_cap(&self, waker: &std::task::Waker, woken: bool) -> Option<Duration> {
+        let member = self.member.as_ref()?;
+        if woken {
+            member.register(waker);
+            return None;
+        }
+        member.may_order().then_some(super::shutdown::SET_POLL)
+    }
 }
 
 /// What a reader does next ([`Driver::next_step`]).
 pub(crate) enum Step {
-    /// Hand out this event; whether bytes are owed (queued to write).
-    Event(Event, bool),
+    /// Hand out this message; whether bytes are owed (queued to write).
+    Deliver(Message, bool),
     /// The connection is over: finish and report how it ended.
     Ended,
     /// Read from the stream, waiting at most until the deadline; whether
@@ -150,60 +218,43 @@ pub(crate) enum Step {
 }
 
 impl Driver {
-    /// The reader's next step, the same for every adapter: events already
+    /// The reader's next step, the same for every adapter: messages already
     /// parsed go out first, without a look at the clock (a `clock_gettime`
     /// per message was a fifth of the cost of reading small ones); only
     /// when none waits, and only if a deadline runs
     /// ([`Connection::needs_clock`]), are the deadlines checked at `now()`.
     /// Messages that arrived whole before a failure are still handed out.
     pub(crate) fn next_step(&mut self, now: impl FnOnce() -> Instant) -> Step {
+        if let Some(order) = self.member.as_mut().and_then(Membership::order) {
+            match order {
+                // After what the application queued; refused only when a
+                // Close is already under way, which is as good.
+                Order::Close(code, reason) => {
+                    let _ = self.conn.close(code, &reason);
+                }
+                Order::Cut => self.fail(),
+            }
+        }
         let event = match self.conn.poll_event() {
             Some(event) => Some(event),
             None if !self.conn.needs_clock() => None,
             None => {
-                self.conn.handle_timeout(now());
+                let now = now();
+                // Time the budget held this message up does not count
+                // against its message timeout.
+                if let Some(held_up) = self.budget.as_mut().and_then(|b| b.held_up(now)) {
+                    self.conn.defer_message_deadline(held_up);
+                }
+                self.conn.handle_timeout(now);
                 self.conn.poll_event()
             }
         };
+        self.settle_budget();
         let owed = self.conn.buffered_amount() > 0;
         match event {
-            Some(event) => Step::Event(event, owed),
+            Some(message) => Step::Deliver(message, owed),
             None if self.failed || self.conn.state() == State::Closed => Step::Ended,
             None => Step::Read(self.conn.poll_timeout(), owed),
-        }
-    }
-}
-
-/// Moves the core's pending output into `out`; whether it asked for the
-/// shutdown.
-pub(crate) fn take_transmits(conn: &mut Connection, out: &mut Chunks) -> bool {
-    let mut shutdown = false;
-    while let Some(transmit) = conn.poll_transmit() {
-        match transmit {
-            Transmit::Data(bytes) => out.push(bytes),
-            Transmit::Shutdown => shutdown = true,
-        }
-    }
-    shutdown
-}
-
-/// Largest read size, reached only while reads keep filling the buffer.
-pub(crate) const MAX_READ: usize = 64 << 10;
-
-/// How much one read asks for.
-pub(crate) struct ReadSize;
-
-impl ReadSize {
-    /// Grows the read size while reads fill it and shrinks it (down to
-    /// `min`) when they come back mostly empty, so bulk transfers use few
-    /// system calls and small messages do not pay for a large buffer.
-    pub(crate) fn next(size: usize, got: usize, min: usize) -> usize {
-        if got == size {
-            (size * 2).min(MAX_READ)
-        } else if got < size / 4 {
-            (size / 2).max(min)
-        } else {
-            size
         }
     }
 }

@@ -6,10 +6,10 @@ use super::accept::generate_key;
 use super::accept::{accept_key, key_from_nonce};
 use super::error::{HandshakeUsageError, HttpResponse, ResponseError};
 use super::head::{HeadError, HeadScanner, StartLine};
-use super::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
 use super::http1::{httparse_reason, write_header};
 use super::response::{check_header, check_not_reserved};
 use super::url::WsUrl;
+use crate::headers::{Extension, Headers, is_token, parse_extensions, trim_ows};
 #[allow(unused_imports)]
 use crate::prelude::*;
 use crate::{HandshakeLimits, Parsed};

@@ -12,8 +12,8 @@
 use crate::prelude::*;
 use thiserror::Error;
 
-use super::headers::Headers;
 use super::http1::{HttpRequest, write_header, write_status_line};
+use crate::headers::Headers;
 
 /// A client's request that the server refuses; answer with
 /// [`HandshakeError::response`] and close the connection.

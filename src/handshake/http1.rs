@@ -10,8 +10,8 @@
 use crate::prelude::*;
 use alloc::borrow::Cow;
 
-use super::headers::Headers;
 use super::query::{QueryPairs, query_param};
+use crate::headers::Headers;
 
 /// The reason phrase for a status code (RFC 7231 §6.1), or `""` when unknown.
 pub fn reason_phrase(status: u16) -> &'static str {

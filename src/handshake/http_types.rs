@@ -20,11 +20,11 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 
 use super::client::{ClientHandshake, ClientRequest, Established};
 use super::error::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
-use super::headers::Headers;
 use super::http1::request_from_parts;
 use super::origin::OriginPolicy;
 use super::server::{AcceptOptions, Negotiated, RequestParser, Shape, UpgradeRequest, check_host};
 use crate::HandshakeLimits;
+use crate::headers::Headers;
 
 /// Headers that name the connection, not the message: forbidden in
 /// HTTP/2 (RFC 9113 §8.2.2: "An endpoint MUST NOT generate an HTTP/2

@@ -54,7 +54,6 @@ mod accept;
 mod client;
 mod error;
 pub(crate) mod head;
-mod headers;
 mod http1;
 #[cfg(feature = "http")]
 mod http_types;
@@ -64,29 +63,19 @@ mod response;
 mod server;
 mod url;
 
+pub use crate::headers::{Extension, ExtensionParam, Headers};
 #[cfg(feature = "std")]
 pub use accept::generate_key;
 pub use accept::{GUID, accept_key, key_from_nonce};
 pub use client::{ClientHandshake, ClientRequest, Established};
 pub use error::{HandshakeError, HandshakeUsageError, HttpResponse, ResponseError};
-pub use headers::{Extension, ExtensionParam, Headers};
 pub use http1::{HttpRequest, reason_phrase};
 pub use origin::OriginPolicy;
 pub use query::QueryPairs;
 pub use response::http_response;
 pub use server::{AcceptOptions, Negotiated, RequestParser, UpgradeRequest};
 
-/// The old name of [`AcceptOptions`] (one of seven things called
-/// "accept"); kept for one release.
-#[deprecated(since = "0.2.0", note = "renamed `AcceptOptions`")]
-pub type Accept = AcceptOptions;
-/// The old name of [`Negotiated`]; kept for one release.
-#[deprecated(since = "0.2.0", note = "renamed `Negotiated`")]
-pub type Accepted = Negotiated;
 pub use url::WsUrl;
-
-#[cfg(all(test, feature = "deflate"))]
-pub(crate) use headers::parse_extensions as parse_extensions_for_tests;
 
 #[cfg(test)]
 mod tests {

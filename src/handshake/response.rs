@@ -1,8 +1,8 @@
 //! Writing HTTP responses: the 101, refusals, and plain HTTP on the same port.
 
 use super::error::HandshakeUsageError;
-use super::headers::is_token;
 use super::http1::{write_header, write_status_line};
+use crate::headers::is_token;
 #[allow(unused_imports)]
 use crate::prelude::*;
 

@@ -9,10 +9,10 @@ use alloc::collections::BTreeSet;
 use super::accept::{accept_key, is_valid_key};
 use super::error::{HandshakeError, HandshakeUsageError};
 use super::head::{HeadError, HeadScanner, StartLine};
-use super::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
 use super::http1::{HttpRequest, parse_head, write_header, write_status_line};
 use super::query::QueryPairs;
 use super::response::{check_header, check_not_reserved, http_response};
+use crate::headers::{Extension, Headers, is_token, parse_extensions, parse_protocols, trim_ows};
 use crate::{HandshakeLimits, Parsed};
 
 /// Reads a client's request head as it arrives, in linear time.

@@ -1,5 +1,6 @@
 //! [`MaybeTlsStream`]: a stream that is plain or wrapped in TLS; what
-//! [`connect`](super::connect) returns.
+//! [`connect`](super::connect) returns and [`accept_tls`] makes for a TLS
+//! server. The same variants as the blocking adapter's.
 
 use std::io;
 use std::pin::Pin;
@@ -7,25 +8,29 @@ use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+#[cfg(feature = "tls")]
+pub use super::tls::{accept_tls, connect_tls};
+
+/// A TLS stream of tokio-rustls, either role.
+#[cfg(feature = "tls")]
+pub type TlsStream<S> = tokio_rustls::TlsStream<S>;
+
 /// A stream that is plain or wrapped in TLS (tokio-rustls), as
 /// [`connect`](super::connect) returns for `ws://` and `wss://` URLs and
-/// [`accept_tls`](super::tls::accept_tls) for a TLS server.
+/// [`accept_tls`] for a TLS server.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum MaybeTlsStream<S> {
     /// No encryption (`ws://`).
     Plain(S),
-    /// The client side of TLS (`wss://`).
+    /// TLS, either role (`wss://`, or a server that accepted TLS; also
+    /// `ws://` through an `https://` proxy, the TLS being the proxy's).
     #[cfg(feature = "tls")]
-    ClientTls(Box<tokio_rustls::client::TlsStream<S>>),
-    /// The server side of TLS.
-    #[cfg(feature = "tls")]
-    ServerTls(Box<tokio_rustls::server::TlsStream<S>>),
+    Tls(Box<TlsStream<S>>),
     /// `wss://` through an `https://` proxy: TLS with the server inside
-    /// TLS with the proxy (`ws://` through one is [`ClientTls`](Self::ClientTls),
-    /// the proxy's).
+    /// TLS with the proxy.
     #[cfg(feature = "tls")]
-    ClientTlsInTls(Box<tokio_rustls::client::TlsStream<tokio_rustls::client::TlsStream<S>>>),
+    TlsInTls(Box<TlsStream<TlsStream<S>>>),
 }
 
 /// Does the same with whichever stream is inside (boxed TLS streams are
@@ -35,11 +40,9 @@ macro_rules! each {
         match $self {
             MaybeTlsStream::Plain($s) => $body,
             #[cfg(feature = "tls")]
-            MaybeTlsStream::ClientTls($s) => $body,
+            MaybeTlsStream::Tls($s) => $body,
             #[cfg(feature = "tls")]
-            MaybeTlsStream::ServerTls($s) => $body,
-            #[cfg(feature = "tls")]
-            MaybeTlsStream::ClientTlsInTls($s) => $body,
+            MaybeTlsStream::TlsInTls($s) => $body,
         }
     };
 }
@@ -50,11 +53,9 @@ impl<S> MaybeTlsStream<S> {
         match self {
             MaybeTlsStream::Plain(s) => s,
             #[cfg(feature = "tls")]
-            MaybeTlsStream::ClientTls(t) => t.get_ref().0,
+            MaybeTlsStream::Tls(t) => t.get_ref().0,
             #[cfg(feature = "tls")]
-            MaybeTlsStream::ServerTls(t) => t.get_ref().0,
-            #[cfg(feature = "tls")]
-            MaybeTlsStream::ClientTlsInTls(t) => t.get_ref().0.get_ref().0,
+            MaybeTlsStream::TlsInTls(t) => t.get_ref().0.get_ref().0,
         }
     }
 

@@ -17,6 +17,15 @@
 //!   jitter, an async hook on every (re)connect, heartbeat while
 //!   connected.
 //!
+//! **The same names as [`blocking`](crate::blocking)**, with one
+//! deliberate difference: [`recv`](WebSocket::recv) returns
+//! `Option<Result<Message, Error>>` and the normal end of a connection is
+//! `None` (the shape of a `Stream`, and of axum's socket), where the
+//! blocking `read` returns `Err(`[`Error::ConnectionClosed`]`)`.
+//! `SinkExt::close(&mut ws)` (the `Sink` impl) sends a Close with 1000 and
+//! flushes; the inherent [`close`](WebSocket::close) takes a code and a
+//! reason.
+//!
 //! The handshake decisions ([`Request`], [`Decision`], the order of the
 //! checks, the refusal body a client reads) are the blocking adapter's,
 //! shared; only the waiting differs. Deadlines are on tokio's clock, so
@@ -63,24 +72,86 @@
 //! ```
 
 mod client;
-mod driver;
-mod handshake_io;
 mod maybe_tls;
-mod proxy;
 mod reconnect;
+mod runtime;
 mod server;
-mod split;
+mod shutdown;
 #[cfg(feature = "tls")]
-pub mod tls;
+mod tls;
 mod websocket;
 
 pub use crate::Message;
-pub use crate::driver::DEFAULT_TIMEOUT;
-pub use crate::driver::error::{Error, HandshakeFailure, Refusal};
-pub use crate::driver::reconnect::Backoff;
-pub use client::{ClientBuilder, client_handshake, connect};
+pub use crate::adapter::{Backoff, DEFAULT_TIMEOUT, Decision, Error, Refusal, Request};
+pub use client::{client_handshake, connect};
 pub use maybe_tls::MaybeTlsStream;
-pub use reconnect::ReconnectingClient;
-pub use server::{Decision, Request, ServerBuilder, accept, accept_with};
-pub use split::{WebSocketReader, WebSocketWriter};
-pub use websocket::WebSocket;
+#[cfg(feature = "tls")]
+pub use maybe_tls::{TlsStream, accept_tls, connect_tls};
+pub use runtime::Tokio;
+pub use server::{accept, accept_with};
+
+/// A WebSocket connection over a tokio stream `S` (a `TcpStream`, a TLS
+/// stream, hyper's upgraded connection, anything `AsyncRead +
+/// AsyncWrite`): the shared [`WebSocket`](crate::adapter::WebSocket) with
+/// the tokio runtime.
+///
+/// **Cancel safety.** Every method may be dropped at any await point
+/// (in `tokio::select!`, under `tokio::time::timeout`) without losing a
+/// byte or a message: the futures hold no protocol state, the
+/// [`Connection`](crate::Connection) does. [`recv`](WebSocket::recv)
+/// dropped halfway through a frame leaves it in the connection;
+/// [`send`](WebSocket::send) and [`feed`](WebSocket::feed) have queued
+/// their message whole, or not at all if dropped while waiting for room;
+/// what is queued goes out with the next `send`, `flush`, `close` or
+/// `recv`.
+///
+/// It is also a [`futures_core::Stream`] of `Result<Message, Error>` and
+/// a [`futures_sink::Sink<Message>`], for code written against
+/// tokio-tungstenite or axum.
+///
+/// ```no_run
+/// use wsproto::tokio::{connect, Message};
+///
+/// # async fn run() -> Result<(), wsproto::tokio::Error> {
+/// let (mut ws, _response) = connect("ws://127.0.0.1:9001/").await?;
+/// ws.send("hello").await?;
+/// while let Some(message) = ws.recv().await {
+///     if let Message::Text(text) = message? {
+///         println!("{text}");
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+pub type WebSocket<S> = crate::driver::socket::WebSocket<S, Tokio>;
+
+/// The receiving half of a split [`WebSocket`]; it also answers Pings and
+/// the peer's Close. See [`WebSocket::into_split`].
+pub type WebSocketReader<S> = crate::driver::split::WebSocketReader<
+    ::tokio::io::ReadHalf<S>,
+    ::tokio::io::WriteHalf<S>,
+    Tokio,
+>;
+
+/// The sending half of a split [`WebSocket`]. Cheap to clone; clones send
+/// on the same connection. See [`WebSocket::into_split`].
+pub type WebSocketWriter<S> =
+    crate::driver::split::WebSocketWriter<::tokio::io::WriteHalf<S>, Tokio>;
+
+/// Everything a tokio client can ask for; see
+/// [`adapter::ClientBuilder`](crate::adapter::ClientBuilder).
+pub type ClientBuilder = crate::driver::client::ClientBuilder<Tokio>;
+
+/// Server settings shared by every accepted connection; see
+/// [`adapter::ServerBuilder`](crate::adapter::ServerBuilder).
+pub type ServerBuilder = crate::driver::server::ServerBuilder<Tokio>;
+
+/// A tokio client that reconnects by itself; see
+/// [`adapter::ReconnectingClient`](crate::adapter::ReconnectingClient).
+pub type ReconnectingClient<F> =
+    crate::driver::reconnect::ReconnectingClient<MaybeTlsStream<::tokio::net::TcpStream>, Tokio, F>;
+
+/// The connections of a tokio server (or of axum handlers), closed
+/// together on shutdown; see
+/// [`adapter::ConnectionSet`](crate::adapter::ConnectionSet).
+pub type ConnectionSet = crate::driver::shutdown::ConnectionSet<Tokio>;

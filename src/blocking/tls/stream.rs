@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rustls::Connection;
 
 use crate::blocking::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
-use crate::driver::error::{Error, HandshakeFailure, is_timeout};
+use crate::driver::error::{Error, is_timeout};
 
 /// A rustls connection over a socket: either role, readable and writable
 /// as plaintext. Inside
@@ -42,7 +42,7 @@ impl<S> TlsStream<S> {
 
 impl<S: Stream> TlsStream<S> {
     /// Completes the TLS handshake within `timeout`.
-    pub(super) fn handshake(
+    pub(crate) fn handshake(
         conn: Connection,
         mut sock: S,
         timeout: Duration,
@@ -53,15 +53,15 @@ impl<S: Stream> TlsStream<S> {
         while stream.conn.is_handshaking() {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(HandshakeFailure::Timeout.into());
+                return Err(Error::HandshakeTimeout);
             }
             stream.sock.set_read_timeout(Some(left))?;
             match stream.conn.complete_io(&mut stream.sock) {
                 Ok((0, 0)) if stream.conn.is_handshaking() => {
-                    return Err(HandshakeFailure::Eof.into());
+                    return Err(Error::HandshakeEof);
                 }
                 Ok(_) => {}
-                Err(e) if is_timeout(&e) => return Err(HandshakeFailure::Timeout.into()),
+                Err(e) if is_timeout(&e) => return Err(Error::HandshakeTimeout),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
             }
@@ -184,8 +184,8 @@ impl<S: SplitStream> SplitStream for TlsStream<S> {
 /// [`accept`](crate::blocking::accept) and
 /// [`client_handshake`](crate::blocking::client_handshake). Its writes go
 /// through rustls' `complete_io`, which after a write timeout goes on to
-/// read: prefer [`accept_tls`](super::accept_tls) and
-/// [`connect_tls`](super::connect_tls) when writes have a timeout.
+/// read: prefer [`accept_tls`](crate::blocking::accept_tls) and
+/// [`connect_tls`](crate::blocking::connect_tls) when writes have a timeout.
 impl<C, D, S> Stream for rustls::StreamOwned<C, S>
 where
     C: DerefMut + Deref<Target = rustls::ConnectionCommon<D>>,

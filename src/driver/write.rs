@@ -1,17 +1,16 @@
-//! What waits to be written, lent as slices for vectored writes (the
-//! core's own queue, or [`Chunks`] a split writer took out of it), and the
-//! blocking write engine: [`write_all`] writes
-//! what an [`Outgoing`] queue lends, several slices per system call, from
-//! the core's own queue (the unsplit socket) or from [`Chunks`] the split
-//! writer took out of it.
+//! The write engine, written once: what waits to be written (the core's
+//! own queue, or [`Chunks`] a split writer took out of it) goes out as
+//! vectored writes, then the shutdown once the core asks for it, then a
+//! flush. A write that fails or stalls past its limit ends the connection
+//! (a frame may be half on the wire).
 
 use std::collections::VecDeque;
-use std::io::IoSlice;
-#[cfg(feature = "blocking")]
-use std::io::{self, Write};
+use std::io::{self, IoSlice};
+use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, Bytes};
 
+use super::runtime::{WriteIo, WriteLimit};
 use crate::Connection;
 
 /// Slices handed to one vectored write.
@@ -38,6 +37,20 @@ impl Outgoing for Connection {
     }
 }
 
+/// A borrowed buffer written from its start.
+impl Outgoing for &[u8] {
+    fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        dst[0] = IoSlice::new(self);
+        1
+    }
+    fn advance(&mut self, n: usize) {
+        *self = &self[n.min(self.len())..];
+    }
+    fn is_empty(&self) -> bool {
+        <[u8]>::is_empty(self)
+    }
+}
+
 /// Chunks taken out of the core (reference-counted, not copied).
 #[derive(Debug, Default)]
 pub(crate) struct Chunks(VecDeque<Bytes>, usize);
@@ -52,7 +65,6 @@ impl Chunks {
         self.1 = 0;
     }
     /// Bytes not written yet.
-    #[cfg(feature = "tokio")]
     pub(crate) fn len(&self) -> usize {
         self.1
     }
@@ -86,29 +98,57 @@ impl Outgoing for Chunks {
     }
 }
 
-/// Writes all of `queue`: several slices per system call, payloads not
-/// copied; a single slice (small frames, the usual case) by plain `write`,
-/// which skips the kernel's import of an iovec array.
-#[cfg(feature = "blocking")]
-pub(crate) fn write_all<W: Write + ?Sized>(
+/// Whether the shutdown of the write side is still to come.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shutdown {
+    #[default]
+    NotYet,
+    /// The core asked for it: once everything before it is out.
+    Due,
+    Done,
+}
+
+/// Writes all of `queue`, then (when due) shuts the write side down, then
+/// flushes. `Ready(Ok)` once all is out; `Pending` with the waker
+/// registered while the stream is full (within `limit`).
+pub(crate) fn poll_write_all<W, R: WriteIo<W>>(
+    cx: &mut Context<'_>,
+    rt: &mut R,
     stream: &mut W,
     queue: &mut impl Outgoing,
-) -> io::Result<()> {
+    shutdown: &mut Shutdown,
+    limit: WriteLimit,
+) -> Poll<io::Result<()>> {
     while !queue.is_empty() {
         let mut slices = [IoSlice::new(&[]); MAX_SLICES];
         let n = queue.slices(&mut slices);
-        let result = match &slices[..n] {
-            [one] => stream.write(one),
-            more => stream.write_vectored(more),
-        };
-        match result {
-            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+        match ready!(rt.poll_write(cx, stream, &slices[..n], limit)) {
+            Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Ok(written) => queue.advance(written),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Err(e) => return Poll::Ready(Err(e)),
         }
     }
-    Ok(())
+    if *shutdown == Shutdown::Due {
+        ready!(rt.poll_flush(cx, stream, limit))?;
+        ready!(rt.poll_shutdown(cx, stream, limit))?;
+        *shutdown = Shutdown::Done;
+    }
+    rt.poll_flush(cx, stream, limit)
+}
+
+/// Writes all of `bytes` by `deadline` (a request, a response, a proxy's
+/// greeting), flushed.
+pub(crate) async fn write_all_by<W, R: WriteIo<W>>(
+    rt: &mut R,
+    stream: &mut W,
+    bytes: &[u8],
+    deadline: std::time::Instant,
+) -> io::Result<()> {
+    let mut rest = bytes;
+    let mut shutdown = Shutdown::NotYet;
+    let limit = WriteLimit::Deadline(deadline);
+    std::future::poll_fn(|cx| poll_write_all(cx, rt, stream, &mut rest, &mut shutdown, limit)).await
 }
 
 #[cfg(test)]
@@ -131,12 +171,14 @@ mod tests {
     }
 
     /// A writer that takes at most `per_call` bytes a call and records them.
+    #[cfg(feature = "blocking")]
     struct Dribble {
         per_call: usize,
         got: Vec<u8>,
     }
 
-    impl Write for Dribble {
+    #[cfg(feature = "blocking")]
+    impl std::io::Write for Dribble {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             let n = buf.len().min(self.per_call);
             self.got.extend_from_slice(&buf[..n]);
@@ -147,8 +189,20 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "blocking")]
+    impl std::io::Read for Dribble {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Ok(0)
+        }
+    }
+
+    #[cfg(feature = "blocking")]
+    impl crate::blocking::Stream for Dribble {}
+
+    #[cfg(feature = "blocking")]
     #[test]
-    fn write_all_writes_every_byte_in_order_through_short_writes() {
+    fn every_byte_goes_out_in_order_through_short_writes() {
+        use crate::blocking::Blocking;
         for per_call in [1, 2, 5, 64] {
             let mut chunks = Chunks::default();
             let parts: Vec<Vec<u8>> = (0..40u8).map(|i| vec![i; usize::from(i % 7)]).collect();
@@ -159,7 +213,21 @@ mod tests {
                 per_call,
                 got: Vec::new(),
             };
-            write_all(&mut out, &mut chunks).unwrap();
+            let mut rt = Blocking::default();
+            let mut shutdown = Shutdown::NotYet;
+            let mut cx = Context::from_waker(std::task::Waker::noop());
+            let written = poll_write_all(
+                &mut cx,
+                &mut rt,
+                &mut out,
+                &mut chunks,
+                &mut shutdown,
+                WriteLimit::None,
+            );
+            assert!(
+                matches!(written, Poll::Ready(Ok(()))),
+                "{per_call} bytes a call"
+            );
             assert_eq!(out.got, parts.concat(), "{per_call} bytes a call");
         }
     }

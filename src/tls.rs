@@ -1,5 +1,14 @@
-//! rustls configurations (feature `tls`), the same for both adapters;
-//! re-exported by `wsproto::blocking::tls` and `wsproto::tokio::tls`.
+//! TLS with rustls (feature `tls`): the configurations every adapter uses.
+//!
+//! - Clients: `connect` handles `wss://` with the Mozilla roots from
+//!   `webpki-roots` ([`default_client_config`]); pass your own
+//!   [`rustls::ClientConfig`] (custom roots, client certificates) to the
+//!   client builder's `tls_config`.
+//! - Servers: [`server_config`] builds a [`rustls::ServerConfig`] from a
+//!   certificate chain and key; each adapter's `accept_tls`
+//!   ([blocking](crate::blocking::accept_tls), [tokio](crate::tokio::accept_tls))
+//!   runs the TLS handshake on an accepted socket and returns a stream for
+//!   its `accept`.
 //!
 //! The `ring` provider is used explicitly (it builds with a plain C
 //! compiler, unlike `aws-lc-rs`), so enabling another rustls provider
@@ -10,7 +19,10 @@ use std::sync::{Arc, OnceLock};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ServerConfig};
 
-use super::error::Error;
+use crate::driver::Error;
+
+/// The rustls this crate is built on, for its configuration types.
+pub use rustls;
 
 /// The crypto provider: rustls with `ring`.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
