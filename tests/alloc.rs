@@ -8,62 +8,15 @@
 //! costs zero, and a caller's `String` is the one allocation of its send.
 //! An idle connection holds no heap memory at all.
 
-mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod support;
 
 use bytes::Bytes;
-use common::*;
-use wsproto::{Config, Event, Role, Utf8Bytes};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-    static LIVE_BYTES: Cell<isize> = const { Cell::new(0) };
-}
-
-fn note(allocs: usize, bytes: isize) {
-    let _ = ALLOCS.try_with(|c| c.set(c.get() + allocs));
-    let _ = LIVE_BYTES.try_with(|c| c.set(c.get() + bytes));
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(1, layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(0, -(layout.size() as isize));
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(1, layout.size() as isize);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(1, new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use support::alloc::{Counting, allocations, held_bytes};
+use support::sans_io::*;
+use wsproto::{Config, Message, Role, Utf8Bytes};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.with(Cell::get);
-    f();
-    ALLOCS.with(Cell::get) - before
-}
-
-/// Heap bytes still held after `f` returns what it built.
-fn held_bytes<T>(f: impl FnOnce() -> T) -> (T, isize) {
-    let before = LIVE_BYTES.with(Cell::get);
-    let value = f();
-    (value, LIVE_BYTES.with(Cell::get) - before)
-}
 
 fn write_out(conn: &mut Conn) {
     while let Some(t) = conn.poll_transmit() {
@@ -79,7 +32,7 @@ fn receiving_small_messages_allocates_nothing() {
     let frame = cf(true, 1, b"sixteen byte msg");
     let mut one = || {
         server.receive_data(&frame).unwrap();
-        let Some(Event::Text(text)) = server.poll_event() else {
+        let Some(Message::Text(text)) = server.poll_event() else {
             panic!()
         };
         assert_eq!(text.len(), 16);
@@ -94,7 +47,7 @@ fn receiving_small_messages_allocates_nothing() {
     let mut many = || {
         server.receive_data(&batch).unwrap();
         while let Some(event) = server.poll_event() {
-            assert!(matches!(event, Event::Text(_)));
+            assert!(matches!(event, Message::Text(_)));
         }
     };
     for _ in 0..10 {
@@ -119,7 +72,7 @@ fn receiving_through_receive_buf_mut_allocates_nothing() {
             server.receive_commit(input.len()).unwrap();
             let mut n = 0;
             while let Some(event) = server.poll_event() {
-                assert!(matches!(event, Event::Text(ref t) if t.len() == 16));
+                assert!(matches!(event, Message::Text(ref t) if t.len() == 16));
                 n += 1;
             }
             assert_eq!(n, input.len() / frame.len());
@@ -139,7 +92,7 @@ fn receiving_large_messages_in_pieces_allocates_nothing() {
         for piece in frame.chunks(16 << 10) {
             client.receive_data(piece).unwrap();
         }
-        let Some(Event::Binary(data)) = client.poll_event() else {
+        let Some(Message::Binary(data)) = client.poll_event() else {
             panic!()
         };
         assert_eq!(data.len(), 64 << 10);
@@ -176,7 +129,7 @@ fn large_messages_across_reads_allocate_nothing() {
                 for piece in pieces.chunks(read) {
                     c.receive_data(piece).unwrap();
                     while let Some(event) = c.poll_event() {
-                        assert!(matches!(event, Event::Binary(ref b) if b.len() == size));
+                        assert!(matches!(event, Message::Binary(ref b) if b.len() == size));
                         received += 1;
                     }
                 }
@@ -233,7 +186,7 @@ fn sending_allocates_only_the_callers_payload() {
                 write_out(&mut c);
             }
         });
-        assert_eq!(per_send, N, "{role:?}");
+        assert_eq!(per_send, N as u64, "{role:?}");
     }
 }
 
@@ -283,7 +236,7 @@ fn a_kept_small_message_does_not_pin_a_large_receive_buffer() {
         let events = drain_events(&mut server);
         assert_eq!(events.len(), 2);
         let kept = events.into_iter().nth(1).unwrap(); // the 8 MiB message is dropped
-        assert_eq!(kept, Event::Text(Utf8Bytes::from_static("hi")));
+        assert_eq!(kept, Message::Text(Utf8Bytes::from_static("hi")));
         (kept, server)
     });
     assert!(
@@ -352,49 +305,113 @@ fn reading_after_a_failure_does_not_grow_the_buffer() {
     assert!(held <= 64 << 10, "{held} bytes held after 100 reads");
 }
 
-/// Heap held per connection by permessage-deflate, measured: the
-/// compressor and decompressor states with context takeover, and none once
-/// a message is through without it. Prints the figures (`--nocapture`).
+/// Heap held per connection by permessage-deflate in each mode, measured
+/// after a ~4 KB message each way: the compressor and decompressor states
+/// with context takeover (their size set by window bits and memLevel), and
+/// none between messages without it, with or without a pool (the pool's
+/// own states are counted apart). Prints the figures (`--nocapture`).
 #[cfg(feature = "deflate")]
 #[test]
 fn deflate_memory_per_connection() {
-    use wsproto::deflate::DeflateParams;
-    let live = || LIVE_BYTES.with(Cell::get);
-    let text = "{\"id\":1,\"name\":\"user1\",\"tags\":[\"a\",\"b\"]}".repeat(20);
-    for takeover in [true, false] {
-        let mut params = DeflateParams::default();
-        params.server_no_context_takeover = !takeover;
-        params.client_no_context_takeover = !takeover;
+    use wsproto::deflate::{DeflateParams, DeflatePool};
+    static POOL: DeflatePool = DeflatePool::new(2);
+    let live = support::alloc::thread_live;
+    let text = "{\"id\":1,\"name\":\"user1\",\"tags\":[\"a\",\"b\"]}".repeat(100);
+    let exchange = |params: DeflateParams| {
         let start = live();
         let mut server = wsproto::Connection::new(Role::Server, Config::default());
         let mut client = wsproto::Connection::new(Role::Client, Config::default());
         server.set_deflate(params);
         client.set_deflate(params);
         let idle = live() - start;
-        server.send_text(text.as_str()).unwrap();
+        assert_eq!(idle, 0, "nothing is allocated before the first message");
         let mut wire = Vec::new();
+        client.send_text(text.as_str()).unwrap();
+        while let Some(wsproto::Transmit::Data(bytes)) = client.poll_transmit() {
+            wire.extend_from_slice(&bytes);
+        }
+        assert_eq!(wire[0], 0xc1, "compressed");
+        server.receive_data(&wire).unwrap();
+        assert!(matches!(server.poll_event(), Some(Message::Text(t)) if t == text.as_str()));
+        wire.clear();
+        server.send_text(text.as_str()).unwrap();
         while let Some(wsproto::Transmit::Data(bytes)) = server.poll_transmit() {
             wire.extend_from_slice(&bytes);
         }
-        let sent = live() - start;
+        assert_eq!(wire[0], 0xc1, "compressed");
         client.receive_data(&wire).unwrap();
-        assert!(matches!(client.poll_event(), Some(Event::Text(t)) if t == text.as_str()));
-        let held = live() - start;
-        eprintln!(
-            "deflate, context takeover {takeover}: idle {idle} B, after a send {sent} B, \
-             after a send and a receive {held} B"
-        );
-        assert_eq!(idle, 0, "nothing is allocated before the first message");
-        if takeover {
-            // Compressor + decompressor at 15 bits: 418 KiB measured.
-            assert!((100 << 10..=512 << 10).contains(&held), "{held}");
-        } else {
-            // Only the small buffers that any connection keeps.
-            assert!(held < 16 << 10, "{held}");
-        }
+        assert!(matches!(client.poll_event(), Some(Message::Text(t)) if t == text.as_str()));
         drop(wire);
-        drop((server, client));
-    }
+        drop(client);
+        server.release_buffers();
+        let held = live() - start;
+        drop(server);
+        held
+    };
+    let mode = |takeover: bool, bits: u8, mem_level: u8, pool: Option<&'static DeflatePool>| {
+        let mut params = DeflateParams::default();
+        params.server_no_context_takeover = !takeover;
+        params.client_no_context_takeover = !takeover;
+        params.server_max_window_bits = bits;
+        params.client_max_window_bits = bits;
+        params.mem_level = mem_level;
+        params.pool = pool;
+        params
+    };
+    let plain = {
+        let start = live();
+        let mut server = wsproto::Connection::new(Role::Server, Config::default());
+        let mut client = wsproto::Connection::new(Role::Client, Config::default());
+        client.send_text(text.as_str()).unwrap();
+        while let Some(wsproto::Transmit::Data(bytes)) = client.poll_transmit() {
+            server.receive_data(&bytes).unwrap();
+        }
+        assert!(server.poll_event().is_some());
+        server.send_text(text.as_str()).unwrap();
+        while server.poll_transmit().is_some() {}
+        drop(client);
+        server.release_buffers();
+        let held = live() - start;
+        drop(server);
+        held
+    };
+    // Context takeover, zlib's defaults: compressor + decompressor, 418 KiB
+    // measured (zlib-rs keeps a 128 KiB hash table at any memLevel); at
+    // memLevel 5, our default, 320 KiB.
+    let takeover = exchange(mode(true, 15, 8, None));
+    let default_level = exchange(mode(true, 15, 5, None));
+    // Smaller window and memLevel: 161 KiB + 46 KiB (zlib-rs always gives
+    // the decompressor a 32 KiB window).
+    let small = exchange(mode(true, 12, 5, None));
+    // No context takeover both ways (ServerMode::Stateless): nothing.
+    let stateless = exchange(mode(false, 15, 8, None));
+    // The same with a pool: warm it, then nothing per connection either;
+    // the pool keeps one compressor and one decompressor.
+    exchange(mode(false, 15, 8, Some(&POOL)));
+    let pooled = exchange(mode(false, 15, 8, Some(&POOL)));
+    eprintln!(
+        "server heap after a message each way: plain {plain} B; deflate with context \
+         takeover 15 bits memLevel 8 {takeover} B, memLevel 5 {default_level} B, \
+         12 bits memLevel 5 {small} B; \
+         without {stateless} B; without, pooled {pooled} B"
+    );
+    assert!(
+        (380 << 10..=460 << 10).contains(&(takeover - plain)),
+        "{takeover}"
+    );
+    assert!(
+        (180 << 10..=230 << 10).contains(&(small - plain)),
+        "{small}"
+    );
+    // Without context takeover a deflate connection holds no more than a
+    // plain one (it may hold less: its received message was inflated into
+    // a buffer of its own, not kept in the receive buffer).
+    assert!(
+        stateless <= plain && stateless < 1024,
+        "{stateless}, plain {plain}"
+    );
+    assert!(pooled <= plain && pooled < 1024, "{pooled}, plain {plain}");
+    assert_eq!((POOL.idle_compressors(), POOL.idle_decompressors()), (1, 1));
 }
 
 /// A header that declares a large frame, followed by a trickle, commits
@@ -439,7 +456,7 @@ fn small_frames_after_a_large_one_are_shared_again() {
         for piece in pieces.by_ref().take(n) {
             server.receive_data(piece).unwrap();
             while let Some(event) = server.poll_event() {
-                assert!(matches!(event, Event::Binary(ref b) if b.len() == 200));
+                assert!(matches!(event, Message::Binary(ref b) if b.len() == 200));
                 got += 1;
             }
         }

@@ -3,11 +3,11 @@
 //! loop, fed whole (one read, where the bug showed) and one byte at a time.
 //! Each test names the cases it stands for.
 
-mod common;
+mod support;
 
-use common::*;
+use support::sans_io::*;
 use wsproto::frame::OpCode;
-use wsproto::{Config, Event, ProtocolError, Role, State};
+use wsproto::{Config, Message, ProtocolError, Role, State};
 
 /// What an echo testee sends back for `input`, read in pieces of `chunk`
 /// bytes: the frames on the wire, the first error, and the final state.
@@ -21,8 +21,8 @@ fn echo(role: Role, input: &[u8], chunk: usize) -> (Vec<Wire>, Option<ProtocolEr
         }
         while let Some(event) = c.poll_event() {
             match event {
-                Event::Text(text) => c.send_text(text).expect("echo refused"),
-                Event::Binary(data) => c.send_binary(data).expect("echo refused"),
+                Message::Text(text) => c.send_text(text).expect("echo refused"),
+                Message::Binary(data) => c.send_binary(data).expect("echo refused"),
                 _ => {}
             }
         }
@@ -126,7 +126,7 @@ fn poll_transmit_does_not_release_the_close_before_the_events() {
     // nothing to write yet: the Close waits for the message to be read.
     let (out, shutdown) = drain_output(&mut s);
     assert!(out.is_empty() && !shutdown);
-    assert!(matches!(s.poll_event(), Some(Event::Text(t)) if t == "first"));
+    assert!(matches!(s.poll_event(), Some(Message::Text(t)) if t == "first"));
     s.send_text("answer").unwrap();
     let (out, _) = drain_output(&mut s);
     assert_eq!(opcodes(&frames(&out)), [OpCode::Text]);

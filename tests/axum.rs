@@ -7,6 +7,8 @@
 
 #![cfg(all(feature = "axum", feature = "deflate"))]
 
+mod support;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -25,11 +27,7 @@ use wsproto::{Config, Role};
 
 /// Echoes data messages until the end.
 async fn echo(mut socket: WebSocket) {
-    while let Some(Ok(message)) = socket.recv().await {
-        if message.is_data() && socket.send(message).await.is_err() {
-            return;
-        }
-    }
+    let _ = support::tokio_ws::echo(&mut socket).await;
 }
 
 /// `/echo`: echo, subprotocols `chat` then `superchat`, deflate;
@@ -59,9 +57,8 @@ fn app() -> Router {
         })
     }
     async fn small_heads(ws: WebSocketUpgrade) -> Response {
-        let mut config = Config::default();
-        config.handshake = config.handshake.max_headers(8);
-        ws.config(config).on_upgrade(echo)
+        ws.handshake_limits(wsproto::HandshakeLimits::default().max_headers(8))
+            .on_upgrade(echo)
     }
     async fn page_or_socket(ws: Option<WebSocketUpgrade>) -> Response {
         match ws {
@@ -123,12 +120,10 @@ async fn http1_our_tokio_client_echoes() {
 #[tokio::test]
 async fn http1_subprotocol_and_deflate_are_negotiated() {
     let addr = serve().await;
-    let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
     let (mut ws, established) = wsproto::tokio::ClientBuilder::new(format!("ws://{addr}/echo"))
         .protocol("superchat")
         .protocol("chat")
-        .config(config)
+        .deflate(DeflateConfig::default())
         .connect()
         .await
         .unwrap();

@@ -1,18 +1,24 @@
 //! `axum_chat --redis`: two instances of the example share their rooms
-//! through a real `redis-server` (Debian's, started here on a free
-//! loopback port with persistence off and a password). Clients are
+//! through a real `redis-server` (Debian's, started here on a loopback
+//! port it holds, with persistence off and a password). Clients are
 //! wsproto's tokio client. Skipped, loudly, when `redis-server` is not
 //! installed, except under CI (`.ci/run` installs it).
 //!
 //! `cargo test` builds the example first; with `--test axum_chat_redis`
 //! alone, run `cargo build --all-features --example axum_chat` before.
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use support::child::{example_path, start_on_a_port, wait_listening};
 
 use tokio::sync::mpsc;
 use tokio::time::timeout;
@@ -23,18 +29,6 @@ const PASSWORD: &str = "s3cret-chat";
 /// How long any one expected line may take.
 const STEP: Duration = Duration::from_secs(10);
 
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir.join("examples").join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo build --all-features --example axum_chat`",
-        path.display()
-    );
-    path
-}
-
 fn redis_server() -> Option<PathBuf> {
     ["/usr/bin/redis-server", "/usr/local/bin/redis-server"]
         .iter()
@@ -42,15 +36,9 @@ fn redis_server() -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A `redis-server` child: killed on drop.
+/// A `redis-server` child: killed on drop. It listens on a port outside
+/// the ephemeral range that its own process holds (see
+/// `support::child::start_on_a_port`), the same again after a restart.
 struct Redis {
     child: Child,
     port: u16,
@@ -68,37 +56,30 @@ impl Redis {
             eprintln!("SKIPPED: redis-server is not installed (apt-get install redis-server)");
             return None;
         };
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "wsproto-redis-{}-{}",
             std::process::id(),
-            free_port()
+            NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let port = free_port();
-        let child = Redis::spawn(&bin, port, &dir);
+        let (child, port) =
+            start_on_a_port("redis-server", |port| Redis::command(&bin, port, &dir));
         Some(Redis { child, port, dir })
     }
 
-    /// Starts `redis-server` and waits until it accepts connections.
-    fn spawn(bin: &Path, port: u16, dir: &Path) -> Child {
-        let child = Command::new(bin)
+    /// `redis-server` on 127.0.0.1:`port`, no persistence, a password.
+    fn command(bin: &Path, port: u16, dir: &Path) -> Command {
+        let mut command = Command::new(bin);
+        command
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .args(["--requirepass", PASSWORD])
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + STEP;
-        // Polls until it accepts connections (it forks nothing: the port
-        // is open once it serves).
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        child
+            .stderr(Stdio::null());
+        command
     }
 
     fn url(&self) -> String {
@@ -110,9 +91,17 @@ impl Redis {
         let _ = self.child.wait();
     }
 
+    /// Starts it again on its port (the instances were given its URL).
     fn restart(&mut self) {
         self.stop();
-        self.child = Redis::spawn(&redis_server().unwrap(), self.port, &self.dir);
+        self.child = Redis::command(&redis_server().unwrap(), self.port, &self.dir)
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_listening(&mut self.child, self.port, "redis-server").is_some(),
+            "redis-server could not listen on {} again",
+            self.port
+        );
     }
 }
 
@@ -123,29 +112,40 @@ impl Drop for Redis {
     }
 }
 
-/// An `axum_chat --redis` child: its stdout lines, killed on drop.
+/// An `axum_chat --redis` child: its stdout lines, its stderr (passed on
+/// to the test's), killed on drop.
 struct Instance {
     child: Child,
     addr: SocketAddr,
     lines: mpsc::UnboundedReceiver<String>,
     seen: Vec<String>,
+    stderr: Arc<Mutex<String>>,
 }
 
 impl Instance {
+    /// With a presence TTL of 1 s unless `extra` sets one.
     async fn start(redis: &Redis, extra: &[&str]) -> Instance {
+        let ttl: &[&str] = match extra.contains(&"--presence-ttl") {
+            true => &[],
+            false => &["--presence-ttl", "1"],
+        };
         let mut child = Command::new(example_path("axum_chat"))
-            .args([
-                "127.0.0.1:0",
-                "--redis",
-                &redis.url(),
-                "--presence-ttl",
-                "1",
-            ])
+            .args(["127.0.0.1:0", "--redis", &redis.url()])
+            .args(ttl)
             .args(extra)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (errors, sink) = (BufReader::new(child.stderr.take().unwrap()), stderr.clone());
+        std::thread::spawn(move || {
+            for line in errors.lines() {
+                let Ok(line) = line else { return };
+                eprintln!("{line}");
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
         let stdout = BufReader::new(child.stdout.take().unwrap());
         let (tx, lines) = mpsc::unbounded_channel();
         std::thread::spawn(move || {
@@ -161,6 +161,7 @@ impl Instance {
             addr: ([0, 0, 0, 0], 0).into(),
             lines,
             seen: Vec::new(),
+            stderr,
         };
         let listening = instance.line_starting("listening on ").await;
         instance.addr = listening["listening on ".len()..].parse().unwrap();
@@ -200,6 +201,25 @@ impl Instance {
         // then counts): from then on, posts to the room reach this client.
         client.expect_online().await;
         client
+    }
+
+    /// `SIGTERM`, as a supervisor stops it; its exit status within
+    /// `within`.
+    fn terminate(&mut self, within: Duration) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still running {within:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10)); // a poll interval
+        }
     }
 
     fn kill(&mut self) {
@@ -447,6 +467,82 @@ async fn a_killed_instance_members_leave_within_the_expiry() {
     // TTL 1 s, a sweep every 1/3 s, and scheduling slack.
     assert!(after < Duration::from_millis(2500), "{after:?}");
     assert_eq!(lou.log.iter().filter(|l| *l == "* kay left").count(), 1);
+}
+
+/// An instance stopped with `SIGTERM`: its members get a Close with 1001,
+/// it exits with status 0 and says so; the other instance's members see
+/// each of them leave once, announced by the stopping instance before it
+/// exits: well before the presence TTL (3 s here), and never again when
+/// their presence would have expired (watched until twice the TTL).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_instance_announces_its_members_left_once() {
+    let Some(redis) = Redis::start() else { return };
+    const TTL: Duration = Duration::from_secs(3);
+    let mut a = Instance::start(&redis, &["--presence-ttl", "3"]).await;
+    let b = Instance::start(&redis, &["--presence-ttl", "3"]).await;
+    let mut clients = join_all(
+        &[&a, &b],
+        &[
+            ("kim", 0, "lobby"),
+            ("kit", 0, "lobby"),
+            ("lee", 1, "lobby"),
+        ],
+    )
+    .await
+    .into_iter();
+    let (kim, kit, mut lee) = (
+        clients.next().unwrap(),
+        clients.next().unwrap(),
+        clients.next().unwrap(),
+    );
+    if !lee.log.iter().any(|l| l == "* 3 online") {
+        lee.expect("* 3 online").await;
+    }
+    let readers: Vec<_> = [kim, kit]
+        .into_iter()
+        .map(|mut member| {
+            tokio::spawn(async move {
+                let mut closes = Vec::new();
+                while let Some(message) = timeout(STEP, member.ws.recv()).await.unwrap() {
+                    if let Message::Close(frame) = message.unwrap() {
+                        closes.push(frame.code.as_u16());
+                    }
+                }
+                closes
+            })
+        })
+        .collect();
+
+    let signalled = Instant::now();
+    let status = tokio::task::block_in_place(|| a.terminate(Duration::from_secs(10)));
+    let exited = signalled.elapsed();
+    assert!(status.success(), "{status}");
+    for reader in readers {
+        assert_eq!(reader.await.unwrap(), [1001]);
+    }
+    let stderr = a.stderr.lock().unwrap().clone();
+    assert!(stderr.contains("shutdown: 2 closed, 0 cut"), "{stderr}");
+    for name in ["kim", "kit"] {
+        if !lee.log.iter().any(|l| *l == format!("* {name} left")) {
+            lee.expect(&format!("* {name} left")).await;
+        }
+    }
+    let announced = signalled.elapsed();
+    eprintln!("exited {exited:?} after SIGTERM; both leaves seen after {announced:?}");
+    assert!(announced < TTL, "{announced:?}");
+    // Nothing more about them until the presence would long have expired
+    // and been swept.
+    while let Some(left) = (2 * TTL).checked_sub(signalled.elapsed()) {
+        match timeout(left, lee.ws.recv()).await {
+            Err(_) => break,
+            Ok(Some(Ok(Message::Text(text)))) => lee.log.push(text.as_str().to_owned()),
+            Ok(other) => panic!("lee: {other:?}"),
+        }
+    }
+    for name in ["kim", "kit"] {
+        let leaves = lee.log.iter().filter(|l| **l == format!("* {name} left"));
+        assert_eq!(leaves.count(), 1, "{:?}", lee.log);
+    }
 }
 
 /// A post over `--max-message` closes its socket with 1009 and is not

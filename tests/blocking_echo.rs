@@ -4,13 +4,13 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
-use blocking_support::*;
 use bytes::Bytes;
+use support::blocking::*;
 use wsproto::blocking::{Decision, Error, Message, accept, accept_with, connect};
 use wsproto::{CloseCode, ProtocolError, State};
 
@@ -74,7 +74,7 @@ fn queued_messages_go_out_in_order_on_flush() {
     });
     let (mut ws, _) = connect(&url(addr)).unwrap();
     for i in 0..200u32 {
-        ws.queue(payload(i as usize * 37, i)).unwrap();
+        ws.feed(payload(i as usize * 37, i)).unwrap();
     }
     ws.flush().unwrap();
     for i in 0..200u32 {
@@ -232,9 +232,9 @@ fn a_plain_request_that_the_decision_accepts_gets_426() {
 fn messages_before_a_close_in_the_same_read_are_answered() {
     let (addr, server) = serve_one(|stream| echo(&mut accept(stream).unwrap()));
     let (mut client, _) = connect(&url(addr)).unwrap();
-    client.queue("one").unwrap();
-    client.queue("two").unwrap();
-    client.queue(Message::close(1000, "")).unwrap();
+    client.feed("one").unwrap();
+    client.feed("two").unwrap();
+    client.feed(Message::close(1000, "")).unwrap();
     client.flush().unwrap(); // one write: all three frames in one segment
     let (seen, end) = drain(&mut client);
     assert_eq!(seen[..2], [Message::text("one"), Message::text("two")]);
@@ -249,25 +249,21 @@ fn messages_before_a_close_in_the_same_read_are_answered() {
 /// permessage-deflate and messages round-trip compressed.
 #[cfg(feature = "deflate")]
 #[test]
-fn deflate_is_negotiated_from_the_config_and_used() {
-    use wsproto::Config;
+fn deflate_is_negotiated_from_the_builders_and_used() {
     use wsproto::blocking::{ClientBuilder, ServerBuilder};
     use wsproto::deflate::DeflateConfig;
 
-    let mut config = Config::default();
-    config.deflate = Some(DeflateConfig::default());
-    let server_config = config.clone();
     let (addr, server) = serve_one(move |stream| {
         // A server that did not set up deflate would fail the client's
         // RSV1 frame with 1002, and the echo below would not arrive.
         let mut ws = ServerBuilder::new()
-            .config(server_config)
+            .deflate(DeflateConfig::default())
             .accept(stream)
             .unwrap();
         echo(&mut ws)
     });
     let (mut client, established) = ClientBuilder::new(url(addr))
-        .config(config)
+        .deflate(DeflateConfig::default())
         .connect()
         .unwrap();
     assert!(established.deflate().is_some(), "deflate not agreed");

@@ -6,11 +6,11 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::io::{self, Read, Write};
 
-use blocking_support::*;
+use support::blocking::*;
 use wsproto::blocking::{Error, Message, Stream, WebSocket, accept, connect};
 use wsproto::{Bytes, Config, Role, UsageError};
 
@@ -111,7 +111,7 @@ fn a_split_writer_pings_and_the_reader_gets_the_pong() {
         drain(&mut ws)
     });
     let (ws, _) = connect(&url(addr)).unwrap();
-    let (mut reader, writer) = ws.split().unwrap();
+    let (mut reader, writer) = ws.into_split().unwrap();
     let label = format!("ping {}", 1);
     writer.send_ping(&label).unwrap();
     assert_eq!(reader.read().unwrap(), Message::pong("ping 1"));

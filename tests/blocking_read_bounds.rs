@@ -5,7 +5,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::io::{self, Write};
 use std::net::TcpStream;
@@ -13,16 +13,13 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blocking_support::*;
+use support::blocking::*;
+use support::wire::{TEXT, frame};
 use wsproto::blocking::{ClientBuilder, Error, Message, accept};
 
 /// The masked client frame for a text message.
 fn masked_text(text: &str) -> Vec<u8> {
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
+    frame(TEXT, text.as_bytes(), Some([1, 2, 3, 4]))
 }
 
 /// A server connection and the raw client socket under an upgraded
@@ -45,7 +42,7 @@ fn read_timeout_returns_none_in_time_and_loses_no_partial_message() {
     for split in [false, true] {
         let (server, mut raw) = server_and_raw_client();
         let mut read: Box<dyn FnMut(Duration) -> Result<Option<Message>, Error>> = if split {
-            let (mut reader, writer) = server.split().unwrap();
+            let (mut reader, writer) = server.into_split().unwrap();
             Box::new(move |t| {
                 let _ = &writer;
                 reader.read_timeout(t)

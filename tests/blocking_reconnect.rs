@@ -4,14 +4,14 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blocking_support::*;
+use support::blocking::*;
 use wsproto::CloseCode;
 use wsproto::blocking::{Backoff, ClientBuilder, Error, Message, ReconnectingClient, accept};
 
@@ -91,10 +91,8 @@ fn reconnects_after_the_server_restarts_and_resends_auth() {
 
 #[test]
 fn gives_up_after_max_attempts() {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let refusing = support::net::RefusedPort::new();
+    let addr = refusing.addr();
     let mut backoff = fast_backoff();
     backoff.max_attempts = Some(3);
     let mut attempts = Vec::new();

@@ -4,11 +4,11 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::sync::mpsc;
 
-use blocking_support::*;
+use support::blocking::*;
 use wsproto::blocking::{Error, Message, accept, connect};
 use wsproto::{CloseCode, State};
 
@@ -43,7 +43,7 @@ fn the_writer_sends_while_the_reader_is_blocked() {
         (first, drain(&mut ws))
     });
     let (ws, _) = connect(&url(addr)).unwrap();
-    let (mut reader, writer) = ws.split().unwrap();
+    let (mut reader, writer) = ws.into_split().unwrap();
     assert_eq!(reader.protocol(), None);
     let (got_reply, reply_seen) = mpsc::channel();
     let reading = std::thread::spawn(move || {
@@ -77,7 +77,7 @@ fn a_server_close_reaches_both_halves() {
         drain(&mut ws).1
     });
     let (ws, _) = connect(&url(addr)).unwrap();
-    let (mut reader, writer) = ws.split().unwrap();
+    let (mut reader, writer) = ws.into_split().unwrap();
     match reader.read().unwrap() {
         Message::Close(frame) => assert_eq!(frame.code, CloseCode::GOING_AWAY),
         other => panic!("{other:?}"),

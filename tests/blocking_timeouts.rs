@@ -3,22 +3,17 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use blocking_support::*;
+use support::blocking::*;
+use support::timing::{assert_between, assert_timed};
 use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder, accept};
 use wsproto::{CloseCode, Config};
 
 const SHORT: Duration = Duration::from_millis(200);
-
-fn assert_timed(started: Instant, at_least: Duration, at_most: Duration) {
-    let elapsed = started.elapsed();
-    assert!(elapsed >= at_least, "fired early: {elapsed:?}");
-    assert!(elapsed < at_most, "fired late: {elapsed:?}");
-}
 
 fn config_with_close_timeout(timeout: Duration) -> Config {
     let mut config = Config::default();
@@ -52,7 +47,7 @@ fn close_timeout_drops_a_peer_that_never_answers() {
     let started = Instant::now();
     ws.close(CloseCode::NORMAL, "").unwrap();
     let end = ws.read().unwrap_err();
-    assert_timed(started, SHORT, SHORT * 10);
+    assert_timed(started.elapsed(), SHORT);
     assert!(matches!(end, Error::CloseTimeout), "{end:?}");
     assert_eq!(end.close_code(), Some(CloseCode::ABNORMAL));
     assert!(matches!(ws.read(), Err(Error::CloseTimeout)));
@@ -67,7 +62,7 @@ fn close_timeout_through_split_halves() {
         .config(config_with_close_timeout(SHORT))
         .connect()
         .unwrap();
-    let (mut reader, writer) = ws.split().unwrap();
+    let (mut reader, writer) = ws.into_split().unwrap();
     let (started_tx, started_rx) = mpsc::channel();
     let reading = std::thread::spawn(move || {
         started_tx.send(()).unwrap();
@@ -80,7 +75,7 @@ fn close_timeout_through_split_halves() {
     writer.close(CloseCode::NORMAL, "").unwrap();
     let end = reading.join().unwrap().unwrap_err();
     // Documented bound: 1.5 × the close timeout, plus scheduling slack.
-    assert_timed(started, SHORT, SHORT * 10);
+    assert_timed(started.elapsed(), SHORT);
     assert!(matches!(end, Error::CloseTimeout), "{end:?}");
     go.send(()).unwrap();
     server.join().unwrap();
@@ -99,8 +94,8 @@ fn keepalive_fails_a_silent_peer_with_1011() {
         .unwrap();
     let started = Instant::now();
     let end = ws.read().unwrap_err();
-    assert_timed(
-        started,
+    assert_between(
+        started.elapsed(),
         Duration::from_millis(100) + SHORT,
         Duration::from_secs(3),
     );
@@ -131,7 +126,7 @@ fn keepalive_timeout_through_split_halves() {
         .config(config)
         .connect()
         .unwrap();
-    let (mut reader, writer) = ws.split().unwrap();
+    let (mut reader, writer) = ws.into_split().unwrap();
     let end = reader.read().unwrap_err();
     assert!(matches!(end, Error::KeepaliveTimeout), "{end:?}");
     assert_eq!(end.close_code(), Some(CloseCode::INTERNAL_ERROR));

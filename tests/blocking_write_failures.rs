@@ -6,14 +6,14 @@
 
 #![cfg(feature = "blocking")]
 
-mod blocking_support;
+mod support;
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use blocking_support::*;
+use support::blocking::*;
 use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder, Stream, WebSocket};
 use wsproto::{CloseCode, Config, Role};
 
@@ -107,11 +107,11 @@ fn a_write_that_times_out_mid_frame_ends_the_connection() {
 /// A server whose writes time out after `write_timeout`, with a client
 /// that completes the handshake and then does not read until told.
 fn server_against_a_client_that_does_not_read(
-    config: Config,
+    server: ServerBuilder,
     run: impl FnOnce(WebSocket<std::net::TcpStream>) + Send + 'static,
 ) {
     let (addr, server) = serve_one(move |tcp| {
-        let ws = ServerBuilder::new().config(config).accept(tcp).unwrap();
+        let ws = server.accept(tcp).unwrap();
         run(ws);
     });
     let (ws, _) = ClientBuilder::new(url(addr)).connect().unwrap();
@@ -119,11 +119,9 @@ fn server_against_a_client_that_does_not_read(
     drop(ws);
 }
 
-fn write_timeout(timeout: Option<Duration>) -> Config {
-    let mut config = Config::default();
-    config.write_timeout = timeout;
-    config.close_timeout = Duration::from_millis(300);
-    config
+fn write_timeout(timeout: Option<Duration>) -> ServerBuilder {
+    let config = Config::default().close_timeout(Duration::from_millis(300));
+    ServerBuilder::new().config(config).write_timeout(timeout)
 }
 
 const BIG: usize = 64 << 20;
@@ -146,7 +144,7 @@ fn a_write_timeout_is_fatal_for_the_split_writer_and_its_reader() {
     server_against_a_client_that_does_not_read(
         write_timeout(Some(Duration::from_millis(100))),
         |ws| {
-            let (mut reader, writer) = ws.split().unwrap();
+            let (mut reader, writer) = ws.into_split().unwrap();
             let error = writer.send(Message::binary(vec![1; BIG])).unwrap_err();
             assert!(error.is_fatal(), "{error:?}");
             assert!(matches!(writer.send("after"), Err(Error::ConnectionLost)));
@@ -177,12 +175,12 @@ fn closing_to_a_peer_that_does_not_read_is_bounded_by_the_close_timeout() {
             within(Duration::from_secs(10), move || {
                 let started = Instant::now();
                 let result = if split {
-                    let (_reader, writer) = ws.split().unwrap();
-                    writer.queue(Message::binary(vec![1; BIG])).unwrap();
+                    let (_reader, writer) = ws.into_split().unwrap();
+                    writer.feed(Message::binary(vec![1; BIG])).unwrap();
                     writer.close(CloseCode::NORMAL, "")
                 } else {
                     let mut ws = ws;
-                    ws.queue(Message::binary(vec![1; BIG])).unwrap();
+                    ws.feed(Message::binary(vec![1; BIG])).unwrap();
                     ws.close(CloseCode::NORMAL, "")
                 };
                 let error = result.unwrap_err();

@@ -1,11 +1,11 @@
 //! `Config`: the chaining setters, and which fields the connection itself
 //! honours.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
-use common::{Conn, conn};
+use support::sans_io::{Conn, conn};
 use wsproto::{Config, HandshakeLimits, ProtocolError, Role, Transmit};
 
 fn drain(conn: &mut Conn) -> Vec<u8> {
@@ -37,10 +37,8 @@ fn each_setter_sets_its_field_and_nothing_else() {
         .fragment_size(Some(4))
         .max_write_buffer(5)
         .close_timeout(Duration::from_secs(6))
-        .write_timeout(None)
         .ping_interval(Some(Duration::from_secs(7)))
-        .pong_timeout(Duration::from_secs(8))
-        .handshake(limits);
+        .pong_timeout(Duration::from_secs(8));
     let mut by_field = Config::default();
     by_field.max_frame_size = 1;
     by_field.max_message_size = 2;
@@ -48,16 +46,13 @@ fn each_setter_sets_its_field_and_nothing_else() {
     by_field.fragment_size = Some(4);
     by_field.max_write_buffer = 5;
     by_field.close_timeout = Duration::from_secs(6);
-    by_field.write_timeout = None;
     by_field.ping_interval = Some(Duration::from_secs(7));
     by_field.pong_timeout = Duration::from_secs(8);
-    by_field.handshake = limits;
     assert_eq!(chained, by_field);
     // Every field moved away from its default.
     let default = Config::default();
     assert_ne!(chained.max_frame_size, default.max_frame_size);
-    assert_ne!(chained.write_timeout, default.write_timeout);
-    assert_ne!(chained.handshake, default.handshake);
+    assert_ne!(chained.pong_timeout, default.pong_timeout);
 }
 
 #[test]
@@ -76,18 +71,22 @@ fn a_chained_limit_is_what_the_connection_enforces() {
     assert_eq!(drain(&mut server), close);
 }
 
-/// `Config::deflate` is the handshake's offer: a connection made from it
-/// alone has agreed to nothing, so it neither compresses nor accepts RSV1.
-/// Compression starts with what the handshake agreed.
+/// A `DeflateConfig` is the handshake's offer, not the connection's: a
+/// connection made without the handshake's outcome has agreed to nothing,
+/// so it neither compresses nor accepts RSV1. Compression starts with
+/// what the handshake agreed.
 #[cfg(feature = "deflate")]
 #[test]
 fn config_deflate_is_the_offer_and_the_handshake_outcome_turns_it_on() {
     use wsproto::deflate::DeflateConfig;
     use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
-    use wsproto::{Connection, Event, Parsed};
+    use wsproto::{Connection, Message, Parsed};
 
-    let config = Config::default().deflate(Some(DeflateConfig::default()));
-    assert_eq!(config.deflate, Some(DeflateConfig::default()));
+    // Every message compressed however short (the default threshold is
+    // 1 KiB), so that "Hello" shows it.
+    let mut deflate = DeflateConfig::default();
+    deflate.threshold = 0;
+    let config = Config::default();
 
     // Created from the configuration only: plain frames out...
     let mut server = Connection::new(Role::Server, config.clone());
@@ -105,14 +104,14 @@ fn config_deflate_is_the_offer_and_the_handshake_outcome_turns_it_on() {
 
     // Through the handshake: the same configuration offered and accepted.
     let (request, mut client_hs) = ClientRequest::new("example.com", "/")
-        .deflate(config.deflate.unwrap())
+        .deflate(deflate)
         .build_with_nonce(*b"the sample nonce")
         .unwrap();
     let Parsed::Complete((upgrade, _)) = RequestParser::default().parse(&request).unwrap() else {
         panic!("partial request")
     };
     let accepted = upgrade
-        .accept(AcceptOptions::new().deflate(config.deflate.unwrap()))
+        .accept(AcceptOptions::new().deflate(deflate))
         .unwrap();
     let Parsed::Complete((established, _)) = client_hs.parse_response(accepted.response()).unwrap()
     else {
@@ -130,5 +129,5 @@ fn config_deflate_is_the_offer_and_the_handshake_outcome_turns_it_on() {
     client
         .receive_data(&[0xc1, 0x07, 0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00])
         .unwrap();
-    assert!(matches!(client.poll_event(), Some(Event::Text(t)) if t == "Hello"));
+    assert!(matches!(client.poll_event(), Some(Message::Text(t)) if t == "Hello"));
 }

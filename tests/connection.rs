@@ -1,22 +1,23 @@
 //! Transcripts of the connection, grouped by RFC 6455 section. Every
-//! transcript is fed whole and one byte at a time (`common::run`), and the
+//! transcript is fed whole and one byte at a time (`support::sans_io::run`), and the
 //! events, output, error and final state must not differ.
 
-mod common;
+mod support;
 
 use bytes::Bytes;
-use common::*;
+use support::sans_io::*;
+use support::wire::MASK_KEY;
 use wsproto::frame::OpCode;
 use wsproto::{
-    CloseCode, CloseFrame, Config, Event, ProtocolError, Role, State, UsageError, Utf8Bytes,
+    CloseCode, CloseFrame, Config, Message, ProtocolError, Role, State, UsageError, Utf8Bytes,
 };
 
-fn text(s: &str) -> Event {
-    Event::Text(Utf8Bytes::from(s))
+fn text(s: &str) -> Message {
+    Message::Text(Utf8Bytes::from(s))
 }
 
-fn binary(b: &[u8]) -> Event {
-    Event::Binary(Bytes::copy_from_slice(b))
+fn binary(b: &[u8]) -> Message {
+    Message::Binary(Bytes::copy_from_slice(b))
 }
 
 /// The connection failed with `error`, and its only output is a Close with
@@ -52,7 +53,7 @@ mod masking {
         // The client's Close is masked with the injected key.
         let sent = &out.output;
         assert_eq!(sent[1] & 0x80, 0x80);
-        assert_eq!(&sent[2..6], KEY);
+        assert_eq!(&sent[2..6], MASK_KEY);
     }
 
     #[test]
@@ -126,8 +127,8 @@ mod fragmentation {
         assert_eq!(
             out.events,
             [
-                Event::Ping(Bytes::from_static(b"ping")),
-                Event::Pong(Bytes::from_static(b"pong")),
+                Message::Ping(Bytes::from_static(b"ping")),
+                Message::Pong(Bytes::from_static(b"pong")),
                 text("Hello"),
             ]
         );
@@ -181,7 +182,7 @@ mod control {
     #[test]
     fn ping_is_answered_and_reported() {
         let out = run(Role::Server, &Config::default(), &cf(true, 9, &[7; 125]));
-        assert_eq!(out.events, [Event::Ping(Bytes::from(vec![7; 125]))]);
+        assert_eq!(out.events, [Message::Ping(Bytes::from(vec![7; 125]))]);
         assert_eq!(out.output, sf(true, 0xA, &[7; 125]));
         // A client masks its pong.
         let out = run(Role::Client, &Config::default(), &sf(true, 9, b"Hello"));
@@ -204,7 +205,7 @@ mod control {
     #[test]
     fn unsolicited_pong_is_reported() {
         let out = run(Role::Client, &Config::default(), &sf(true, 0xA, b"hb"));
-        assert_eq!(out.events, [Event::Pong(Bytes::from_static(b"hb"))]);
+        assert_eq!(out.events, [Message::Pong(Bytes::from_static(b"hb"))]);
         assert!(out.output.is_empty() && out.error.is_none());
     }
 
@@ -249,7 +250,7 @@ mod closing {
                 code: CloseCode::new(code),
                 reason: Utf8Bytes::from("bye"),
             };
-            assert_eq!(out.events, [Event::Close(frame.clone())]);
+            assert_eq!(out.events, [Message::Close(frame.clone())]);
             // Echo: the same code, no reason.
             assert_eq!(out.output, sf(true, 8, &code.to_be_bytes()));
             assert!(out.shutdown, "the server closes TCP first");
@@ -293,7 +294,7 @@ mod closing {
         let out = run(Role::Client, &Config::default(), &sf(true, 8, b""));
         assert_eq!(
             out.events,
-            [Event::Close(CloseFrame::new(CloseCode::NO_STATUS))]
+            [Message::Close(CloseFrame::new(CloseCode::NO_STATUS))]
         );
         assert_eq!(out.output, cf(true, 8, &1000u16.to_be_bytes()));
         // A client waits for the server to close TCP first.
@@ -429,7 +430,7 @@ mod limits {
         // Only the header is sent: the 64-bit length alone fails it.
         let mut header = vec![0x82, 0xFF];
         header.extend(16_777_217u64.to_be_bytes());
-        header.extend(KEY);
+        header.extend(MASK_KEY);
         let out = run(Role::Server, &Config::default(), &header);
         assert_failed(
             &out,
@@ -553,7 +554,7 @@ mod zero_copy_io {
         buf[..input.len()].copy_from_slice(&input);
         let start = buf.as_ptr() as usize;
         s.receive_commit(input.len()).unwrap();
-        let Some(Event::Binary(b)) = s.poll_event() else {
+        let Some(Message::Binary(b)) = s.poll_event() else {
             panic!()
         };
         assert_eq!(b.as_ptr() as usize, start + 6, "unmasked in place");
@@ -604,7 +605,7 @@ mod zero_copy_io {
         buf.put_slice(&input);
         drop(buf);
         s.receive_commit(input.len()).unwrap();
-        let Some(Event::Text(t)) = s.poll_event() else {
+        let Some(Message::Text(t)) = s.poll_event() else {
             panic!()
         };
         assert_eq!(t, "0123456789");
@@ -743,7 +744,7 @@ mod large_payloads {
     /// A transcript that mixes small and large frames, a fragmented large
     /// message with a Ping inside, and a Close; with the events it must
     /// produce.
-    fn transcript(frame: fn(bool, u8, &[u8]) -> Vec<u8>) -> (Vec<u8>, Vec<Event>) {
+    fn transcript(frame: fn(bool, u8, &[u8]) -> Vec<u8>) -> (Vec<u8>, Vec<Message>) {
         let big = pattern(100_000, 1);
         let exact = pattern(64 << 10, 2);
         let long_text = utf8_text(70_001);
@@ -763,10 +764,10 @@ mod large_payloads {
             binary(&big),
             binary(&exact),
             text(&long_text),
-            Event::Ping(Bytes::from_static(b"ping")),
+            Message::Ping(Bytes::from_static(b"ping")),
             binary(&[first, second].concat()),
             text("z"),
-            Event::Close(CloseFrame::new(CloseCode::NORMAL)),
+            Message::Close(CloseFrame::new(CloseCode::NORMAL)),
         ];
         (input, events)
     }
@@ -844,7 +845,7 @@ mod release_buffers {
             events,
             [
                 text("hello, world"),
-                Event::Ping(Bytes::from_static(b"p")),
+                Message::Ping(Bytes::from_static(b"p")),
                 binary(&[1, 2, 3])
             ]
         );
@@ -856,4 +857,70 @@ mod release_buffers {
         }
         assert_eq!(out, [0x8a, 0x01, b'p']);
     }
+}
+
+/// A message that begins must end within `Config::message_timeout`: a peer
+/// that parks half a message is closed with 1008 and its bytes freed. The
+/// deadline runs from the `handle_timeout` after the message's first
+/// header, and a message that ends in time stops it.
+#[test]
+fn a_message_not_ended_within_the_message_timeout_closes_with_1008() {
+    use std::time::Duration;
+    use wsproto::Timeout;
+    let config = Config::default().message_timeout(Some(Duration::from_secs(5)));
+    let t0 = now();
+    let mut server = conn(Role::Server, config.clone());
+    assert!(!server.needs_clock());
+    // A whole message: no deadline is left running.
+    server.receive_data(&cf(true, 0x1, b"whole")).unwrap();
+    assert!(!server.needs_clock());
+    assert_eq!(drain_events(&mut server), [text("whole")]);
+    // Half a 100-byte binary frame, then silence.
+    let frame = cf(true, 0x2, &[7u8; 100]);
+    server.receive_data(&frame[..60]).unwrap();
+    assert!(server.needs_clock());
+    assert!(
+        server.incomplete_input() >= 50,
+        "{}",
+        server.incomplete_input()
+    );
+    assert_eq!(server.handle_timeout(t0), None);
+    assert_eq!(server.poll_timeout(), Some(t0 + Duration::from_secs(5)));
+    assert_eq!(
+        server.handle_timeout(t0 + Duration::from_millis(4999)),
+        None
+    );
+    assert_eq!(
+        server.handle_timeout(t0 + Duration::from_secs(5)),
+        Some(Timeout::Message)
+    );
+    assert_eq!(server.incomplete_input(), 0);
+    let (out, shutdown) = drain_output(&mut server);
+    let sent = frames(&out);
+    assert_eq!(close_code(sent.last().unwrap()), 1008);
+    assert!(shutdown && server.state() == State::Closed);
+    // The same message completed within the time is delivered.
+    let mut server = conn(Role::Server, config);
+    server.receive_data(&frame[..60]).unwrap();
+    assert_eq!(server.handle_timeout(t0), None);
+    server.receive_data(&frame[60..]).unwrap();
+    assert_eq!(server.handle_timeout(t0 + Duration::from_secs(6)), None);
+    assert_eq!(drain_events(&mut server), [binary(&[7u8; 100])]);
+    assert_eq!(server.incomplete_input(), 0);
+}
+
+/// What a budget counts: bytes of frames still arriving, and the
+/// fragments of a message still arriving; not complete messages.
+#[test]
+fn incomplete_input_counts_what_is_not_a_whole_message_yet() {
+    let mut server = conn(Role::Server, Config::default());
+    let first = cf(false, 0x2, &[1u8; 1000]);
+    let last = cf(true, 0x0, &[2u8; 500]);
+    server.receive_data(&first).unwrap();
+    assert_eq!(server.incomplete_input(), 1000);
+    server.receive_data(&last[..100]).unwrap();
+    assert!((1000..1600).contains(&server.incomplete_input()));
+    server.receive_data(&last[100..]).unwrap();
+    assert_eq!(server.incomplete_input(), 0);
+    assert_eq!(drain_events(&mut server).len(), 1);
 }

@@ -5,9 +5,9 @@
 #![cfg(feature = "deflate")]
 
 use proptest::prelude::*;
-use wsproto::deflate::{DeflateConfig, DeflateParams};
+use wsproto::deflate::{DeflateConfig, DeflateParams, DeflatePool, ServerMode};
 use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser, ResponseError};
-use wsproto::{Config, Connection, Event, Parsed, ProtocolError, Role, Transmit};
+use wsproto::{Config, Connection, Message, Parsed, ProtocolError, Role, Transmit};
 
 fn drain(conn: &mut Connection) -> Vec<u8> {
     let mut out = Vec::new();
@@ -19,7 +19,7 @@ fn drain(conn: &mut Connection) -> Vec<u8> {
     out
 }
 
-fn events(conn: &mut Connection) -> Vec<Event> {
+fn events(conn: &mut Connection) -> Vec<Message> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
@@ -57,7 +57,18 @@ fn handshake(
 
 #[test]
 fn both_roles_agree() {
+    // The default server answers Chromium's offer with both
+    // no_context_takeover parameters (ServerMode::Stateless).
     let (server, client) = handshake(DeflateConfig::default(), Some(DeflateConfig::default()));
+    let mut stateless = DeflateParams::default();
+    stateless.server_no_context_takeover = true;
+    stateless.client_no_context_takeover = true;
+    assert_eq!(server, Some(stateless));
+    assert_eq!(client, server);
+    // A server in ContextTakeover mode agrees to the plain extension.
+    let mut takeover = DeflateConfig::default();
+    takeover.server_mode = ServerMode::ContextTakeover;
+    let (server, client) = handshake(DeflateConfig::default(), Some(takeover));
     assert_eq!(server, Some(DeflateParams::default()));
     assert_eq!(client, server);
 
@@ -104,7 +115,10 @@ fn client_fails_the_handshake_on_an_answer_it_did_not_allow() {
 
 #[test]
 fn rfc_7692_7_2_3_1_and_2_sent() {
-    let mut server = with_deflate(Role::Server, Config::default(), DeflateParams::default());
+    // Context takeover, and every message compressed however short.
+    let mut params = DeflateParams::default();
+    params.threshold = 0;
+    let mut server = with_deflate(Role::Server, Config::default(), params);
     server.send_text("Hello").unwrap();
     assert_eq!(
         drain(&mut server),
@@ -148,10 +162,10 @@ fn rfc_7692_7_2_3_received_whole_and_byte_by_byte() {
         for piece in wire.chunks(step) {
             client.receive_data(piece).unwrap();
         }
-        let got: Vec<Event> = events(&mut client);
+        let got: Vec<Message> = events(&mut client);
         assert_eq!(got.len(), frames.len());
         for event in got {
-            assert!(matches!(event, Event::Text(t) if t == "Hello"));
+            assert!(matches!(event, Message::Text(t) if t == "Hello"));
         }
     }
 }
@@ -190,7 +204,7 @@ fn rsv1_rules() {
     );
     assert_eq!(
         (e.clone(), e.close_code()),
-        (ProtocolError::MisplacedRsv1, 1002)
+        (ProtocolError::MisplacedRsv1, wsproto::CloseCode::new(1002))
     );
     // On a control frame: 1002.
     let mut conn = with_deflate(Role::Client, Config::default(), params);
@@ -207,7 +221,7 @@ fn rsv1_rules() {
     // Uncompressed messages still arrive as they are (RSV1 is per message).
     let mut conn = with_deflate(Role::Client, Config::default(), params);
     conn.receive_data(b"\x81\x05Hello").unwrap();
-    assert!(matches!(conn.poll_event(), Some(Event::Text(t)) if t == "Hello"));
+    assert!(matches!(conn.poll_event(), Some(Message::Text(t)) if t == "Hello"));
     // Invalid UTF-8 after inflating: 1007, as for plain text. The stored
     // block below holds 0xff.
     let mut conn = with_deflate(Role::Client, Config::default(), params);
@@ -244,18 +258,32 @@ fn message() -> impl Strategy<Value = (bool, Vec<u8>)> {
     ]
 }
 
+/// Shared by every pooled connection of every case (and thread).
+static POOL: DeflatePool = DeflatePool::new(2);
+
 fn params() -> impl Strategy<Value = DeflateParams> {
-    (any::<bool>(), any::<bool>(), 8u8..=15, 8u8..=15, 0u32..=9).prop_map(
-        |(snct, cnct, sbits, cbits, level)| {
-            let mut p = DeflateParams::default();
-            p.server_no_context_takeover = snct;
-            p.client_no_context_takeover = cnct;
-            p.server_max_window_bits = sbits;
-            p.client_max_window_bits = cbits;
-            p.compression_level = level;
-            p
-        },
+    (
+        (any::<bool>(), any::<bool>(), 8u8..=15, 8u8..=15, 0u32..=9),
+        (
+            1u8..=9,
+            prop_oneof![Just(0usize), Just(1024), 0usize..4000],
+            any::<bool>(),
+        ),
     )
+        .prop_map(
+            |((snct, cnct, sbits, cbits, level), (mem_level, threshold, pooled))| {
+                let mut p = DeflateParams::default();
+                p.server_no_context_takeover = snct;
+                p.client_no_context_takeover = cnct;
+                p.server_max_window_bits = sbits;
+                p.client_max_window_bits = cbits;
+                p.compression_level = level;
+                p.mem_level = mem_level;
+                p.threshold = threshold;
+                p.pool = pooled.then_some(&POOL);
+                p
+            },
+        )
 }
 
 /// Sends `messages` from `from`, delivers the wire to `to` in pieces of
@@ -282,8 +310,8 @@ fn exchange(
     prop_assert_eq!(got.len(), messages.len());
     for (event, (text, data)) in got.into_iter().zip(messages) {
         match event {
-            Event::Text(t) => prop_assert!(*text && t.as_bytes() == &data[..]),
-            Event::Binary(b) => prop_assert!(!*text && b[..] == data[..]),
+            Message::Text(t) => prop_assert!(*text && t.as_bytes() == &data[..]),
+            Message::Binary(b) => prop_assert!(!*text && b[..] == data[..]),
             other => prop_assert!(false, "unexpected {:?}", other),
         }
     }

@@ -14,39 +14,23 @@
 
 #![cfg(feature = "blocking")]
 
-mod proxy_support;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use support::child::example_path;
 use wsproto::blocking::{
     ClientBuilder, Error, MaybeTlsStream, Message, Stream, WebSocket, connect,
 };
 
 /// How long any one child may live.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// `target/<profile>/examples/<name>`: the test binary lives in
-/// `target/<profile>/deps/`.
-fn example_path(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap();
-    let path = profile_dir
-        .join("examples")
-        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test` (which builds the examples) or `cargo build --examples`",
-        path.display()
-    );
-    path
-}
 
 /// A running example: killed (and reaped) on drop, or by the watchdog
 /// after [`DEADLINE`].
@@ -190,6 +174,16 @@ impl Running {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Sends `SIGTERM` (with the `kill` program, as a supervisor would).
+    fn terminate(&self) {
+        let pid = self.child.lock().unwrap().id();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+    }
+
     /// Stderr once it contains `text` (polling until a deadline).
     fn stderr_containing(&self, text: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -237,6 +231,203 @@ fn close<S: Stream>(mut ws: WebSocket<S>) {
             Err(e) => panic!("closing: {e}"),
         }
     }
+}
+
+/// How many clients each server has when it is sent `SIGTERM` (the issue's
+/// outside check uses 50).
+const STOPPED_CLIENTS: usize = 50;
+
+/// What the process may take from `SIGTERM` to its exit.
+const STOP_WITHIN: Duration = Duration::from_secs(10);
+
+/// Stopping well: with `clients` connected (each checked by the caller
+/// with one message), `SIGTERM`; each client receives exactly one Close,
+/// with 1001, after whatever was on its way, and the closing handshake
+/// completes; the process exits with status 0 within [`STOP_WITHIN`] and
+/// says on stderr that every connection closed and none was cut.
+fn stops_well_on_sigterm<S>(server: &mut Running, clients: Vec<WebSocket<S>>)
+where
+    S: Stream + Send + 'static,
+{
+    let count = clients.len();
+    let readers: Vec<_> = clients
+        .into_iter()
+        .map(|mut ws| {
+            thread::spawn(move || {
+                let mut closes = Vec::new();
+                loop {
+                    match ws.read() {
+                        Ok(Message::Close(frame)) => closes.push(frame.code.as_u16()),
+                        Ok(_) => {}
+                        Err(end) => return (closes, end),
+                    }
+                }
+            })
+        })
+        .collect();
+    let signalled = Instant::now();
+    server.terminate();
+    let status = server.wait();
+    let took = signalled.elapsed();
+    let stderr = server.stderr();
+    assert!(status.success(), "{status}; stderr:\n{stderr}");
+    assert!(took < STOP_WITHIN, "exited {took:?} after SIGTERM");
+    for reader in readers {
+        let (closes, end) = reader.join().unwrap();
+        assert_eq!(closes, [1001], "the Closes one client received");
+        // The closing handshake completed: not a lost connection.
+        assert!(end.is_closed(), "{end}");
+    }
+    assert!(
+        stderr.contains(&format!("shutdown: {count} closed, 0 cut")),
+        "{stderr}"
+    );
+    eprintln!("{count} clients, each closed with 1001; exited 0 after {took:?}");
+}
+
+/// Connects `STOPPED_CLIENTS` echo clients to `url`, each checked with
+/// one message.
+fn echo_clients(url: &str) -> Vec<WebSocket<MaybeTlsStream<TcpStream>>> {
+    (0..STOPPED_CLIENTS)
+        .map(|i| {
+            let (mut ws, _) = ClientBuilder::new(url).no_proxy().connect().unwrap();
+            ws.send(format!("hello {i}")).unwrap();
+            assert_eq!(next_text(&mut ws), format!("hello {i}"));
+            ws
+        })
+        .collect()
+}
+
+#[test]
+fn echo_server_stops_well_on_sigterm() {
+    let (mut server, addr) = Running::server("echo_server", &["127.0.0.1:0"]);
+    let clients = echo_clients(&format!("ws://{addr}/"));
+    stops_well_on_sigterm(&mut server, clients);
+}
+
+#[cfg(feature = "tokio")]
+#[test]
+fn tokio_echo_server_stops_well_on_sigterm() {
+    for threads in ["1", "2"] {
+        let (mut server, addr) =
+            Running::server("tokio_echo_server", &["127.0.0.1:0", "--threads", threads]);
+        let clients = echo_clients(&format!("ws://{addr}/"));
+        stops_well_on_sigterm(&mut server, clients);
+    }
+}
+
+#[test]
+fn chat_server_stops_well_on_sigterm() {
+    let (mut server, addr) = Running::server("chat_server", &["127.0.0.1:0"]);
+    let clients = (0..STOPPED_CLIENTS)
+        .map(|i| {
+            let (mut ws, _) = ClientBuilder::new(format!("ws://{addr}/ws?name=c{i}"))
+                .no_proxy()
+                .connect()
+                .unwrap();
+            assert_eq!(next_text(&mut ws), format!("* you are c{i}"));
+            ws
+        })
+        .collect();
+    stops_well_on_sigterm(&mut server, clients);
+}
+
+#[test]
+fn auth_server_stops_well_on_sigterm() {
+    let (mut server, addr) = Running::server("auth_server", &["127.0.0.1:0", "s3cret"]);
+    let clients = (0..STOPPED_CLIENTS)
+        .map(|_| {
+            let builder = ClientBuilder::new(format!("ws://{addr}/?token=s3cret")).no_proxy();
+            let (ws, first) = auth(builder).unwrap();
+            assert_eq!(first, "authenticated via query");
+            ws
+        })
+        .collect();
+    stops_well_on_sigterm(&mut server, clients);
+}
+
+/// A TLS client config trusting the certificate an example printed.
+#[cfg(feature = "tls")]
+fn trusting_pem(path: &str) -> std::sync::Arc<wsproto::tls::rustls::ClientConfig> {
+    use wsproto::tls::rustls::pki_types::CertificateDer;
+    use wsproto::tls::rustls::pki_types::pem::PemObject;
+    let certs = CertificateDer::pem_file_iter(path)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    support::tls::trusting(certs)
+}
+
+/// `wss://` clients of a TLS example, each checked with one echo.
+#[cfg(feature = "tls")]
+fn tls_echo_clients(
+    server: &mut Running,
+    path: &str,
+) -> (Vec<WebSocket<MaybeTlsStream<TcpStream>>>, String) {
+    let cert = server.line_starting("certificate ")["certificate ".len()..].to_owned();
+    let line = server.line_starting("listening on ");
+    let addr = line["listening on ".len()..].to_owned();
+    let trusting = trusting_pem(&cert);
+    let clients = (0..STOPPED_CLIENTS)
+        .map(|i| {
+            let (mut ws, _) = ClientBuilder::new(format!("wss://{addr}{path}"))
+                .tls_config(trusting.clone())
+                .no_proxy()
+                .connect()
+                .unwrap();
+            ws.send(format!("hello {i}")).unwrap();
+            assert_eq!(next_text(&mut ws), format!("hello {i}"));
+            ws
+        })
+        .collect();
+    (clients, cert)
+}
+
+#[cfg(feature = "tls")]
+#[test]
+fn tls_echo_server_stops_well_on_sigterm() {
+    let mut server = Running::spawn("tls_echo_server", &["127.0.0.1:0"]);
+    let (clients, cert) = tls_echo_clients(&mut server, "/");
+    stops_well_on_sigterm(&mut server, clients);
+    let _ = std::fs::remove_file(cert);
+}
+
+/// axum_chat, plain (`axum::serve` with a graceful shutdown): members of
+/// the room and echo sockets, one set.
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[test]
+fn axum_chat_stops_well_on_sigterm() {
+    let (mut server, addr) = Running::server("axum_chat", &["127.0.0.1:0"]);
+    let mut clients = echo_clients(&format!("ws://{addr}/echo"));
+    clients.truncate(STOPPED_CLIENTS / 2);
+    for i in clients.len()..STOPPED_CLIENTS {
+        let (mut ws, _) = ClientBuilder::new(format!("ws://{addr}/ws?name=c{i}"))
+            .origin(format!("http://{addr}"))
+            .no_proxy()
+            .connect()
+            .unwrap();
+        assert_eq!(next_text(&mut ws), format!("* you are c{i}"));
+        clients.push(ws);
+    }
+    stops_well_on_sigterm(&mut server, clients);
+}
+
+/// axum_chat --tls: its own accept loop and hyper's connections over TLS.
+#[cfg(all(feature = "axum", feature = "tls"))]
+#[test]
+fn axum_chat_over_tls_stops_well_on_sigterm() {
+    let mut server = Running::spawn("axum_chat", &["127.0.0.1:0", "--tls"]);
+    let (clients, cert) = tls_echo_clients(&mut server, "/echo");
+    stops_well_on_sigterm(&mut server, clients);
+    let _ = std::fs::remove_file(cert);
+}
+
+#[cfg(feature = "axum")]
+#[test]
+fn hyper_server_stops_well_on_sigterm() {
+    let (mut server, addr) = Running::server("hyper_server", &["127.0.0.1:0"]);
+    let clients = echo_clients(&format!("ws://{addr}/"));
+    stops_well_on_sigterm(&mut server, clients);
 }
 
 /// A plain HTTP GET, returning the whole response.
@@ -345,7 +536,7 @@ fn sends_stdin_lines_and_prints_the_echoes(server: &str, client: &str) {
 /// shows: through tinyproxy with `HTTP_PROXY`, and straight to the server
 /// when `NO_PROXY` names it.
 fn goes_through_the_proxy_in_the_environment(server: &str, client: &str) {
-    let Some(proxy) = proxy_support::ProxyProcess::tinyproxy(Some(("alice", "pw-s3cret"))) else {
+    let Some(proxy) = support::proxy::ProxyProcess::tinyproxy(Some(("alice", "pw-s3cret"))) else {
         return;
     };
     let (_server, addr) = Running::server(server, &["127.0.0.1:0"]);
@@ -765,6 +956,53 @@ fn axum_chat_serves_the_page_the_room_and_the_echo() {
     close(ws);
 }
 
+/// axum_chat with permessage-deflate: every member agrees to the
+/// stateless mode, and a post is framed once plain and compressed once
+/// for the whole room (`/stats`), whatever the number of members.
+#[cfg(all(feature = "axum", feature = "tls", feature = "deflate"))]
+#[test]
+fn axum_chat_compresses_a_post_once_for_the_room() {
+    let (_server, addr) = Running::server("axum_chat", &["127.0.0.1:0"]);
+    let url = format!("ws://{addr}/ws");
+    let join = |name: &str| {
+        let (mut ws, established) = ClientBuilder::new(format!("{url}?name={name}"))
+            .origin(format!("http://{addr}"))
+            .deflate(wsproto::deflate::DeflateConfig::default())
+            .connect()
+            .unwrap();
+        let agreed = established.deflate().expect("deflate agreed");
+        assert!(agreed.server_no_context_takeover && agreed.client_no_context_takeover);
+        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        ws
+    };
+    let mut members: Vec<_> = ["alice", "bob", "carol", "dave"].map(join).into();
+    for (i, member) in members.iter_mut().enumerate() {
+        for later in ["bob", "carol", "dave"].iter().skip(i) {
+            assert_eq!(next_text(member), format!("* {later} joined"));
+        }
+    }
+    let post = "{\"text\":\"a long line for the whole room\"} ".repeat(60);
+    members[0].send(post.as_str()).unwrap();
+    for member in &mut members[1..] {
+        assert_eq!(next_text(member), format!("alice: {post}"));
+    }
+    // Counted once the last member's writer is done with it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let stats = http_get(addr, "/stats");
+        // 4 "you are", 4 "joined" (alice's to an empty room; all short,
+        // so not compressed), 1 post.
+        if stats.ends_with("posts 9\nplain_encodes 9\ncompressed_encodes 1\n") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{stats}");
+        thread::sleep(Duration::from_millis(20));
+    }
+    for member in members {
+        close(member);
+    }
+}
+
 /// axum_chat --tls: a self-signed certificate, printed; `wss://` works
 /// with it (HTTP/1.1 by ALPN for this client; the browser test covers
 /// HTTP/2).
@@ -799,10 +1037,8 @@ fn hyper_server_echoes_and_refuses_with_the_core_status() {
     // permessage-deflate agreed and in use (the example has the feature).
     #[cfg(feature = "deflate")]
     {
-        let mut config = wsproto::Config::default();
-        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
         let (mut ws, established) = ClientBuilder::new(format!("ws://{addr}/"))
-            .config(config)
+            .deflate(wsproto::deflate::DeflateConfig::default())
             .connect()
             .unwrap();
         assert!(established.deflate().is_some());
@@ -830,7 +1066,7 @@ fn no_std_loop_runs_the_client_on_a_tick_counter() {
             "[    2 ms] device: echo \"hello from the device\"",
             "[ 5003 ms] device: Pong for the keepalive Ping",
             "[10004 ms] device: Pong for the keepalive Ping",
-            "[10005 ms] device: Close(CloseFrame { code: CloseCode(1000), reason: \"\" })",
+            "[10005 ms] device: Close(CloseFrame { code: CloseCode(1000 NORMAL), reason: \"\" })",
             "[10006 ms] device: closed",
         ]
     );

@@ -1258,27 +1258,3 @@ fn non_http_bytes_get_400_at_once() {
         .unwrap_err();
     assert_eq!(error.http_status(), 400);
 }
-
-/// The old names (`Status`, `Accept`, `Accepted`) still work for one
-/// release, as deprecated aliases of `Parsed`, `AcceptOptions` and
-/// `Negotiated`.
-#[test]
-#[allow(deprecated)]
-fn renamed_handshake_types_keep_their_old_names_for_a_release() {
-    use wsproto::handshake::{Accept, Accepted, ClientRequest, RequestParser};
-    let (request, _client) = ClientRequest::from_url("ws://example.com/")
-        .unwrap()
-        .build_with_nonce([7; 16])
-        .unwrap();
-    let parsed: wsproto::Status<_> = RequestParser::default().parse(&request).unwrap();
-    let wsproto::Status::Complete((upgrade, used)) = parsed else {
-        panic!("a whole request is complete")
-    };
-    assert_eq!(used, request.len());
-    let accepted: Accepted = upgrade.accept(Accept::new()).unwrap();
-    assert!(
-        accepted
-            .response()
-            .starts_with(b"HTTP/1.1 101 Switching Protocols\r\n")
-    );
-}

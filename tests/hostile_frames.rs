@@ -1,7 +1,7 @@
 //! Hostile frames from a raw TCP client, against a real server on loopback
 //! (default config; each test against the blocking server, a thread per
 //! connection, and the tokio one, a task per connection: see
-//! `against_both_servers!`). Each
+//! `against_both_adapters!`). Each
 //! case asserts the close code on the wire and the error the server saw,
 //! the time it took, and that a well-behaved client is still served.
 //!
@@ -11,40 +11,16 @@
 
 #![cfg(feature = "blocking")]
 
-mod hostile_support;
+mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use hostile_support::*;
+use support::hostile::*;
 use wsproto::blocking::Error;
 
-struct LargestAllocation;
-
-static LARGEST: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for LargestAllocation {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        LARGEST.fetch_max(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LARGEST.fetch_max(new_size, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: LargestAllocation = LargestAllocation;
+static GLOBAL: support::alloc::Counting = support::alloc::Counting;
 
 /// Sends `bytes` on a fresh connection and expects the server's Close with
 /// `code` (and the matching protocol error on its side), then the end of
@@ -68,21 +44,21 @@ fn expect_close(what: &str, bytes: &[u8], code: u16) {
 
 fn declared_length_2_pow_63_minus_1_is_1009_without_allocating() {
     let rss_before = rss_kib();
-    let mut bytes = header(BINARY, (1 << 63) - 1, Some(MASK));
+    let mut bytes = header(BINARY, (1 << 63) - 1, Some(MASK_KEY));
     bytes.extend_from_slice(b"a few payload bytes");
     expect_close("length 2^63-1", &bytes, 1009);
     let rss_after = rss_kib();
-    let largest = LARGEST.load(Ordering::Relaxed);
+    let largest = support::alloc::largest();
     println!("largest allocation {largest} B, RSS {rss_before} -> {rss_after} KiB");
     assert!(largest < 1 << 20, "allocated {largest} bytes");
     assert!(rss_after < rss_before + (16 << 10), "RSS grew");
 }
 
 fn length_with_the_64_bit_msb_set_1002() {
-    let mut bytes = header(BINARY, 1 << 63, Some(MASK));
+    let mut bytes = header(BINARY, 1 << 63, Some(MASK_KEY));
     bytes.extend_from_slice(b"x");
     expect_close("64-bit MSB set", &bytes, 1002);
-    let mut bytes = header(BINARY, u64::MAX, Some(MASK));
+    let mut bytes = header(BINARY, u64::MAX, Some(MASK_KEY));
     bytes.extend_from_slice(b"x");
     expect_close("length u64::MAX", &bytes, 1002);
 }
@@ -121,7 +97,7 @@ fn fragmented_and_oversized_control_frames_1002() {
     close.extend_from_slice(&[b'r'; 124]);
     expect_close_on(&server, "126-byte close", &masked(CLOSE, &close), 1002);
     // Control frame lengths over 125 in the 16- and 64-bit forms.
-    let mut bytes = header(PING, 1 << 40, Some(MASK));
+    let mut bytes = header(PING, 1 << 40, Some(MASK_KEY));
     bytes.push(0);
     expect_close_on(&server, "ping declaring 2^40", &bytes, 1002);
     server.assert_serves();
@@ -268,7 +244,7 @@ fn connection_cut_mid_frame() {
     let server = Server::start();
     let mut ws = RawWs::connect(server.addr);
     let started = Instant::now();
-    let mut bytes = header(BINARY, 100, Some(MASK));
+    let mut bytes = header(BINARY, 100, Some(MASK_KEY));
     bytes.extend_from_slice(&[1; 10]);
     ws.send(&bytes);
     hang_up(&ws.tcp);
@@ -284,7 +260,7 @@ fn connection_cut_mid_frame() {
     );
     // Cut inside the header too.
     let mut ws = RawWs::connect(server.addr);
-    ws.send(&header(BINARY, 1 << 20, Some(MASK))[..5]);
+    ws.send(&header(BINARY, 1 << 20, Some(MASK_KEY))[..5]);
     hang_up(&ws.tcp);
     assert!(matches!(
         server.outcome().error(),
@@ -309,7 +285,7 @@ fn a_frame_dribbled_one_byte_per_write_is_echoed() {
     server.assert_serves();
 }
 
-against_both_servers!(
+against_both_adapters!(
     declared_length_2_pow_63_minus_1_is_1009_without_allocating,
     length_with_the_64_bit_msb_set_1002,
     unmasked_client_frames_1002,

@@ -1,20 +1,20 @@
 //! Hostile peers in the opening handshake, against a real server on
 //! loopback (default config; each test against the blocking server, a
 //! thread per connection, and the tokio one, a task per connection: see
-//! `against_both_servers!`). Each case asserts the answer, the time it took, and that a
+//! `against_both_adapters!`). Each case asserts the answer, the time it took, and that a
 //! well-behaved client is still served afterwards.
 
 #![cfg(feature = "blocking")]
 
-mod hostile_support;
+mod support;
 
 use std::io::Write;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hostile_support::*;
+use support::hostile::*;
 use wsproto::Parsed;
-use wsproto::blocking::{Error, HandshakeFailure, Refusal};
+use wsproto::blocking::{Error, Refusal};
 use wsproto::handshake::{OriginPolicy, RequestParser};
 
 /// Sends `bytes` from another thread (the server may answer before it has
@@ -37,7 +37,7 @@ fn assert_refused(what: &str, bytes: Vec<u8>, status: u16) {
     within(what, started, INSTANT);
     let outcome = server.outcome();
     match outcome.error() {
-        Error::Handshake(HandshakeFailure::Request(e)) => assert_eq!(e.http_status(), status),
+        Error::Handshake(e) => assert_eq!(e.http_status(), status),
         other => panic!("{what}: {other:?}"),
     }
     server.assert_serves();
@@ -139,7 +139,7 @@ fn dribbled_head_is_scanned_once() {
 
 fn stalled_handshake_dropped_at_the_timeout() {
     const TIMEOUT: Duration = Duration::from_millis(300);
-    let server = Server::with(Settings::new().handshake_timeout(TIMEOUT));
+    let server = Server::with(ServerBuilder::new().handshake_timeout(TIMEOUT));
     let mut tcp = raw(server.addr);
     let started = Instant::now();
     tcp.write_all(b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\n")
@@ -149,10 +149,7 @@ fn stalled_handshake_dropped_at_the_timeout() {
     let elapsed = within("stalled handshake dropped", started, INSTANT);
     assert!(elapsed >= TIMEOUT, "dropped early: {elapsed:?}");
     assert!(rest.is_empty(), "{:?}", String::from_utf8_lossy(&rest));
-    assert!(matches!(
-        server.outcome().error(),
-        Error::Handshake(HandshakeFailure::Timeout)
-    ));
+    assert!(matches!(server.outcome().error(), Error::HandshakeTimeout));
     server.assert_serves();
 }
 
@@ -177,10 +174,7 @@ fn hundreds_of_unfinished_handshakes_do_not_block_others() {
     for _ in 0..STALLED {
         let outcome = server.outcome();
         assert!(
-            matches!(
-                outcome.error(),
-                Error::Handshake(HandshakeFailure::Eof) | Error::Io(_)
-            ),
+            matches!(outcome.error(), Error::HandshakeEof | Error::Io(_)),
             "{outcome:?}"
         );
     }
@@ -224,15 +218,15 @@ fn wrong_keys_400() {
         "dGhlIHNhbXBsZSBub25jZQ",
         "AAAAAAAAAAAAAAAAAAAAAAAA=",
     ] {
-        let request = request_with("").replace(KEY, key);
+        let request = request_with("").replace(SAMPLE_NONCE, key);
         assert_refused(&format!("key {key:?}"), request.into_bytes(), 400);
     }
-    let request = request_with(&format!("Sec-WebSocket-Key: {KEY}\r\n"));
+    let request = request_with(&format!("Sec-WebSocket-Key: {SAMPLE_NONCE}\r\n"));
     assert_refused("two keys", request.into_bytes(), 400);
 }
 
 fn same_origin_server() -> Server {
-    Server::with(Settings::new().origin_policy(OriginPolicy::new().same_origin(true)))
+    Server::with(ServerBuilder::new().origin_policy(OriginPolicy::new().same_origin(true)))
 }
 
 fn assert_origin_refused(server: &Server, extra: &str) {
@@ -271,7 +265,7 @@ fn origin_attacks_under_a_same_origin_policy_403() {
     read_101(&mut tcp);
 }
 
-against_both_servers!(
+against_both_adapters!(
     ten_thousand_headers_431,
     one_mebibyte_header_line_431,
     subprotocol_header_of_64k_spaces_and_commas_431,

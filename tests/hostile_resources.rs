@@ -1,7 +1,7 @@
 //! Hostile peers against the server's memory and threads, on loopback,
 //! default config; each test runs against the blocking server (a thread
 //! per connection) and the tokio one (a task per connection), see
-//! `against_both_servers!`.
+//! `against_both_adapters!`.
 //!
 //! A counting global allocator tracks live heap bytes and their peak; the
 //! tests in this binary run one at a time (a lock) so the figures belong
@@ -10,50 +10,20 @@
 
 #![cfg(feature = "blocking")]
 
-mod hostile_support;
+mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use hostile_support::*;
+use support::alloc;
+use support::hostile::*;
 use wsproto::blocking::{ClientBuilder, Error, Message};
 use wsproto::{Config, ProtocolError};
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
-
-fn grow(by: isize) {
-    let now = LIVE.fetch_add(by, Ordering::Relaxed) + by;
-    PEAK.fetch_max(now, Ordering::Relaxed);
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size() as isize);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        grow(layout.size() as isize);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        grow(new_size as isize - layout.size() as isize);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: support::alloc::Counting = support::alloc::Counting;
 
 /// One test at a time, so the heap figures are this test's.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -71,8 +41,8 @@ impl Sample {
     fn start(what: &'static str) -> Sample {
         // Resets VmHWM (the resident peak) to the current VmRSS.
         std::fs::write("/proc/self/clear_refs", "5").unwrap();
-        let live = LIVE.load(Ordering::Relaxed);
-        PEAK.store(live, Ordering::Relaxed);
+        let live = alloc::live();
+        alloc::reset_peak();
         Sample {
             what,
             live,
@@ -87,7 +57,7 @@ impl Sample {
 
     /// Peak heap growth over the case so far, in bytes.
     fn peak_growth(&self) -> isize {
-        PEAK.load(Ordering::Relaxed) - self.live
+        alloc::peak() - self.live
     }
 
     /// Prints the figures; asserts the peak stayed under `cap` and that
@@ -95,7 +65,7 @@ impl Sample {
     /// connections are gone.
     fn finish(self, cap: isize, slack: isize) {
         let peak = self.peak_growth();
-        let left = LIVE.load(Ordering::Relaxed) - self.live;
+        let left = alloc::live() - self.live;
         let rss = rss_kib();
         println!(
             "{}: heap peak +{} KiB, left +{} KiB; VmRSS {} -> {} KiB, resident peak +{} KiB",
@@ -203,12 +173,10 @@ fn pings_from_a_peer_that_never_reads_are_back_pressured() {
 
 /// A peer that floods pings and never reads, but keeps its socket open, is
 /// dropped once the server's write has made no progress for
-/// `Config::write_timeout`: it cannot hold a server thread forever.
+/// the server's write timeout: it cannot hold a server thread forever.
 fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let mut config = Config::default();
-    config.write_timeout = Some(Duration::from_millis(300));
-    let server = Server::with(Settings::new().config(config));
+    let server = Server::with(ServerBuilder::new().write_timeout(Some(Duration::from_millis(300))));
     let mut ws = RawWs::connect(server.addr);
     let started = Instant::now();
     // Fill both directions' buffers until our own write blocks (or the
@@ -347,7 +315,7 @@ fn many_concurrent_clients_lose_and_reorder_nothing() {
                     .get_ref()
                     .set_read_timeout(Some(INSTANT * 2))
                     .unwrap();
-                let (mut reader, writer) = ws.split().unwrap();
+                let (mut reader, writer) = ws.into_split().unwrap();
                 let sending = {
                     let writer = writer.clone();
                     thread::spawn(move || {
@@ -405,7 +373,7 @@ fn many_concurrent_clients_lose_and_reorder_nothing() {
     sample.finish(64 * MIB, MIB);
 }
 
-against_both_servers!(
+against_both_adapters!(
     pings_from_a_peer_that_never_reads_are_back_pressured,
     a_peer_that_never_reads_is_dropped_at_the_write_timeout,
     a_message_growing_past_the_cap_through_many_fragments_1009,

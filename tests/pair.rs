@@ -2,14 +2,16 @@
 //! other: closing handshakes, deadlines with synthetic instants, and a
 //! property test over message sequences, fragmentation and chunking.
 
-mod common;
+mod support;
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
 use proptest::prelude::*;
-use wsproto::{CloseCode, Config, Event, ProtocolError, Role, State, Timeout, Transmit, Utf8Bytes};
+use support::sans_io::*;
+use wsproto::{
+    CloseCode, Config, Message, ProtocolError, Role, State, Timeout, Transmit, Utf8Bytes,
+};
 
 fn pair(config: Config) -> (Conn, Conn) {
     (
@@ -39,8 +41,8 @@ fn client_initiated_close() {
     assert_eq!(
         drain_events(&mut s),
         [
-            Event::Text(Utf8Bytes::from("hi")),
-            Event::Close(wsproto::CloseFrame {
+            Message::Text(Utf8Bytes::from("hi")),
+            Message::Close(wsproto::CloseFrame {
                 code: CloseCode::NORMAL,
                 reason: Utf8Bytes::from("done")
             })
@@ -98,7 +100,7 @@ fn failure_reaches_the_peer() {
     assert_eq!(err.close_code(), 1007);
     assert!(pump(&mut s, &mut c));
     let events = drain_events(&mut c);
-    let Event::Close(frame) = &events[0] else {
+    let Message::Close(frame) = &events[0] else {
         panic!("{events:?}")
     };
     assert_eq!(frame.code, CloseCode::INVALID_PAYLOAD);
@@ -257,7 +259,7 @@ fn keepalive_deadline_is_reported_from_creation() {
         #[cfg(feature = "std")]
         let mut c = {
             let mut c = wsproto::Connection::new_at(role, config.clone(), t0);
-            c.set_mask_source(|| KEY);
+            c.set_mask_source(|| support::wire::MASK_KEY);
             c
         };
         // Without `std`: the constructor, then the time at once.
@@ -301,7 +303,7 @@ fn keepalive_between_two_endpoints() {
     assert_eq!((c.state(), s.state()), (State::Open, State::Open));
     let pongs = drain_events(&mut c)
         .into_iter()
-        .filter(|e| matches!(e, Event::Pong(_)))
+        .filter(|e| matches!(e, Message::Pong(_)))
         .count();
     assert!(pongs > 0);
 }
@@ -324,7 +326,7 @@ fn msg() -> impl Strategy<Value = Msg> {
 
 /// Sends `msgs` from `from` to `to`, delivering the bytes in chunks whose
 /// sizes cycle through `chunks`; returns the events `to` saw.
-fn deliver(from: &mut Conn, to: &mut Conn, msgs: &[Msg], chunks: &[usize]) -> Vec<Event> {
+fn deliver(from: &mut Conn, to: &mut Conn, msgs: &[Msg], chunks: &[usize]) -> Vec<Message> {
     for m in msgs {
         match m {
             Msg::Text(t) => from.send_text(t.clone()).unwrap(),
@@ -347,12 +349,12 @@ fn deliver(from: &mut Conn, to: &mut Conn, msgs: &[Msg], chunks: &[usize]) -> Ve
     events
 }
 
-fn expected(msgs: &[Msg]) -> Vec<Event> {
+fn expected(msgs: &[Msg]) -> Vec<Message> {
     msgs.iter()
         .map(|m| match m {
-            Msg::Text(t) => Event::Text(Utf8Bytes::from(t.as_str())),
-            Msg::Binary(b) => Event::Binary(Bytes::copy_from_slice(b)),
-            Msg::Ping(p) => Event::Ping(Bytes::copy_from_slice(p)),
+            Msg::Text(t) => Message::Text(Utf8Bytes::from(t.as_str())),
+            Msg::Binary(b) => Message::Binary(Bytes::copy_from_slice(b)),
+            Msg::Ping(p) => Message::Ping(Bytes::copy_from_slice(p)),
         })
         .collect()
 }
@@ -374,13 +376,13 @@ proptest! {
         prop_assert_eq!(got, expected(&msgs));
         let got = deliver(&mut s, &mut c, &msgs, &chunks);
         // The client also sees the pongs its pings earned, same payloads.
-        let (pongs, got): (Vec<Event>, Vec<Event>) =
-            got.into_iter().partition(|e| matches!(e, Event::Pong(_)));
+        let (pongs, got): (Vec<Message>, Vec<Message>) =
+            got.into_iter().partition(|e| matches!(e, Message::Pong(_)));
         prop_assert_eq!(got, expected(&msgs));
-        let pings: Vec<Event> = msgs
+        let pings: Vec<Message> = msgs
             .iter()
             .filter_map(|m| match m {
-                Msg::Ping(p) => Some(Event::Pong(Bytes::copy_from_slice(p))),
+                Msg::Ping(p) => Some(Message::Pong(Bytes::copy_from_slice(p))),
                 _ => None,
             })
             .collect();
@@ -395,7 +397,7 @@ fn connection_is_send() {
     // Adapters move a connection into a thread or share it behind a lock.
     fn assert_send<T: Send>() {}
     assert_send::<Conn>();
-    assert_send::<Event>();
+    assert_send::<Message>();
 }
 
 #[test]
@@ -418,8 +420,8 @@ fn large_owned_payloads_round_trip_in_both_roles() {
     c.send_binary(big.clone()).unwrap();
     s.send_text("é".repeat(1 << 18)).unwrap();
     settle(&mut c, &mut s);
-    assert_eq!(drain_events(&mut s), [Event::Binary(Bytes::from(big))]);
-    let Event::Text(text) = &drain_events(&mut c)[0] else {
+    assert_eq!(drain_events(&mut s), [Message::Binary(Bytes::from(big))]);
+    let Message::Text(text) = &drain_events(&mut c)[0] else {
         panic!()
     };
     assert_eq!(text.len(), 1 << 19);

@@ -155,7 +155,7 @@ async fn a_client_cannot_send_prepared() {
 #[tokio::test]
 async fn the_split_writer_sends_prepared_messages() {
     let (mut client, server) = pairs(1, Config::default()).await.pop().unwrap();
-    let (_reader, writer) = server.split();
+    let (_reader, writer) = server.into_split();
     let prepared = PreparedMessage::text("to everyone");
     for _ in 0..3 {
         assert_eq!(

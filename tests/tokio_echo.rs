@@ -2,6 +2,8 @@
 //! of every size, split halves from several tasks, cancel safety.
 #![cfg(feature = "tokio")]
 
+mod support;
+
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -25,13 +27,7 @@ async fn tcp_pair(config: Config) -> (WebSocket<TcpStream>, WebSocket<TcpStream>
 
 /// Echoes data messages until the connection ends.
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocket<S>) -> Result<(), Error> {
-    while let Some(message) = ws.recv().await {
-        let message = message?;
-        if message.is_data() {
-            ws.send(message).await?;
-        }
-    }
-    Ok(())
+    support::tokio_ws::echo(&mut ws).await
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -203,7 +199,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let peer_seed = seed ^ 0x33;
-    let (mut reader, writer) = ws.split();
+    let (mut reader, writer) = ws.into_split();
     let writers: Vec<_> = (0..TASKS)
         .map(|task| {
             let writer = writer.clone();
@@ -253,7 +249,7 @@ where
 async fn a_reader_alone_answers_pings_and_the_close() {
     let (mut client, server) = tcp_pair(Config::default()).await;
     // The server's writer is never polled.
-    let (mut reader, _writer) = server.split();
+    let (mut reader, _writer) = server.into_split();
     let reading = tokio::spawn(async move {
         let mut seen = Vec::new();
         while let Some(message) = reader.recv().await {
@@ -280,23 +276,13 @@ async fn a_reader_alone_answers_pings_and_the_close() {
 mod tls {
     use std::sync::Arc;
 
-    use wsproto::tokio::tls::rustls::RootCertStore;
-    use wsproto::tokio::tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    use wsproto::tokio::tls::{accept_tls, client_config_with_roots, connect_tls, server_config};
+    use wsproto::tokio::{accept_tls, connect_tls};
 
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn split_halves_carry_5000_messages_each_way_over_tls() {
-        let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
-        let cert = certified.cert.der().clone();
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
-        let server_tls = server_config(vec![cert.clone()], key).unwrap();
-        let mut roots = RootCertStore::empty();
-        roots.add(cert).unwrap();
-        let client_tls = client_config_with_roots(roots).unwrap();
+        let (server_tls, client_tls) = super::support::tls::pki(&["localhost"]);
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -327,21 +313,19 @@ async fn permessage_deflate_is_negotiated_and_round_trips() {
     use wsproto::deflate::DeflateConfig;
     use wsproto::tokio::{ClientBuilder, ServerBuilder};
 
-    let config = Config::default().deflate(Some(DeflateConfig::default()));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let server_config = config.clone();
     let server = tokio::spawn(async move {
         let tcp = listener.accept().await.unwrap().0;
         let ws = ServerBuilder::new()
-            .config(server_config)
+            .deflate(DeflateConfig::default())
             .accept(tcp)
             .await
             .unwrap();
         echo(ws).await
     });
     let (mut ws, response) = ClientBuilder::new(url)
-        .config(config)
+        .deflate(DeflateConfig::default())
         .connect()
         .await
         .unwrap();

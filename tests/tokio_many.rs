@@ -13,17 +13,22 @@
 //! limits, and util-linux's `prlimit --pid` raises this process's soft
 //! limit; the child inherits it. When the hard limit is too low (or
 //! `prlimit` is missing and the soft limit too low), the test says so
-//! and passes without running.
+//! and passes without running. What it prints is bounded: the clients'
+//! lines it waits for, and at most 20 lines of the client process's
+//! stderr when that process fails.
 #![cfg(feature = "tokio")]
+
+mod support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use support::procfs::rss_kib;
 use tokio::net::{TcpListener, TcpStream};
 use wsproto::handshake::ClientRequest;
 use wsproto::tokio::Message;
@@ -83,8 +88,10 @@ fn server() {
         .env(CLIENT_ENV, addr.to_string())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = Bounded::read(child.stderr.take().unwrap());
     let started = Instant::now();
     // A watchdog ends the child if the test runs over; a killed child's
     // stdout ends and the reads below fail.
@@ -99,7 +106,12 @@ fn server() {
     let mut expect = |prefix: &str| loop {
         let line = lines
             .next()
-            .unwrap_or_else(|| panic!("the client process ended before {prefix:?}"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "the client process ended before {prefix:?}; its stderr:\n{}",
+                    stderr.text()
+                )
+            })
             .unwrap();
         // libtest writes `test NAME ... ` before the test's own output.
         if let Some(at) = line.find(prefix) {
@@ -125,7 +137,11 @@ fn server() {
     drop(child.stdin.take());
     println!("{}", expect("closed "));
     let status = child.wait().unwrap();
-    assert!(status.success(), "client process: {status}");
+    assert!(
+        status.success(),
+        "client process: {status}; its stderr:\n{}",
+        stderr.text()
+    );
     let _ = done_tx.send(());
     let deadline = Instant::now() + Duration::from_secs(60);
     while live.load(Ordering::SeqCst) > 0 {
@@ -290,11 +306,40 @@ fn open_files_limits() -> (u64, u64) {
 }
 
 /// Resident memory of this process in KiB (Linux `VmRSS`).
-fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+/// The first [`Bounded::LINES`] lines of a child's output and how many
+/// more there were: a client process that fails may panic in each of its
+/// 10,000 tasks, and the test shows the first few panics, not all.
+#[derive(Clone, Default)]
+struct Bounded(Arc<Mutex<(Vec<String>, usize)>>);
+
+impl Bounded {
+    const LINES: usize = 20;
+
+    /// Reads `output` to its end in a thread.
+    fn read(output: impl std::io::Read + Send + 'static) -> Bounded {
+        let bounded = Bounded::default();
+        let kept = bounded.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines() {
+                let Ok(line) = line else { break };
+                let mut kept = kept.0.lock().unwrap();
+                if kept.0.len() < Bounded::LINES {
+                    kept.0.push(line);
+                } else {
+                    kept.1 += 1;
+                }
+            }
+        });
+        bounded
+    }
+
+    /// What was kept so far, and a count of the rest.
+    fn text(&self) -> String {
+        let kept = self.0.lock().unwrap();
+        let mut text = kept.0.join("\n");
+        if kept.1 > 0 {
+            text.push_str(&format!("\n... and {} more lines", kept.1));
+        }
+        text
+    }
 }

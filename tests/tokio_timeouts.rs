@@ -112,7 +112,7 @@ async fn close_timeout_drops_a_peer_that_never_answers() {
 async fn close_timeout_is_kept_by_the_split_reader_after_the_writer_closes() {
     let config = Config::default().close_timeout(SECS(3));
     let (ws, _peer) = server(config, 1 << 16);
-    let (mut reader, writer) = ws.split();
+    let (mut reader, writer) = ws.into_split();
     let start = Instant::now();
     let recv = tokio::spawn(async move { (reader.recv().await, Instant::now()) });
     tokio::time::sleep(SECS(1)).await;
@@ -127,9 +127,9 @@ async fn close_timeout_is_kept_by_the_split_reader_after_the_writer_closes() {
 
 #[tokio::test(start_paused = true)]
 async fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
-    let config = Config::default().write_timeout(Some(SECS(7)));
     // 1 KiB of pipe: the 100 KiB message blocks.
-    let (mut ws, _peer) = server(config, 1024);
+    let (mut ws, _peer) = server(Config::default(), 1024);
+    ws.set_write_timeout(Some(SECS(7)));
     let start = Instant::now();
     let result = ws.send(Message::binary(vec![7u8; 100_000])).await;
     match result {
@@ -143,11 +143,10 @@ async fn a_peer_that_never_reads_is_dropped_at_the_write_timeout() {
 
 #[tokio::test(start_paused = true)]
 async fn send_waits_while_more_than_max_write_buffer_is_queued() {
-    let config = Config::default()
-        .max_write_buffer(10_000)
-        .write_timeout(None);
-    let (ws, mut peer) = server(config, 1024);
-    let (_reader, writer) = ws.split();
+    let config = Config::default().max_write_buffer(10_000);
+    let (mut ws, mut peer) = server(config, 1024);
+    ws.set_write_timeout(None);
+    let (_reader, writer) = ws.into_split();
     // Queued without waiting until over the limit.
     for _ in 0..3 {
         writer

@@ -1,7 +1,10 @@
 // A real browser against the chat_server example: headless Chromium opens
 // the chat page twice, sends a message from one page and sees it in the
-// other, then closes one and sees the leave notice in the other; last, the
-// server is restarted on the same address and the page reconnects by itself.
+// other, then closes one and sees the leave notice in the other; then the
+// server is killed and restarted on the same address and the page
+// reconnects by itself; last, the server is stopped with SIGTERM: the page
+// sees a Close with 1001, the server exits with status 0, and the page is
+// back soon after a server listens on the same address again.
 //
 // Usage: node chat.test.js PATH/TO/chat_server [SCREENSHOT.png]
 // (scripts/browser_test.sh builds the example and runs this.)
@@ -103,6 +106,14 @@ async function openChat(addr, name) {
   return page;
 }
 
+// The server's count of compressed broadcast frames (axum_chat's /stats).
+async function compressedEncodes(page) {
+  const stats = await page.evaluate(() => fetch("/stats").then((r) => r.text()));
+  const m = /^compressed_encodes (\d+)$/m.exec(stats);
+  if (!m) throw new Error(`no compressed_encodes in /stats: ${stats}`);
+  return Number(m[1]);
+}
+
 // Waits until the page's message list shows this line `count` times.
 function waitForLine(page, line, count = 1) {
   return page.waitForFunction(
@@ -151,6 +162,30 @@ async function main() {
   await waitForLine(alice, "bob: hi alice");
   log("alice received bob's message");
 
+  // A long message, over the server's 1 KiB threshold: with
+  // permessage-deflate Chromium sends it compressed and the room sends it
+  // compressed to bob. EXPECT_COMPRESSED=1 (axum_chat) also checks the
+  // server's /stats: the broadcast was compressed, once.
+  const long = JSON.stringify(
+    Array.from({ length: 40 }, (_, i) => ({ id: i, user: "alice", text: `line ${i} of a long post` })),
+  );
+  const before = process.env.EXPECT_COMPRESSED ? await compressedEncodes(alice) : 0;
+  await alice.fill("#text", long);
+  await alice.press("#text", "Enter");
+  await waitForLine(bob, `alice: ${long}`);
+  log(`bob received alice's ${long.length}-byte message`);
+  if (process.env.EXPECT_COMPRESSED) {
+    let after = before;
+    for (let i = 0; i < 50 && after === before; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      after = await compressedEncodes(alice);
+    }
+    if (after !== before + 1) {
+      throw new Error(`compressed_encodes went from ${before} to ${after}, expected one more`);
+    }
+    log("the server compressed the broadcast once");
+  }
+
   if (screenshot) {
     await alice.screenshot({ path: screenshot });
     log(`screenshot: ${screenshot}`);
@@ -177,6 +212,24 @@ async function main() {
   await alice.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
   await waitForLine(alice, "* you are alice", 2);
   log("alice reconnected");
+
+  // SIGTERM: the server closes every socket with 1001 (Going Away) and
+  // exits with status 0; the page, told the server is going away, tries
+  // again soon (under 250 ms, then the backoff while nothing listens).
+  const terminated = server;
+  server = null;
+  terminated.removeAllListeners("exit");
+  const exit = new Promise((resolve) => terminated.on("exit", (code, signal) => resolve({ code, signal })));
+  terminated.kill("SIGTERM");
+  await alice.waitForSelector('#state[data-state="closed"][data-code="1001"]', { timeout: STEP_TIMEOUT });
+  const { code, signal } = await exit;
+  if (code !== 0) throw new Error(`the server exited with ${code} (signal ${signal}) after SIGTERM`);
+  log("alice saw the server go away with 1001; it exited with status 0");
+  await startServer(addr);
+  const restarted = Date.now();
+  await alice.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
+  await waitForLine(alice, "* you are alice", 3);
+  log(`alice reconnected ${Date.now() - restarted} ms after the restart`);
 
   await cleanup();
   log("PASSED");

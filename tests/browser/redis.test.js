@@ -1,7 +1,7 @@
 // Two axum_chat --redis instances, one Chromium page on each: alice on
 // instance A and bob on instance B chat with each other through a real
-// redis-server started here (free loopback port, no persistence, a
-// password), each sees the online count, and bob's page sees alice's
+// redis-server started here (a loopback port it holds, no persistence,
+// a password), each sees the online count, and bob's page sees alice's
 // leave when her page closes. Then carol's page on A: A is killed, bob
 // sees her leave within the presence expiry, and her page reconnects once
 // A is back on the same address.
@@ -51,21 +51,22 @@ async function fail(error) {
   process.exit(1);
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
+// A port for redis-server, which needs a number: below the kernel's
+// ephemeral range, so that no port-0 bind (another test's server) or
+// outgoing connection is handed it meanwhile; spread by process and try.
+function candidatePort(attempt) {
+  let low = 32768;
+  try {
+    low = parseInt(fs.readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0], 10) || low;
+  } catch (_) {}
+  const span = Math.max(low - 20000, 1000);
+  return 20000 + ((process.pid * 7919 + attempt * 104729) % span);
 }
 
-// Starts redis-server and resolves once it says it is ready.
-async function startRedis() {
-  const port = await freePort();
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), "wsproto-redis-"));
+// Starts redis-server on `port` and resolves once it says it is ready
+// (it says so only once it holds the port); rejects if it exits first,
+// as it does when the port is taken.
+function runRedis(port) {
   const redis = spawn(
     redisBin,
     ["--bind", "127.0.0.1", "--port", String(port), "--save", "", "--appendonly", "no",
@@ -73,14 +74,30 @@ async function startRedis() {
     { stdio: ["ignore", "pipe", "inherit"] },
   );
   children.push(redis);
-  await new Promise((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     redis.on("error", reject);
     redis.on("exit", (code) => reject(new Error(`redis-server exited (${code})`)));
     readline.createInterface({ input: redis.stdout }).on("line", (line) => {
       if (line.includes("Ready to accept connections")) resolve();
     });
   });
-  return `redis://:${PASSWORD}@127.0.0.1:${port}`;
+}
+
+// Starts redis-server on a port it holds (another try on another port if
+// one is taken) and resolves with its URL.
+async function startRedis() {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "wsproto-redis-"));
+  let lastError;
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const port = candidatePort(attempt);
+    try {
+      await runRedis(port);
+      return `redis://:${PASSWORD}@127.0.0.1:${port}`;
+    } catch (error) {
+      lastError = error;
+    }
+  }
+  throw lastError;
 }
 
 // Starts an instance (on a free port unless given an address) and resolves

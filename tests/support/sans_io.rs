@@ -1,13 +1,13 @@
-//! Helpers shared by the connection tests.
-#![allow(dead_code, unreachable_pub)]
+//! The sans-IO core in memory: a connection on the tests' clock whose
+//! client masks with the RFC's key, inputs fed whole and one byte at a
+//! time, output split back into frames.
 
 use wsproto::frame::{FrameHeader, OpCode, apply_mask};
 use wsproto::{
-    CloseFrame, Config, Connection, Event, Parsed, ProtocolError, Role, State, Transmit,
+    CloseFrame, Config, Connection, Message, Parsed, ProtocolError, Role, State, Transmit,
 };
 
-/// The masking key of RFC 6455 §5.7.
-pub const KEY: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
+use super::wire::{self, MASK_KEY, first_byte};
 
 /// The clock of these tests: `std::time::Instant` with wsproto's `std`
 /// feature; without it (the `no_std` core), a `Duration` since the first
@@ -33,13 +33,13 @@ pub fn now() -> Clock {
 
 /// A connection whose client masks with the RFC §5.7 key.
 pub fn conn(role: Role, config: Config) -> Conn {
-    Connection::with_mask_source(role, config, || KEY)
+    Connection::with_mask_source(role, config, || MASK_KEY)
 }
 
 /// Everything a connection produced from some input.
 #[derive(Debug, PartialEq)]
 pub struct Outcome {
-    pub events: Vec<Event>,
+    pub events: Vec<Message>,
     pub output: Vec<u8>,
     pub shutdown: bool,
     pub error: Option<ProtocolError>,
@@ -63,7 +63,7 @@ pub fn drain_output(conn: &mut Conn) -> (Vec<u8>, bool) {
     (out, shutdown)
 }
 
-pub fn drain_events(conn: &mut Conn) -> Vec<Event> {
+pub fn drain_events(conn: &mut Conn) -> Vec<Message> {
     std::iter::from_fn(|| conn.poll_event()).collect()
 }
 
@@ -103,39 +103,14 @@ pub fn run(role: Role, config: &Config, input: &[u8]) -> Outcome {
     whole
 }
 
-/// A frame as sent on the wire, for building inputs.
-pub fn frame(fin: bool, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    out.push(if fin { 0x80 } else { 0 } | opcode);
-    let m = if mask.is_some() { 0x80 } else { 0 };
-    match payload.len() {
-        n @ 0..=125 => out.push(m | n as u8),
-        n @ 126..=0xFFFF => {
-            out.push(m | 126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
-        }
-        n => {
-            out.push(m | 127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
-        }
-    }
-    let mut body = payload.to_vec();
-    if let Some(key) = mask {
-        out.extend_from_slice(&key);
-        apply_mask(&mut body, key);
-    }
-    out.extend_from_slice(&body);
-    out
-}
-
-/// A frame from a client (masked with [`KEY`]).
+/// A frame from a client (masked with [`MASK_KEY`]).
 pub fn cf(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, opcode, Some(KEY), payload)
+    wire::frame(first_byte(fin, opcode), payload, Some(MASK_KEY))
 }
 
 /// A frame from a server (unmasked).
 pub fn sf(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
-    frame(fin, opcode, None, payload)
+    wire::frame(first_byte(fin, opcode), payload, None)
 }
 
 /// A frame decoded from output: (fin, opcode, masked, unmasked payload).

@@ -1,41 +1,23 @@
-//! Helpers shared by the blocking adapter tests: real sockets on
-//! 127.0.0.1, port 0, one thread per peer.
+//! The blocking adapter's side of the tests: echo and drain loops,
+//! payloads that catch misordered or mixed-up messages, and a load on
+//! split halves from four threads.
 
-#![allow(dead_code)]
-
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::thread::{self, JoinHandle};
+use std::thread;
 
 use wsproto::blocking::{Error, Message, Stream, WebSocket};
 
-/// Binds 127.0.0.1:0 and runs `f` on the first accepted connection in a
-/// thread.
-pub fn serve_one<R, F>(f: F) -> (SocketAddr, JoinHandle<R>)
-where
-    R: Send + 'static,
-    F: FnOnce(TcpStream) -> R + Send + 'static,
-{
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let handle = thread::spawn(move || {
-        let (stream, _) = listener.accept().unwrap();
-        f(stream)
-    });
-    (addr, handle)
-}
+pub use super::net::{serve_one, url};
 
-pub fn url(addr: SocketAddr) -> String {
-    format!("ws://{addr}/")
-}
-
-/// Echoes data messages until the connection ends; returns how it ended
-/// and how many messages were echoed.
+/// Echoes data messages until the connection ends (or a send fails);
+/// returns how it ended and how many messages were echoed.
 pub fn echo<S: Stream>(ws: &mut WebSocket<S>) -> (Error, usize) {
     let mut count = 0;
     loop {
         match ws.read() {
             Ok(message) if message.is_data() => {
-                ws.send(message).unwrap();
+                if let Err(e) = ws.send(message) {
+                    return (e, count);
+                }
                 count += 1;
             }
             Ok(_) => {}
@@ -165,8 +147,8 @@ where
 {
     const CLIENT_SEED: u32 = 1_000_000;
     let server_side = thread::spawn(move || {
-        let (mut reader, writer) = server.split().unwrap();
-        let reading = thread::spawn(move || read_load(&mut reader, n, CLIENT_SEED));
+        let (mut reader, writer) = server.into_split().unwrap();
+        let reading = thread::spawn(move || read_load::<S>(&mut reader, n, CLIENT_SEED));
         let mut pings = 0;
         for i in 0..n {
             writer
@@ -181,7 +163,7 @@ where
         }
         (reading.join().unwrap(), pings)
     });
-    let (mut reader, writer) = client.split().unwrap();
+    let (mut reader, writer) = client.into_split().unwrap();
     let writer_for_thread = writer.clone();
     let writing = thread::spawn(move || {
         for i in 0..n {
@@ -208,7 +190,7 @@ where
     }
     writing.join().unwrap();
     writer.close(1000, "done").unwrap();
-    let rest = read_load(&mut reader, 0, 0);
+    let rest = read_load::<C>(&mut reader, 0, 0);
     let client_report = LoadReport { received, ..rest };
     let (server_report, pings) = server_side.join().unwrap();
     (client_report, server_report, pings)

@@ -1,18 +1,15 @@
-//! Helpers shared by the hostile-peer tests: a real server on 127.0.0.1
-//! (port 0; the blocking adapter with a thread per connection, or the
-//! tokio adapter with a task per connection on a current-thread runtime),
-//! a raw TCP peer that writes hand-built bytes, and the three checks every
-//! case makes: the answer, the time it took, and a well-behaved client
-//! served afterwards.
+//! The hostile-peer suites' server and raw peer: a real server on
+//! 127.0.0.1 (port 0; the blocking adapter with a thread per connection,
+//! or the tokio adapter with a task per connection on a current-thread
+//! runtime), a raw TCP peer that writes hand-built bytes, and the three
+//! checks every case makes: the answer, the time it took, and a
+//! well-behaved client served afterwards.
 //!
-//! Each test file lists its tests in [`against_both_servers!`], which runs
-//! every one against both servers (`blocking::NAME`, `tokio::NAME`): the
-//! tests call [`Server::start`] or [`Server::with`] and get the server of
-//! the run they are in.
+//! Each test file lists its tests in [`against_both_adapters!`], which
+//! runs every one against both servers (`blocking::NAME`, `tokio::NAME`):
+//! the tests call [`Server::start`] or [`Server::with`] and get the
+//! server of the run they are in.
 
-#![allow(dead_code)]
-
-use std::cell::Cell;
 use std::collections::HashSet;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -21,10 +18,14 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use wsproto::blocking::{ClientBuilder, Error, Message, ServerBuilder};
+use wsproto::Parsed;
+use wsproto::blocking::{ClientBuilder, Error, Message};
 use wsproto::frame::{FrameHeader, OpCode};
-use wsproto::handshake::OriginPolicy;
-use wsproto::{Config, Parsed};
+
+pub use super::adapter::{Adapter, ServerBuilder};
+pub use super::procfs::{rss_kib, status_kib};
+pub use super::timing::within;
+pub use super::wire::*;
 
 /// Upper bound for anything that should be instant, generous enough for a
 /// loaded 2-core machine running debug builds.
@@ -46,124 +47,8 @@ impl Outcome {
     }
 }
 
-/// Which adapter serves the connections.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Adapter {
-    /// `wsproto::blocking`, a thread per connection.
-    Blocking,
-    /// `wsproto::tokio`, a task per connection on a current-thread runtime
-    /// (its own thread): a task that blocked would stall every other.
-    Tokio,
-}
-
-thread_local! {
-    /// The adapter of the test running on this thread.
-    static ADAPTER: Cell<Adapter> = const { Cell::new(Adapter::Blocking) };
-}
-
-/// Runs `test` with [`Server::start`] and [`Server::with`] starting servers
-/// on `adapter`.
-pub fn run_against(adapter: Adapter, test: fn()) {
-    ADAPTER.with(|a| a.set(adapter));
-    test();
-}
-
-/// Makes each listed test function (a plain `fn NAME()`, no `#[test]`)
-/// into two tests, `blocking::NAME` and `tokio::NAME` (with the `tokio`
-/// feature), each starting its servers on that adapter. A test written
-/// `#[tokio_ignore = "why"] NAME` is ignored on tokio, with the reason:
-/// `cargo test -- --ignored` still runs it.
-#[macro_export]
-macro_rules! against_both_servers {
-    ($($(#[tokio_ignore = $why:literal])? $test:ident),* $(,)?) => {
-        mod blocking {
-            $(
-                #[test]
-                fn $test() {
-                    super::hostile_support::run_against(
-                        super::hostile_support::Adapter::Blocking,
-                        super::$test,
-                    );
-                }
-            )*
-        }
-        #[cfg(feature = "tokio")]
-        mod tokio {
-            $(
-                #[test]
-                $(#[ignore = $why])?
-                fn $test() {
-                    super::hostile_support::run_against(
-                        super::hostile_support::Adapter::Tokio,
-                        super::$test,
-                    );
-                }
-            )*
-        }
-    };
-}
-
-/// What the server is built with: the settings both adapters' builders
-/// take, set as on a `ServerBuilder`.
-#[derive(Debug, Clone, Default)]
-pub struct Settings {
-    config: Option<Config>,
-    handshake_timeout: Option<Duration>,
-    origin_policy: Option<OriginPolicy>,
-}
-
-impl Settings {
-    pub fn new() -> Settings {
-        Settings::default()
-    }
-
-    pub fn config(mut self, config: Config) -> Settings {
-        self.config = Some(config);
-        self
-    }
-
-    pub fn handshake_timeout(mut self, timeout: Duration) -> Settings {
-        self.handshake_timeout = Some(timeout);
-        self
-    }
-
-    pub fn origin_policy(mut self, policy: OriginPolicy) -> Settings {
-        self.origin_policy = Some(policy);
-        self
-    }
-
-    fn blocking(&self) -> ServerBuilder {
-        let mut builder = ServerBuilder::new();
-        if let Some(config) = &self.config {
-            builder = builder.config(config.clone());
-        }
-        if let Some(timeout) = self.handshake_timeout {
-            builder = builder.handshake_timeout(timeout);
-        }
-        if let Some(policy) = &self.origin_policy {
-            builder = builder.origin_policy(policy.clone());
-        }
-        builder
-    }
-
-    #[cfg(feature = "tokio")]
-    fn tokio(&self) -> wsproto::tokio::ServerBuilder {
-        let mut builder = wsproto::tokio::ServerBuilder::new();
-        if let Some(config) = &self.config {
-            builder = builder.config(config.clone());
-        }
-        if let Some(timeout) = self.handshake_timeout {
-            builder = builder.handshake_timeout(timeout);
-        }
-        if let Some(policy) = &self.origin_policy {
-            builder = builder.origin_policy(policy.clone());
-        }
-        builder
-    }
-}
-
 /// A server on 127.0.0.1:0 on the adapter of the running test (see
-/// [`against_both_servers!`]), each connection echoing data messages
+/// [`against_both_adapters!`]), each connection echoing data messages
 /// until it ends. Every connection's outcome is reported in the order
 /// the connections end.
 pub struct Server {
@@ -180,19 +65,20 @@ pub struct Server {
 impl Server {
     /// The default server: default settings and config.
     pub fn start() -> Server {
-        Server::with(Settings::new())
+        Server::with(ServerBuilder::new())
     }
 
-    pub fn with(settings: Settings) -> Server {
+    /// A server built by `builder` (of the current adapter).
+    pub fn with(builder: ServerBuilder) -> Server {
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let live = Arc::new(AtomicUsize::new(0));
-        let (addr, acceptor) = match ADAPTER.with(Cell::get) {
+        let (addr, acceptor) = match Adapter::current() {
             Adapter::Blocking => {
-                blocking_server(settings.blocking(), tx, stop.clone(), live.clone())
+                blocking_server(builder.blocking(), tx, stop.clone(), live.clone())
             }
             #[cfg(feature = "tokio")]
-            Adapter::Tokio => tokio_server::start(settings.tokio(), tx, stop.clone(), live.clone()),
+            Adapter::Tokio => tokio_server::start(builder.tokio(), tx, stop.clone(), live.clone()),
             #[cfg(not(feature = "tokio"))]
             Adapter::Tokio => unreachable!("tokio tests need the tokio feature"),
         };
@@ -260,7 +146,7 @@ type Outcomes = mpsc::Sender<(SocketAddr, Outcome)>;
 
 /// The blocking server: an acceptor thread and a thread per connection.
 fn blocking_server(
-    builder: ServerBuilder,
+    builder: wsproto::blocking::ServerBuilder,
     tx: Outcomes,
     stop: Arc<AtomicBool>,
     live: Arc<AtomicUsize>,
@@ -281,17 +167,7 @@ fn blocking_server(
             thread::spawn(move || {
                 let outcome = match builder.accept(tcp) {
                     Err(e) => Outcome::Refused(e),
-                    Ok(mut ws) => Outcome::Ended(loop {
-                        match ws.read() {
-                            Ok(m) if m.is_data() => {
-                                if let Err(e) = ws.send(m) {
-                                    break e;
-                                }
-                            }
-                            Ok(_) => {}
-                            Err(e) => break e,
-                        }
-                    }),
+                    Ok(mut ws) => Outcome::Ended(super::blocking::echo(&mut ws).0),
                 };
                 live.fetch_sub(1, Ordering::SeqCst);
                 let _ = tx.send((peer, outcome));
@@ -337,7 +213,15 @@ mod tokio_server {
                     tokio::spawn(async move {
                         let outcome = match builder.accept(tcp).await {
                             Err(e) => Outcome::Refused(e),
-                            Ok(ws) => Outcome::Ended(echo(ws).await),
+                            // A normal end (`recv` gives `None` after the
+                            // closing handshake) is reported as the
+                            // blocking adapter reports it.
+                            Ok(mut ws) => Outcome::Ended(
+                                super::super::tokio_ws::echo(&mut ws)
+                                    .await
+                                    .err()
+                                    .unwrap_or(Error::ConnectionClosed),
+                            ),
                         };
                         live.fetch_sub(1, Ordering::SeqCst);
                         let _ = tx.send((peer, outcome));
@@ -347,24 +231,6 @@ mod tokio_server {
             // Dropping the runtime here drops the tasks still running.
         });
         (addr, acceptor)
-    }
-
-    /// Echoes until the end; a normal end (`recv` gives `None` after the
-    /// closing handshake) is reported as the blocking adapter reports it,
-    /// [`Error::ConnectionClosed`].
-    async fn echo(mut ws: wsproto::tokio::WebSocket<tokio::net::TcpStream>) -> Error {
-        loop {
-            match ws.recv().await {
-                Some(Ok(m)) if m.is_data() => {
-                    if let Err(e) = ws.send(m).await {
-                        return e;
-                    }
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => return e,
-                None => return Error::ConnectionClosed,
-            }
-        }
     }
 }
 
@@ -379,14 +245,6 @@ impl Drop for Server {
     }
 }
 
-/// Asserts `elapsed < limit`, prints the figure (`--nocapture`) and returns it.
-pub fn within(what: &str, started: Instant, limit: Duration) -> Duration {
-    let elapsed = started.elapsed();
-    println!("{what}: {elapsed:?}");
-    assert!(elapsed < limit, "{what} took {elapsed:?} (limit {limit:?})");
-    elapsed
-}
-
 /// A raw TCP peer with read and write timeouts, so nothing blocks forever.
 pub fn raw(addr: SocketAddr) -> TcpStream {
     let tcp = TcpStream::connect(addr).unwrap();
@@ -396,16 +254,10 @@ pub fn raw(addr: SocketAddr) -> TcpStream {
     tcp
 }
 
-pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
-pub const ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
-
-/// A valid upgrade request with `extra` header lines (each ending in CRLF)
-/// before the blank line.
+/// A valid upgrade request for `/chat` with `extra` header lines (each
+/// ending in CRLF) before the blank line.
 pub fn request_with(extra: &str) -> String {
-    format!(
-        "GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
-    )
+    upgrade_request("/chat", extra)
 }
 
 /// Writes bytes, ignoring a reset: a server may refuse and close while we
@@ -529,70 +381,10 @@ impl RawWs {
     }
 }
 
-/// A client frame, masked with `mask` (None: unmasked), with the payload
-/// length as given.
-pub fn frame(first: u8, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut out = header(first, payload.len() as u64, mask);
-    let key = mask.unwrap_or([0; 4]);
-    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
-    out
-}
-
-/// A masked client frame (the RFC 5.7 key).
-pub fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
-    frame(first, payload, Some(MASK))
-}
-
-pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-
-/// A frame header declaring `len` payload bytes, whatever follows.
-pub fn header(first: u8, len: u64, mask: Option<[u8; 4]>) -> Vec<u8> {
-    let bit = if mask.is_some() { 0x80 } else { 0 };
-    let mut out = vec![first];
-    if len < 126 {
-        out.push(bit | len as u8);
-    } else if len <= 0xffff {
-        out.push(bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(bit | 127);
-        out.extend_from_slice(&len.to_be_bytes());
-    }
-    if let Some(key) = mask {
-        out.extend_from_slice(&key);
-    }
-    out
-}
-
-// First bytes: FIN bit plus opcode.
-pub const TEXT: u8 = 0x81;
-pub const TEXT_FIRST: u8 = 0x01;
-pub const BINARY: u8 = 0x82;
-pub const BINARY_FIRST: u8 = 0x02;
-pub const CONT: u8 = 0x00;
-pub const CONT_LAST: u8 = 0x80;
-pub const CLOSE: u8 = 0x88;
-pub const PING: u8 = 0x89;
-
-/// Resident memory of this process in KiB (Linux `VmRSS`).
-pub fn rss_kib() -> u64 {
-    status_kib("VmRSS:")
-}
-
-/// A figure in KiB from `/proc/self/status` (`VmRSS:`, `VmHWM:`).
-pub fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// The server's close code, as the protocol error on its side.
 pub fn protocol_code(outcome: &Outcome) -> Option<u16> {
     match outcome.error() {
-        Error::Protocol(p) => Some(p.close_code()),
+        Error::Protocol(p) => Some(p.close_code().as_u16()),
         _ => None,
     }
 }

@@ -1,14 +1,22 @@
 //! Real proxies for the proxy tests: Debian's `tinyproxy` (HTTP CONNECT)
-//! and `microsocks` (SOCKS5), each started on a free loopback port with a
+//! and `microsocks` (SOCKS5), each started on a loopback port with a
 //! generated configuration, waited for until it listens, and killed when
 //! dropped. `.ci/run` installs both; without them a test fails under
 //! `CI=true` and is skipped (with the reason printed) otherwise.
+//!
+//! The port is held by the proxy itself from the start: microsocks binds
+//! port 0 and its port is read from `/proc` (the listening socket among
+//! its own descriptors). tinyproxy refuses port 0, so it is given a port
+//! outside the kernel's ephemeral range (which no port-0 bind or outgoing
+//! connection is handed), and started again on another if that one is
+//! taken; it counts as started only when its own process holds the
+//! listening socket, so another program on the port is never mistaken for
+//! it.
 //!
 //! Also an echo server (plain or TLS with a self-signed certificate for
 //! `localhost`) that serves any number of clients and records the TLS
 //! server name each one asked for.
 
-#![allow(dead_code, unreachable_pub)]
 // Without the `tls` feature `TlsServerConfig` is `()`, which is `Copy`.
 #![allow(clippy::clone_on_copy)]
 
@@ -22,8 +30,14 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use wsproto::blocking::{Error, Stream, WebSocket, accept};
+use wsproto::blocking::{Error, accept};
 use wsproto::proxy::ProxyError;
+
+use super::blocking::echo;
+use super::child::wait_listening;
+use super::net::candidate_port;
+#[cfg(feature = "tls")]
+pub use super::tls::{certified, pki, trusting};
 
 /// The credentials of the proxies the tests start with authentication.
 pub const AUTH: (&str, &str) = ("alice", "pw-s3cret");
@@ -79,13 +93,14 @@ fn scratch(name: &str) -> PathBuf {
     dir
 }
 
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// How a proxy gets its port.
+#[derive(Clone, Copy)]
+enum Port {
+    /// It binds port 0; the port is read from `/proc` once it listens.
+    Zero,
+    /// It needs a number: [`candidate_port`], another if that one turns
+    /// out to be taken.
+    Chosen,
 }
 
 impl ProxyProcess {
@@ -107,7 +122,7 @@ impl ProxyProcess {
         }
         let dir = scratch("tinyproxy");
         let auth = auth.map_or(String::new(), |(u, p)| format!("BasicAuth {u} {p}\n"));
-        Some(Self::start("tinyproxy", dir, |dir, port| {
+        Some(Self::start("tinyproxy", dir, Port::Chosen, |dir, port| {
             let config = dir.join("tinyproxy.conf");
             fs::write(
                 &config,
@@ -134,6 +149,7 @@ impl ProxyProcess {
         Some(Self::start(
             "microsocks",
             scratch("microsocks"),
+            Port::Zero,
             |_, port| {
                 let mut command = Command::new("microsocks");
                 command.args([
@@ -152,13 +168,22 @@ impl ProxyProcess {
         ))
     }
 
-    /// Starts the command `make` builds on a free port, until it listens
-    /// (a few tries: the port may be taken between choosing and binding).
-    fn start(name: &'static str, dir: PathBuf, make: impl Fn(&Path, u16) -> Command) -> Self {
-        for _ in 0..5 {
-            let port = free_port();
+    /// Starts the command `make` builds for a port (0 for [`Port::Zero`])
+    /// and waits until it listens; a few tries for a [`Port::Chosen`]
+    /// taken by someone else.
+    fn start(
+        name: &'static str,
+        dir: PathBuf,
+        port: Port,
+        make: impl Fn(&Path, u16) -> Command,
+    ) -> Self {
+        for _ in 0..10 {
+            let number = match port {
+                Port::Zero => 0,
+                Port::Chosen => candidate_port(),
+            };
             let out = fs::File::create(dir.join("output")).unwrap();
-            let child = make(&dir, port)
+            let child = make(&dir, number)
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().unwrap())
                 .stderr(out)
@@ -166,7 +191,7 @@ impl ProxyProcess {
                 .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
             let mut proxy = ProxyProcess {
                 child,
-                port,
+                port: number,
                 dir: dir.clone(),
                 name,
             };
@@ -177,25 +202,17 @@ impl ProxyProcess {
         panic!("{name} did not start; see {}", dir.display());
     }
 
-    /// Waits until the process listens on its port; false if it ended
-    /// first (the port was taken between choosing and binding).
+    /// Waits until the process itself listens on its port (on some port,
+    /// which becomes its port, when it was given 0); false if it ended
+    /// first (the port was taken).
     fn wait_listening(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return false;
+        match wait_listening(&mut self.child, self.port, self.name) {
+            Some(port) => {
+                self.port = port;
+                true
             }
-            if listens(self.child.id(), self.port) {
-                return true;
-            }
-            thread::sleep(Duration::from_millis(10));
+            None => false,
         }
-        panic!(
-            "{} not listening on {} after 10 s: {}",
-            self.name,
-            self.port,
-            self.output()
-        );
     }
 
     /// The proxy's port on 127.0.0.1.
@@ -233,33 +250,6 @@ impl ProxyProcess {
     }
 }
 
-/// Whether process `pid` holds the socket listening on 127.0.0.1:`port`.
-/// Accepting a connection is not proof: a test running alongside may have
-/// bound the port (its own port 0) after `free_port` let it go, and then
-/// the proxy, failing to bind, would be stood in for by that server. On
-/// Linux the listening socket's inode is looked up among the process's
-/// descriptors; elsewhere a connection has to do.
-fn listens(pid: u32, port: u16) -> bool {
-    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
-        return TcpStream::connect(("127.0.0.1", port)).is_ok();
-    };
-    const LISTEN: &str = "0A";
-    let local = format!("0100007F:{port:04X}");
-    let Some(inode) = table.lines().skip(1).find_map(|line| {
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        (fields.get(1) == Some(&local.as_str()) && fields.get(3) == Some(&LISTEN))
-            .then(|| fields.get(9).map(|inode| format!("socket:[{inode}]")))
-            .flatten()
-    }) else {
-        return false;
-    };
-    fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
-        fds.flatten().any(|fd| {
-            fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == inode.as_str())
-        })
-    })
-}
-
 impl Drop for ProxyProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -281,7 +271,7 @@ pub struct EchoServer {
 }
 
 #[cfg(feature = "tls")]
-pub type TlsServerConfig = Arc<wsproto::blocking::tls::rustls::ServerConfig>;
+pub type TlsServerConfig = Arc<wsproto::tls::rustls::ServerConfig>;
 #[cfg(not(feature = "tls"))]
 pub type TlsServerConfig = ();
 
@@ -329,12 +319,11 @@ impl EchoServer {
 #[cfg(feature = "tls")]
 fn serve(tcp: TcpStream, tls: Option<TlsServerConfig>, names: &Mutex<Vec<Option<String>>>) {
     use wsproto::blocking::MaybeTlsStream;
-    use wsproto::blocking::tls::rustls::Connection;
+    use wsproto::tls::rustls::Connection;
     let stream = match tls {
         None => MaybeTlsStream::Plain(tcp),
         Some(config) => {
-            let Ok(stream) =
-                wsproto::blocking::tls::accept_tls(tcp, config, Duration::from_secs(10))
+            let Ok(stream) = wsproto::blocking::accept_tls(tcp, config, Duration::from_secs(10))
             else {
                 return;
             };
@@ -350,73 +339,15 @@ fn serve(tcp: TcpStream, tls: Option<TlsServerConfig>, names: &Mutex<Vec<Option<
         }
     };
     if let Ok(mut ws) = accept(stream) {
-        echo(&mut ws);
+        let _ = echo(&mut ws);
     }
 }
 
 #[cfg(not(feature = "tls"))]
 fn serve(tcp: TcpStream, _tls: Option<TlsServerConfig>, _names: &Mutex<Vec<Option<String>>>) {
     if let Ok(mut ws) = accept(tcp) {
-        echo(&mut ws);
+        let _ = echo(&mut ws);
     }
-}
-
-fn echo<S: Stream>(ws: &mut WebSocket<S>) -> Error {
-    loop {
-        match ws.read() {
-            Ok(message) if message.is_data() => {
-                if let Err(e) = ws.send(message) {
-                    return e;
-                }
-            }
-            Ok(_) => {}
-            Err(e) => return e,
-        }
-    }
-}
-
-/// A certificate for `names` and a client config that trusts it.
-#[cfg(feature = "tls")]
-pub fn pki(
-    names: &[&str],
-) -> (
-    TlsServerConfig,
-    Arc<wsproto::blocking::tls::rustls::ClientConfig>,
-) {
-    let (server, cert) = certified(names);
-    (server, trusting(vec![cert]))
-}
-
-/// A server config with a self-signed certificate for `names` (IP
-/// addresses become IP names), and the certificate.
-#[cfg(feature = "tls")]
-pub fn certified(
-    names: &[&str],
-) -> (
-    TlsServerConfig,
-    wsproto::blocking::tls::rustls::pki_types::CertificateDer<'static>,
-) {
-    use wsproto::blocking::tls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
-    let names = names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
-    let certified = rcgen::generate_simple_self_signed(names).unwrap();
-    let cert = certified.cert.der().clone();
-    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-        certified.signing_key.serialize_der(),
-    ));
-    let server = wsproto::blocking::tls::server_config(vec![cert.clone()], key).unwrap();
-    (server, cert)
-}
-
-/// A client config trusting exactly `certs`.
-#[cfg(feature = "tls")]
-pub fn trusting(
-    certs: Vec<wsproto::blocking::tls::rustls::pki_types::CertificateDer<'static>>,
-) -> Arc<wsproto::blocking::tls::rustls::ClientConfig> {
-    let mut roots = wsproto::blocking::tls::rustls::RootCertStore::empty();
-    for cert in certs {
-        roots.add(cert).unwrap();
-    }
-    wsproto::blocking::tls::client_config_with_roots(roots).unwrap()
 }
 
 /// An `https://` proxy made of two real parts: a TLS front on 127.0.0.1
@@ -434,8 +365,8 @@ impl TlsFront {
     pub fn start(config: TlsServerConfig, to_port: u16) -> TlsFront {
         use std::io::Write;
         use std::net::Shutdown;
-        use wsproto::blocking::tls::rustls::Connection;
         use wsproto::blocking::{MaybeTlsStream, SplitStream};
+        use wsproto::tls::rustls::Connection;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let front = TlsFront {
             port: listener.local_addr().unwrap().port(),
@@ -448,7 +379,7 @@ impl TlsFront {
                 let names = names.clone();
                 thread::spawn(move || {
                     let Ok(tls) =
-                        wsproto::blocking::tls::accept_tls(tcp, config, Duration::from_secs(10))
+                        wsproto::blocking::accept_tls(tcp, config, Duration::from_secs(10))
                     else {
                         return;
                     };
