@@ -182,7 +182,7 @@ async fn echo(addr: SocketAddr, conns: usize, messages: usize) -> f64 {
     let mut tasks = Vec::new();
     for ws in clients {
         tasks.push(tokio::spawn(async move {
-            let (mut reader, writer) = ws.split();
+            let (mut reader, writer) = ws.into_split();
             let sending = tokio::spawn(async move {
                 let payload = [7u8; 16];
                 for i in 0..messages {

@@ -7,7 +7,7 @@
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use wsproto::deflate::DeflateParams;
-use wsproto::{Config, Connection, Event, Role, Transmit};
+use wsproto::{Config, Connection, Message, Role, Transmit};
 
 /// A JSON array of objects as an API would send: repeated keys, varied
 /// values. Deterministic.
@@ -87,7 +87,7 @@ fn bench(c: &mut Criterion) {
                     |frame| {
                         client.receive_data(&frame).unwrap();
                         match client.poll_event() {
-                            Some(Event::Text(t)) => t.len(),
+                            Some(Message::Text(t)) => t.len(),
                             _ => unreachable!(),
                         }
                     },

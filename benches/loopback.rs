@@ -308,7 +308,7 @@ impl Echo for Wsproto {
     }
 
     fn split(ws: WsClient) -> (Self::Tx, Self::Rx) {
-        let (reader, writer) = ws.split().expect("wsproto split");
+        let (reader, writer) = ws.into_split().expect("wsproto split");
         (writer, reader)
     }
 

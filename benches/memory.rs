@@ -42,100 +42,32 @@
 
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::thread;
 
 use bytes::Bytes;
 use support::masked_frames;
 use wsproto::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
-use wsproto::{Config, Connection, Event, Role, Transmit};
+use wsproto::{Config, Connection, Message, Role, Transmit};
 
 // ---------------------------------------------------------------------------
-// The counting allocator.
+// The counting allocator: the tests' (live heap, per-thread allocations,
+// `--trace-allocs` backtraces), one file for both.
 
-struct Counting;
-
-/// Live heap bytes, all threads.
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-thread_local! {
-    /// Allocations (and reallocations) made by this thread.
-    static THREAD_ALLOCS: Cell<u64> = const { Cell::new(0) };
-    /// `--trace-allocs`, inside a measurement: print where each
-    /// allocation of this thread comes from.
-    static TRACE: Cell<Trace> = const { Cell::new(Trace::Off) };
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Trace {
-    Off,
-    On,
-    Capturing,
-}
-
-fn note(size: isize, allocation: bool) {
-    LIVE.fetch_add(size, Ordering::Relaxed);
-    if !allocation {
-        return;
-    }
-    // `try_with`: the slots are gone while a thread is being torn down.
-    match TRACE.try_with(Cell::get) {
-        // The tracer's own allocations (the backtrace, the printing).
-        Ok(Trace::Capturing) => {}
-        Ok(Trace::On) => {
-            let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
-            TRACE.with(|t| t.set(Trace::Capturing));
-            let trace = std::backtrace::Backtrace::force_capture();
-            eprintln!("allocation of {size} B on the measured thread:\n{trace}");
-            TRACE.with(|t| t.set(Trace::On));
-        }
-        _ => {
-            let _ = THREAD_ALLOCS.try_with(|c| c.set(c.get() + 1));
-        }
-    }
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize, true);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note(layout.size() as isize, true);
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        note(-(layout.size() as isize), false);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note(new_size as isize - layout.size() as isize, true);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+#[path = "../tests/support/alloc.rs"]
+#[allow(dead_code)]
+mod alloc;
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: alloc::Counting = alloc::Counting;
 
-fn live() -> isize {
-    LIVE.load(Ordering::SeqCst)
-}
+use alloc::live;
 
-fn thread_allocs() -> u64 {
-    THREAD_ALLOCS.with(Cell::get)
-}
-
-/// Allocations made by this thread in `f`.
+/// Allocations made by this thread in `f` (a backtrace for each with
+/// `trace`).
 fn count_allocs(trace: bool, f: impl FnOnce()) -> u64 {
-    let before = thread_allocs();
-    TRACE.with(|t| t.set(if trace { Trace::On } else { Trace::Off }));
-    f();
-    TRACE.with(|t| t.set(Trace::Off));
-    thread_allocs() - before
+    alloc::trace(trace, f)
 }
 
 // ---------------------------------------------------------------------------
@@ -822,7 +754,7 @@ fn core_held(role: Role, count: usize) -> (isize, isize) {
     for conn in &mut conns {
         conn.receive_data(&incoming).expect("valid frame");
         match conn.poll_event() {
-            Some(Event::Binary(message)) => assert_eq!(message.len(), LARGE),
+            Some(Message::Binary(message)) => assert_eq!(message.len(), LARGE),
             other => panic!("core: {other:?}"),
         }
         conn.send_binary(data.clone()).expect("open");

@@ -20,69 +20,38 @@
 //! the rate is what the set-up delivers, not what it drops. Needs
 //! `redis-server` (Debian's) and the example built in the bench profile.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use std::cell::RefCell;
+use support::child::{Killed, example_path, start_on_a_port};
 use wsproto::Message;
 
 const WINDOW: usize = 32;
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// redis-server on a loopback port its own process holds (see
+/// `start_on_a_port`), no persistence.
 fn start_redis(dir: &std::path::Path) -> (Killed, String) {
-    let port = free_port();
-    let child = Command::new("redis-server")
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no", "--maxclients", "1000"])
-        .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server (apt-get install redis-server)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (child, port) = start_on_a_port("redis-server", |port| {
+        let mut command = Command::new("redis-server");
+        command
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no", "--maxclients", "1000"])
+            .arg("--dir")
+            .arg(dir)
+            .stdout(Stdio::null());
+        command
+    });
     (Killed(child), format!("redis://127.0.0.1:{port}"))
 }
 
-fn axum_chat() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join("release/examples/axum_chat");
-    assert!(
-        path.exists(),
-        "{} is missing: cargo build --profile bench --all-features --example axum_chat",
-        path.display()
-    );
-    path
-}
-
 fn start_instance(redis: &str) -> (Killed, String) {
-    let mut child = Command::new(axum_chat())
+    let mut child = Command::new(example_path("axum_chat"))
         .args(["127.0.0.1:0", "--redis", redis, "--no-notices"])
         .stdout(Stdio::piped())
         .spawn()

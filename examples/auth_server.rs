@@ -20,40 +20,60 @@
 //! client that sent garbage or went away (`connection: handshake failed: …`
 //! on stderr).
 //!
+//! `SIGTERM` or Ctrl-C stops it well: a Close 1001 to every client, status
+//! 0, `shutdown: N closed, M cut` on stderr (`common/stop.rs`); the
+//! `reconnecting_client` comes back soon to a server restarted on the same
+//! address.
+//!
 //! ```text
 //! cargo run --example auth_server -- 127.0.0.1:9002 secret   # defaults
 //! cargo run --example client -- 'ws://127.0.0.1:9002/?token=secret'
 //! cargo run --example reconnecting_client -- ws://127.0.0.1:9002/ secret
 //! ```
 
+#[path = "common/stop.rs"]
+mod stop;
+
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 
-use wsproto::blocking::{Decision, Error, Message, accept_with};
+use wsproto::blocking::{ConnectionSet, Decision, Error, Message, ServerBuilder};
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or("127.0.0.1:9002".into());
     let token = args.next().unwrap_or("secret".into());
     let listener = TcpListener::bind(&addr)?;
+    let set = ConnectionSet::new();
+    let server = ServerBuilder::new().connection_set(&set);
+    let stop = stop::Stop::on_signals(&listener)?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;
     for stream in listener.incoming() {
+        if stop.requested() {
+            break;
+        }
         let Ok(stream) = stream else { continue };
-        let token = token.clone();
+        let (token, server) = (token.clone(), server.clone());
         std::thread::spawn(move || {
-            if let Err(e) = serve(stream, &token) {
+            if let Err(e) = serve(&server, stream, &token) {
                 eprintln!("connection: {e}");
             }
         });
     }
+    // A Close 1001 to every connection (handshakes still under way are
+    // answered 503 with `Retry-After`), then their closing handshakes.
+    drop(listener);
+    set.shutdown();
+    let report = set.wait_timeout(stop::CLOSE_WAIT);
+    eprintln!("shutdown: {} closed, {} cut", report.closed, report.cut);
     Ok(())
 }
 
-fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
+fn serve(server: &ServerBuilder, stream: TcpStream, token: &str) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     let mut via = None;
-    let accepted = accept_with(stream, |request| {
+    let accepted = server.accept_with(stream, |request| {
         let Some(upgrade) = request.upgrade() else {
             return Decision::reject(404);
         };
@@ -104,6 +124,9 @@ fn serve(stream: TcpStream, token: &str) -> Result<(), Error> {
             {
                 via = Some("first message");
             }
+            // The peer's Close, or the server's own (a shutdown): answered
+            // inside `read`; the handshake ends there.
+            Message::Close(_) => return drain(&mut ws),
             _ => {
                 // RFC 6455 §7.4.1: 1008, "a message that violates its policy".
                 ws.close(1008, "authentication required")?;

@@ -87,7 +87,7 @@ fn run(url: &str, linger: Duration) -> Result<(), Error> {
         }
     }
     let (ws, _response) = connect(url)?;
-    let (mut reader, writer) = ws.split()?;
+    let (mut reader, writer) = ws.into_split()?;
     let (news, inbox) = mpsc::channel();
 
     // Lines from stdin go out as text messages.

@@ -8,7 +8,7 @@
 use std::io::IoSlice;
 use std::time::Instant;
 use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser};
-use wsproto::{Config, Connection, Event, Parsed, Role, Transmit};
+use wsproto::{Config, Connection, Message, Parsed, Role, Transmit};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Client: the upgrade request for a URL, with a fresh random key.
@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     pump("client -> server", &mut client, &mut server)?;
     while let Some(event) = server.poll_event() {
         println!("server got {event:?}");
-        if let Event::Text(text) = event {
+        if let Message::Text(text) = event {
             server.send_text(text)?; // echo; the Pong is already queued
         }
     }

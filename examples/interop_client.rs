@@ -16,13 +16,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let url = std::env::args()
         .nth(1)
         .unwrap_or("ws://127.0.0.1:8765".into());
-    #[allow(unused_mut)] // without the `deflate` feature
-    let mut config = Config::default();
+    let client = ClientBuilder::new(&url).config(Config::default());
     #[cfg(feature = "deflate")]
-    {
-        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
-    }
-    let (mut ws, _established) = ClientBuilder::new(&url).config(config).connect()?;
+    let client = client.deflate(wsproto::deflate::DeflateConfig::default());
+    let (mut ws, _established) = client.connect()?;
     #[cfg(feature = "deflate")]
     if _established.deflate().is_none() {
         return Err("the server did not agree to permessage-deflate".into());
@@ -43,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // All of them in flight at once, then the echoes.
     for message in &expected {
-        ws.queue(message.clone())?;
+        ws.feed(message.clone())?;
     }
     ws.flush()?;
     let mut failures = 0;

@@ -16,7 +16,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use wsproto::handshake::{ClientRequest, WsUrl};
-use wsproto::{Config, Connection, Event, Parsed, Role, Transmit};
+use wsproto::{Config, Connection, Message, Parsed, Role, Transmit};
 
 fn main() -> Result<(), Box<dyn Error>> {
     let url = match std::env::args().nth(1) {
@@ -56,11 +56,11 @@ fn main() -> Result<(), Box<dyn Error>> {
         conn.handle_timeout(Instant::now());
         while let Some(event) = conn.poll_event() {
             match event {
-                Event::Text(text) => {
+                Message::Text(text) => {
                     println!("received: {text}");
                     conn.close(1000, "done")?; // one echo is enough
                 }
-                Event::Close(frame) => println!("peer closed: {}", frame.code),
+                Message::Close(frame) => println!("peer closed: {}", frame.code),
                 other => println!("event: {other:?}"),
             }
         }

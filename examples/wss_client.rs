@@ -11,11 +11,11 @@
 //! With a PEM file, only the certificates in it are trusted: a private CA,
 //! or the self-signed certificate `tls_echo_server` prints.
 
-use wsproto::blocking::tls::client_config_with_roots;
-use wsproto::blocking::tls::rustls::RootCertStore;
-use wsproto::blocking::tls::rustls::pki_types::CertificateDer;
-use wsproto::blocking::tls::rustls::pki_types::pem::PemObject;
 use wsproto::blocking::{ClientBuilder, Message};
+use wsproto::tls::client_config_with_roots;
+use wsproto::tls::rustls::RootCertStore;
+use wsproto::tls::rustls::pki_types::CertificateDer;
+use wsproto::tls::rustls::pki_types::pem::PemObject;
 
 fn main() -> std::process::ExitCode {
     match run() {

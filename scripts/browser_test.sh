@@ -27,7 +27,8 @@ if [ ! -d tests/browser/node_modules/playwright-core ]; then
     (cd tests/browser && npm ci --no-audit --no-fund)
 fi
 
-# With permessage-deflate: the test checks that Chromium agreed to it.
+# With permessage-deflate: the test checks that Chromium agreed to it, and
+# (axum_chat) that a long post was compressed once for the room.
 cargo build --all-features --example chat_server --example axum_chat
 target_dir=${CARGO_TARGET_DIR:-target}
 examples="$(realpath "$target_dir")/debug/examples"
@@ -39,10 +40,10 @@ EXPECT_EXTENSION=permessage-deflate timeout 120 node chat.test.js "$examples/cha
 # the server advertising extended CONNECT, opens the WebSocket on the same
 # connection (RFC 8441); over plain HTTP, an HTTP/1.1 GET.
 echo "== axum_chat --tls (HTTP/2, extended CONNECT)"
-SERVER_ARGS=--tls SCHEME=https EXPECT_SOCKET="HTTP/2.0 CONNECT" EXPECT_EXTENSION=permessage-deflate \
+SERVER_ARGS=--tls SCHEME=https EXPECT_SOCKET="HTTP/2.0 CONNECT" EXPECT_EXTENSION=permessage-deflate EXPECT_COMPRESSED=1 \
     timeout 120 node chat.test.js "$examples/axum_chat"
 echo "== axum_chat (HTTP/1.1)"
-EXPECT_SOCKET="HTTP/1.1 GET" EXPECT_EXTENSION=permessage-deflate \
+EXPECT_SOCKET="HTTP/1.1 GET" EXPECT_EXTENSION=permessage-deflate EXPECT_COMPRESSED=1 \
     timeout 120 node chat.test.js "$examples/axum_chat"
 # Two instances sharing a room through a redis-server the test starts.
 echo "== axum_chat --redis (a page on each of two instances)"

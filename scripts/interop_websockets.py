@@ -9,8 +9,11 @@
                                             its port to PORTFILE; exits
                                             after one connection
     interop_websockets.py client URL        sends messages to an echo
-                                            server, checks each echo and that
-                                            permessage-deflate was agreed
+                                            server, checks each echo, that
+                                            permessage-deflate was agreed,
+                                            and that every echo came
+                                            compressed (the testee's
+                                            threshold is 0)
 
 Driven by scripts/interop_websockets.sh.
 """
@@ -18,8 +21,19 @@ Driven by scripts/interop_websockets.sh.
 import sys
 import threading
 
+from websockets.extensions import permessage_deflate
 from websockets.sync.client import connect
 from websockets.sync.server import serve
+
+# RSV1 of every data frame received by a client (compressed or not).
+RECEIVED_RSV1 = []
+_decode = permessage_deflate.PerMessageDeflate.decode
+
+
+def recording_decode(self, frame, *, max_size=None):
+    if frame.opcode in (1, 2):
+        RECEIVED_RSV1.append(frame.rsv1)
+    return _decode(self, frame, max_size=max_size)
 
 
 def deflate_in_use(ws):
@@ -69,16 +83,24 @@ def run_client(url):
     json = "".join(f'{{"id":{i},"name":"user{i % 97}"}},' for i in range(20000))
     messages = ["", "Hello", "Hello", "héllo wörld ✓", json[:1000], json,
                 b"", bytes(100_000), bytes(range(256)) * 300]
+    permessage_deflate.PerMessageDeflate.decode = recording_decode
     with connect(url, max_size=None, compression="deflate") as ws:
         if not deflate_in_use(ws):
             print("python client: permessage-deflate not agreed")
             return 1
+        answer = ws.response.headers.get("Sec-WebSocket-Extensions")
         for message in messages:
             ws.send(message)
             if ws.recv() != message:
                 print(f"python client: echo differs for a {type(message).__name__} of {len(message)}")
                 return 1
-    print(f"python client: {len(messages)} echoes matched with permessage-deflate")
+    # examples/autobahn_server compresses every message, however short.
+    expected = [True] * len(messages)
+    if RECEIVED_RSV1 != expected:
+        print(f"python client: RSV1 of the echoes {RECEIVED_RSV1}, expected all set")
+        return 1
+    print(f"python client: {len(messages)} echoes matched with permessage-deflate ({answer}), "
+          f"{sum(expected)} of them compressed")
     return 0
 
 

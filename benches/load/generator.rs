@@ -11,10 +11,21 @@
 //!   written → its echo read) for p50/p99.
 //! - `idle`: N connections opened and left idle; the server's RSS before
 //!   and after.
+//! - `hold`: N connections opened and held idle (`opened N` on stdout once
+//!   they are) until the server closes them: each Close is answered with
+//!   a Close of the same code, as a client does; when every connection
+//!   has ended (or after `--max-secs`, 60), how many got which code and
+//!   how many ended without a Close. For timing a graceful shutdown
+//!   (`scripts/shutdown_time.sh` sends the server `SIGTERM`).
 //! - `room`: N members of a broadcast room; member 0 also posts text
 //!   messages of P bytes, at most `window` in flight (posted and not yet
 //!   received by every member). Delivered messages/s (messages × members)
-//!   and the latency from post to the last member.
+//!   and the latency from post to the last member. With `--chat`, posts
+//!   are ~4 KB chat-like JSON lines (benches/corpus/chat.jsonl) and every
+//!   member offers permessage-deflate as Chromium does; a compressed
+//!   delivery (RSV1) is inflated once per distinct frame (every member
+//!   gets the same bytes) to read its sequence number; bytes on the wire
+//!   per delivery are reported.
 //!
 //! Connections are opened in batches of 256 from `--sources` addresses
 //! 127.0.0.1, 127.0.0.2, ... (one address has 28,000 ephemeral ports).
@@ -104,9 +115,14 @@ fn server_frame(buf: &[u8]) -> Option<(u8, std::ops::Range<usize>, usize)> {
 
 /// Opens `n` WebSocket connections (handshake by hand), non-blocking.
 fn open(addr: SocketAddr, n: usize, sources: usize) -> Vec<TcpStream> {
+    open_with(addr, n, sources, "")
+}
+
+/// `open` with `headers` (each ending in CRLF) added to the request.
+fn open_with(addr: SocketAddr, n: usize, sources: usize, headers: &str) -> Vec<TcpStream> {
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
     );
     let mut out = Vec::with_capacity(n);
     let mut i = 0;
@@ -189,6 +205,7 @@ pub fn main(args: &[String]) {
         "echo" => echo(&o, addr, conns, sources, server_pid),
         "idle" => idle(&o, addr, conns, sources, server_pid),
         "room" => room(&o, addr, conns, sources, server_pid),
+        "hold" => hold(&o, addr, conns, sources),
         other => panic!("unknown generator mode {other}"),
     }
 }
@@ -209,6 +226,83 @@ fn idle(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
         after,
         (after as f64 - before as f64) / n as f64,
         opened.as_secs_f64()
+    );
+}
+
+fn hold(o: &Opts, addr: SocketAddr, n: usize, sources: usize) {
+    let max = Duration::from_secs_f64(o.get("max-secs", 60.0));
+    let streams = open(addr, n, sources);
+    println!("opened {}", streams.len());
+    std::io::stdout().flush().unwrap();
+    let mut poll = Poll::new().unwrap();
+    let mut conns: Vec<(TcpStream, Vec<u8>, bool)> = streams
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut stream)| {
+            poll.registry()
+                .register(&mut stream, Token(i), Interest::READABLE)
+                .unwrap();
+            (stream, Vec::new(), false)
+        })
+        .collect();
+    let mut codes: HashMap<u16, usize> = HashMap::new();
+    let (mut ended, mut without_close, mut other_frames) = (0, 0, 0);
+    let mut first_close: Option<Instant> = None;
+    let mut events = Events::with_capacity(1024);
+    let start = Instant::now();
+    let mut buf = vec![0u8; 4096];
+    while ended < conns.len() && start.elapsed() < max {
+        poll.poll(&mut events, Some(Duration::from_millis(100)))
+            .unwrap();
+        for event in events.iter() {
+            let (stream, pending, closed) = &mut conns[event.token().0];
+            let mut end = false;
+            loop {
+                match stream.read(&mut buf) {
+                    Ok(0) => {
+                        end = true;
+                        break;
+                    }
+                    Ok(got) => pending.extend_from_slice(&buf[..got]),
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => {
+                        end = true;
+                        break;
+                    }
+                }
+            }
+            while let Some((first, payload, used)) = server_frame(pending) {
+                if first & 0x0f == 0x8 && !*closed {
+                    *closed = true;
+                    first_close.get_or_insert_with(Instant::now);
+                    let code = match &pending[payload.clone()] {
+                        [a, b, ..] => u16::from_be_bytes([*a, *b]),
+                        _ => 1005,
+                    };
+                    *codes.entry(code).or_default() += 1;
+                    // An 8-byte frame into an empty socket buffer.
+                    let _ = stream.write_all(&client_frame(0x8, &code.to_be_bytes()));
+                } else {
+                    other_frames += 1;
+                }
+                pending.drain(..used);
+            }
+            if end {
+                ended += 1;
+                without_close += usize::from(!*closed);
+                let _ = poll.registry().deregister(stream);
+            }
+        }
+    }
+    let mut codes: Vec<String> = codes.iter().map(|(c, n)| format!("{c}:{n}")).collect();
+    codes.sort();
+    println!(
+        "result conns={} ended={ended} closes={} without_close={without_close} \
+         other_frames={other_frames} first_close_to_last_end_secs={:.3}",
+        conns.len(),
+        codes.join(","),
+        first_close.map_or(0.0, |t| t.elapsed().as_secs_f64()),
     );
 }
 
@@ -389,11 +483,42 @@ fn write_batch(c: &mut Conn, batch: &[u8]) {
     }
 }
 
+/// The chat corpus, one ~4 KB JSON line per post.
+const CHAT: &str = include_str!("../corpus/chat.jsonl");
+
+/// The sequence number at the front of a post's text.
+fn seq_of(text: &[u8]) -> usize {
+    std::str::from_utf8(&text[..8])
+        .ok()
+        .and_then(|s| u64::from_str_radix(s, 16).ok())
+        .expect("a post's sequence number") as usize
+}
+
+/// A compressed message's text (RFC 7692 §7.2.2: the tail appended back).
+fn inflate(payload: &[u8]) -> Vec<u8> {
+    let mut input = payload.to_vec();
+    input.extend_from_slice(&[0x00, 0x00, 0xff, 0xff]);
+    let mut out = vec![0; 64 << 10];
+    let mut inflater = zlib_rs::Inflate::new(false, 15);
+    inflater
+        .decompress(&input, &mut out, zlib_rs::InflateFlush::SyncFlush)
+        .expect("valid deflate");
+    out.truncate(inflater.total_out() as usize);
+    out
+}
+
 fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     let size: usize = o.get("size", 32).max(8);
     let window: usize = o.get("window", 4).max(1);
+    let chat = o.flag("chat");
+    let lines: Vec<&str> = CHAT.lines().collect();
     let schedule = Schedule::from(o);
-    let streams = open(addr, n, sources);
+    let offer = if chat {
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    } else {
+        ""
+    };
+    let streams = open_with(addr, n, sources, offer);
     let mut poll = Poll::new().unwrap();
     let mut conns: Vec<Conn> = streams
         .into_iter()
@@ -423,9 +548,15 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     let mut next_seq: u64 = 0;
     let mut done_seq: u64 = 0;
     let mut pending_out: Vec<u8> = Vec::new();
+    let mut text_bytes: u64 = 0;
     let mut post = |conns: &mut [Conn], next_seq: &mut u64, posted_at: &mut [Instant], now| {
         let mut payload = format!("{:08x}", *next_seq % (1 << 32)).into_bytes();
-        payload.resize(size, b'x');
+        if chat {
+            payload.extend_from_slice(lines[*next_seq as usize % lines.len()].as_bytes());
+        } else {
+            payload.resize(size, b'x');
+        }
+        text_bytes += payload.len() as u64;
         posted_at[(*next_seq as usize) % RING] = now;
         *next_seq += 1;
         pending_out.extend_from_slice(&client_frame(1, &payload));
@@ -446,6 +577,10 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     }
     let mut events = Events::with_capacity(1024);
     let mut delivered: u64 = 0;
+    let mut wire_bytes: u64 = 0;
+    let mut compressed: u64 = 0;
+    // A compressed post's frame payload -> its sequence number.
+    let mut inflated: HashMap<Vec<u8>, usize> = HashMap::new();
     let mut lat: Vec<u32> = Vec::new();
     let start = Instant::now();
     let mut phase_end = start + schedule.warmup;
@@ -497,12 +632,28 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
             }
             let mut at = 0;
             while let Some((op, range, used)) = server_frame(&c.rbuf[at..c.rlen]) {
-                assert_eq!(op, 0x81, "unexpected frame");
-                let seq = std::str::from_utf8(&c.rbuf[at..][range.start..range.start + 8])
-                    .ok()
-                    .and_then(|s| u64::from_str_radix(s, 16).ok())
-                    .expect("a post's sequence number") as usize;
+                let payload = &c.rbuf[at..][range];
+                let seq = match op {
+                    0x81 => seq_of(payload),
+                    // RSV1: compressed (permessage-deflate, `--chat`).
+                    0xc1 if chat => {
+                        compressed += 1;
+                        match inflated.get(payload) {
+                            Some(&seq) => seq,
+                            None => {
+                                let seq = seq_of(&inflate(payload));
+                                if inflated.len() > 256 {
+                                    inflated.clear();
+                                }
+                                inflated.insert(payload.to_vec(), seq);
+                                seq
+                            }
+                        }
+                    }
+                    _ => panic!("unexpected frame {op:#x}"),
+                };
                 at += used;
+                wire_bytes += used as u64;
                 delivered += 1;
                 let slot = &mut received[seq % RING];
                 *slot += 1;
@@ -531,10 +682,13 @@ fn room(o: &Opts, addr: SocketAddr, n: usize, sources: usize, pid: u32) {
     lat.sort_unstable();
     println!(
         "result delivered_per_sec={rate:.0} posts={complete_in_samples} posted={next_seq} server_cpu={server_share:.3} \
-         gen_cpu={own_share:.3} server_us_per_delivered={:.4} lat_p50_us={} lat_p99_us={} conns={} core0_busy={core0:.3} core1_busy={core1:.3}",
+         gen_cpu={own_share:.3} server_us_per_delivered={:.4} lat_p50_us={} lat_p99_us={} conns={} core0_busy={core0:.3} core1_busy={core1:.3} \
+         wire_bytes_per_delivered={:.1} text_bytes_per_post={:.1} compressed_deliveries={compressed}",
         server_cpu * 1e6 / measured.max(1.0),
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
-        conns.len()
+        conns.len(),
+        wire_bytes as f64 / delivered.max(1) as f64,
+        text_bytes as f64 / next_seq.max(1) as f64,
     );
 }

@@ -25,6 +25,9 @@ struct Row {
     rtt: bool,
     sources: usize,
     impls: Vec<&'static str>,
+    /// Room rows: posts are ~4 KB chat-like JSON (benches/corpus) and the
+    /// members offer permessage-deflate as Chromium does.
+    chat: bool,
 }
 
 /// wsproto-blocking holds a thread per connection: rows of up to 500.
@@ -60,6 +63,7 @@ fn rows(quick: bool) -> Vec<Row> {
         rtt,
         sources: conns.div_ceil(20_000),
         impls: impls_for(conns),
+        chat: false,
     };
     let mut rows = Vec::new();
     let matrix: &[(usize, usize)] = if quick {
@@ -101,6 +105,7 @@ fn rows(quick: bool) -> Vec<Row> {
             rtt: false,
             sources: conns.div_ceil(20_000),
             impls: impls_for(conns),
+            chat: false,
         });
     }
     let room: &[usize] = if quick { &[50] } else { &[1000, 10_000] };
@@ -115,7 +120,30 @@ fn rows(quick: bool) -> Vec<Row> {
             rtt: false,
             sources: 1,
             impls: vec!["wsproto-room"],
+            chat: false,
         });
+    }
+    // The same room with ~4 KB chat posts, without and with
+    // permessage-deflate (the members offer it either way; only the
+    // second server agrees).
+    for &conns in room {
+        for (which, label) in [
+            ("wsproto-room", "no compression"),
+            ("wsproto-room-deflate", "permessage-deflate"),
+        ] {
+            rows.push(Row {
+                name: format!("broadcast room, {conns} members, 4 KB chat JSON, {label}"),
+                kind: Kind::Room,
+                conns,
+                size: 0,
+                text: true,
+                pipeline: 1,
+                rtt: false,
+                sources: 1,
+                impls: vec![which],
+                chat: true,
+            });
+        }
     }
     rows
 }
@@ -204,6 +232,9 @@ fn run_one(exe: &str, row: &Row, which: &str, quick: bool, timing: &Timing) -> F
     }
     if row.rtt {
         args.push("--rtt".into());
+    }
+    if row.chat {
+        args.push("--chat".into());
     }
     let out = Command::new("taskset")
         .args(&args)
@@ -357,7 +388,7 @@ pub fn main(args: &[String]) {
             Kind::Room => {
                 let runs = &results[0].1;
                 format!(
-                    "| {} | {} delivered/s ({:.0} % server CPU, {:.0} % generator); post → last member p50 {} µs, p99 {} µs; {:.3} µs server CPU per delivered message; {} encodes for {} posts, {} members dropped |",
+                    "| {} | {} delivered/s ({:.0} % server CPU, {:.0} % generator); post → last member p50 {} µs, p99 {} µs; {:.3} µs server CPU per delivered message; {} encodes{} for {} posts, {} members dropped{} |",
                     row.name,
                     si(med(runs, key)),
                     med(runs, "server_cpu") * 100.0,
@@ -366,8 +397,23 @@ pub fn main(args: &[String]) {
                     med(runs, "lat_p99_us"),
                     med(runs, "server_us_per_delivered"),
                     med(runs, "encodes"),
+                    if row.chat {
+                        format!(" + {} compressions", med(runs, "compressions"))
+                    } else {
+                        String::new()
+                    },
                     med(runs, "posted"),
                     med(runs, "dropped"),
+                    if row.chat {
+                        format!(
+                            "; {:.0} B on the wire per delivery ({:.0} B of text), {:.0} compressed",
+                            med(runs, "wire_bytes_per_delivered"),
+                            med(runs, "text_bytes_per_post"),
+                            med(runs, "compressed_deliveries"),
+                        )
+                    } else {
+                        String::new()
+                    },
                 )
             }
             Kind::Idle => format!(

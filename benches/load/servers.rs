@@ -21,9 +21,12 @@
 //!   `tokio::sync::broadcast` channel; each member's task queues every
 //!   post waiting with `feed_prepared` (shared bytes, no copy) and its
 //!   `recv` writes them, with one write.
+//! - `wsproto-room-deflate`: the same room with permessage-deflate agreed
+//!   (the default `DeflateConfig`, stateless, plus a pool): each post is
+//!   also compressed once, and every member gets the compressed frame.
 //!
 //! The server prints `port N` once listening; on the stdin line `stats` it
-//! prints `encodes N dropped N`; it exits when stdin closes.
+//! prints `encodes N compressions N dropped N`; it exits when stdin closes.
 
 use std::io::{BufRead, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +44,9 @@ pub const IMPLS: [&str; 5] = [
 
 static ENCODES: AtomicU64 = AtomicU64::new(0);
 static DROPPED: AtomicU64 = AtomicU64::new(0);
+/// The deflate room's posts, to count their compressions on `stats`.
+static POSTS: std::sync::Mutex<Vec<wsproto::PreparedMessage>> = std::sync::Mutex::new(Vec::new());
+static POOL: wsproto::deflate::DeflatePool = wsproto::deflate::DeflatePool::new(2);
 
 pub fn main(args: &[String]) {
     let which = args.first().map(String::as_str).unwrap_or("wsproto");
@@ -53,8 +59,14 @@ pub fn main(args: &[String]) {
     std::thread::spawn(|| {
         for line in std::io::stdin().lock().lines() {
             if line.is_ok_and(|l| l.trim() == "stats") {
+                let compressions: usize = POSTS
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(wsproto::PreparedMessage::compressions)
+                    .sum();
                 println!(
-                    "encodes {} dropped {}",
+                    "encodes {} compressions {compressions} dropped {}",
                     ENCODES.load(Ordering::Relaxed),
                     DROPPED.load(Ordering::Relaxed)
                 );
@@ -79,7 +91,7 @@ pub fn main(args: &[String]) {
         eprintln!(
             "future sizes: wsproto {} room {} tungstenite {} fastwebsockets {} tokio-websockets {} recv {}",
             std::mem::size_of_val(&wsproto_echo(t())),
-            std::mem::size_of_val(&wsproto_member(t(), room)),
+            std::mem::size_of_val(&wsproto_member(t(), room, false)),
             std::mem::size_of_val(&tungstenite_echo(t())),
             std::mem::size_of_val(&fastwebsockets_echo(t())),
             std::mem::size_of_val(&tokio_websockets_echo(t())),
@@ -104,7 +116,10 @@ pub fn main(args: &[String]) {
                     tokio::spawn(wsproto_echo(stream));
                 }
                 "wsproto-room" => {
-                    tokio::spawn(wsproto_member(stream, room.clone()));
+                    tokio::spawn(wsproto_member(stream, room.clone(), false));
+                }
+                "wsproto-room-deflate" => {
+                    tokio::spawn(wsproto_member(stream, room.clone(), true));
                 }
                 "tokio-tungstenite" => {
                     tokio::spawn(tungstenite_echo(stream));
@@ -135,17 +150,31 @@ async fn wsproto_echo(stream: TcpStream) -> Result<(), wsproto::tokio::Error> {
 async fn wsproto_member(
     stream: TcpStream,
     room: tokio::sync::broadcast::Sender<wsproto::PreparedMessage>,
+    deflate: bool,
 ) -> Result<(), wsproto::tokio::Error> {
     use wsproto::tokio::Message;
     use wsproto::{Delivery, PreparedMessage};
-    let mut ws = wsproto::tokio::accept(stream).await?;
+    let mut ws = if deflate {
+        let mut config = wsproto::deflate::DeflateConfig::default();
+        config.pool = Some(&POOL);
+        wsproto::tokio::ServerBuilder::new()
+            .deflate(config)
+            .accept(stream)
+            .await?
+    } else {
+        wsproto::tokio::accept(stream).await?
+    };
     let mut feed = room.subscribe();
     loop {
         tokio::select! {
             message = ws.recv() => match message.transpose()? {
                 Some(Message::Text(text)) => {
                     ENCODES.fetch_add(1, Ordering::Relaxed);
-                    let _ = room.send(PreparedMessage::text(text));
+                    let post = PreparedMessage::text(text);
+                    if deflate {
+                        POSTS.lock().unwrap().push(post.clone());
+                    }
+                    let _ = room.send(post);
                 }
                 Some(_) => {}
                 None => return Ok(()),

@@ -8,6 +8,15 @@
 pub mod receive;
 pub mod send;
 
+// The tests' child processes and ports (redis_chat starts redis-server
+// and axum_chat instances as the tests do).
+#[path = "../../tests/support/child.rs"]
+pub mod child;
+#[path = "../../tests/support/net.rs"]
+pub mod net;
+#[path = "../../tests/support/procfs.rs"]
+pub mod procfs;
+
 use std::future::Future;
 use std::io::{self, IoSlice, Read, Write};
 use std::pin::Pin;

@@ -10,7 +10,7 @@ use std::io::Read;
 
 use super::{MemStream, SMALL_TEXT, block_on, masked_frames};
 use wsproto::frame::OpCode;
-use wsproto::{Config, Connection, Event, Role};
+use wsproto::{Config, Connection, Message, Role};
 
 /// One receive case: its name, its input, and the messages and payload
 /// bytes every receiver must report.
@@ -102,8 +102,8 @@ pub fn wsproto_core_read(input: &[u8]) -> Seen {
 fn count_events(conn: &mut Connection, seen: &mut Seen) {
     while let Some(event) = conn.poll_event() {
         let len = match event {
-            Event::Text(text) => black_box(text.as_str()).len(),
-            Event::Binary(data) => black_box(&data[..]).len(),
+            Message::Text(text) => black_box(text.as_str()).len(),
+            Message::Binary(data) => black_box(&data[..]).len(),
             other => panic!("unexpected {other:?}"),
         };
         *seen = (seen.0 + 1, seen.1 + len);

@@ -25,6 +25,22 @@
 //! PATH`. Prints `listening on ADDR` once bound, and for every socket
 //! `socket NAME VERSION METHOD` (e.g. `socket alice HTTP/2.0 CONNECT`), so
 //! a test can tell which shape a browser used.
+//!
+//! With permessage-deflate (feature `deflate`), every socket agrees to it
+//! with the default settings: nothing kept per connection between
+//! messages, messages under 1 KiB sent as they are, and compressors
+//! shared through one pool. A post is framed once plain and compressed
+//! once for every member; `/stats` counts both encodings (`posts`,
+//! `plain_encodes`, `compressed_encodes`).
+//!
+//! `SIGTERM` or Ctrl-C stops it well: it stops accepting
+//! (`axum::serve(..).with_graceful_shutdown(..)`, or the `--tls` loop),
+//! every socket (room and echo, which join one [`ConnectionSet`]) gets a
+//! Close with 1001 (Going Away), the closing handshakes are waited for (at
+//! most 5 s), and it exits with status 0 after printing `shutdown: N
+//! closed, M cut` on stderr. With `--redis`, the members of this instance
+//! are announced as left once, by this instance, before it exits (their
+//! presence deleted, not left to expire).
 
 #[path = "../common/self_signed.rs"]
 mod self_signed;
@@ -46,12 +62,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
 use wsproto::handshake::OriginPolicy;
-use wsproto::tokio::tls::rustls::pki_types::pem::PemObject;
-use wsproto::tokio::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use wsproto::tokio::tls::{accept_tls, server_config};
+use wsproto::tls::rustls::pki_types::pem::PemObject;
+use wsproto::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use wsproto::tls::server_config;
+use wsproto::tokio::{ConnectionSet, accept_tls};
 use wsproto::{Delivery, PreparedMessage};
 
 const PAGE: &str = include_str!("../chat.html");
@@ -60,32 +78,89 @@ const PAGE: &str = include_str!("../chat.html");
 /// dropped from the room.
 const QUEUE: usize = 256;
 
+/// How long the closing handshakes may take at shutdown before the
+/// sockets left are cut.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Default)]
 struct Room {
+    /// Every socket of this server (room and echo), closed together on
+    /// shutdown.
+    set: ConnectionSet,
     /// Everyone connected: id -> the queue of its writer task.
-    members: Arc<Mutex<HashMap<u64, mpsc::Sender<PreparedMessage>>>>,
+    members: Arc<Mutex<HashMap<u64, mpsc::Sender<Post>>>>,
     next_id: Arc<AtomicU64>,
+    stats: Arc<Stats>,
+}
+
+/// Encodings made, for `/stats`.
+#[derive(Default)]
+struct Stats {
+    /// Messages framed for the room (each framed plain once).
+    plain: AtomicU64,
+    /// Compressions of those messages, counted once every member has it.
+    compressed: AtomicU64,
+}
+
+/// A message on its way to members: shared by their queues, and counted
+/// when the last of them is done with it.
+#[derive(Clone)]
+struct Post(Arc<Counted>);
+
+struct Counted(PreparedMessage, Arc<Stats>);
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.1
+            .compressed
+            .fetch_add(self.0.compressions() as u64, Ordering::Relaxed);
+    }
 }
 
 impl Room {
+    /// `text` framed once, for any number of members.
+    fn post(&self, text: &str) -> Post {
+        self.stats.plain.fetch_add(1, Ordering::Relaxed);
+        Post(Arc::new(Counted(
+            PreparedMessage::text(text),
+            self.stats.clone(),
+        )))
+    }
+
     /// Sends `text` to everyone but `from`; a member whose queue is full
     /// (not reading) is dropped. The message is framed once: every
-    /// member's socket writes the same shared bytes.
+    /// member's socket writes the same shared bytes (the same compressed
+    /// bytes, with permessage-deflate).
     fn broadcast(&self, from: u64, text: &str) {
-        let message = PreparedMessage::text(text);
+        let post = self.post(text);
         self.members
             .lock()
             .unwrap()
-            .retain(|id, queue| *id == from || queue.try_send(message.clone()).is_ok());
+            .retain(|id, queue| *id == from || queue.try_send(post.clone()).is_ok());
     }
+}
+
+/// Compressors shared by every socket (see `DeflatePool`): two worker
+/// threads' worth, kept warm.
+#[cfg(feature = "deflate")]
+static POOL: wsproto::deflate::DeflatePool = wsproto::deflate::DeflatePool::new(4);
+
+/// The default permessage-deflate settings with the shared pool.
+#[cfg(feature = "deflate")]
+fn deflate() -> wsproto::deflate::DeflateConfig {
+    let mut deflate = wsproto::deflate::DeflateConfig::default();
+    deflate.pool = Some(&POOL);
+    deflate
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let room = Room::default();
+    let set = room.set.clone();
     // `--redis URL`: rooms shared with other instances (redis.rs).
     let hub = redis::Options::take(&mut args)?
-        .map(redis::Hub::start)
+        .map(|options| redis::Hub::start(options, set.clone()))
         .transpose()?;
     let (addr, tls) = match args.iter().position(|a| a == "--tls") {
         Some(i) => (args[..i].first().cloned(), Some(args[i + 1..].to_vec())),
@@ -101,16 +176,36 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `any`: HTTP/1.1 asks with GET, HTTP/2 with CONNECT.
         .route(
             "/ws",
-            hub.map_or_else(|| any(chat), |hub| any(redis::chat).with_state(hub)),
+            hub.clone()
+                .map_or_else(|| any(chat), |hub| any(redis::chat).with_state(hub)),
         )
         .route("/echo", any(echo))
-        .with_state(Room::default());
+        .route("/stats", get(stats))
+        .with_state(room);
+    let mut terminate = signal(SignalKind::terminate())?;
+    let stop_signal = async move {
+        tokio::select! {
+            _ = terminate.recv() => "SIGTERM",
+            Ok(()) = tokio::signal::ctrl_c() => "SIGINT",
+        }
+    };
 
     let Some(tls) = tls else {
         println!("listening on {local}");
         std::io::stdout().flush()?;
         // With axum's `http2` feature, `serve` advertises extended CONNECT.
-        axum::serve(listener, app).await?;
+        // At the signal it stops accepting and, the upgraded sockets being
+        // no longer its own (axum's graceful shutdown does not reach
+        // them), the set closes them.
+        let stopping = set.clone();
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let signal = stop_signal.await;
+                eprintln!("shutdown: {signal}, closing {} sockets", stopping.live());
+                stopping.shutdown();
+            })
+            .await?;
+        finish(&set, hub).await;
         return Ok(());
     };
 
@@ -128,8 +223,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("listening on {local}");
     std::io::stdout().flush()?;
+    let mut stop_signal = std::pin::pin!(stop_signal);
     loop {
-        let (tcp, _) = listener.accept().await?;
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            signal = &mut stop_signal => {
+                eprintln!("shutdown: {signal}, closing {} sockets", set.live());
+                break;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let (config, app) = (config.clone(), app.clone());
         tokio::spawn(async move {
@@ -146,6 +248,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await;
         });
     }
+    drop(listener);
+    set.shutdown();
+    finish(&set, hub).await;
+    Ok(())
+}
+
+/// After `set.shutdown()`: waits for the sockets' closing handshakes (the
+/// rest cut after [`CLOSE_WAIT`]), then, with `--redis`, for this
+/// instance's leave notices and presence to reach Redis.
+async fn finish(set: &ConnectionSet, hub: Option<redis::Hub>) {
+    let report = set.wait_timeout(CLOSE_WAIT).await;
+    if let Some(hub) = hub {
+        hub.stop(Duration::from_secs(2)).await;
+    }
+    eprintln!("shutdown: {} closed, {} cut", report.closed, report.cut);
 }
 
 /// `/ws`: joins the room, same-origin only, with a heartbeat.
@@ -169,31 +286,30 @@ async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
     // Heartbeat: a Ping after 20 s of silence, dropped 20 s later.
     config.ping_interval = Some(Duration::from_secs(20));
     #[cfg(feature = "deflate")]
-    {
-        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
-    }
+    let ws = ws.deflate(deflate());
     ws.config(config)
         // A page of another site cannot open a socket here with the
         // user's cookies (cross-site WebSocket hijacking).
         .origin_policy(OriginPolicy::new().same_origin(true))
+        .connection_set(&room.set)
         .on_upgrade(move |socket| member(socket, room, id, name))
 }
 
 async fn member(socket: WebSocket, room: Room, id: u64, name: String) {
-    let (mut reader, writer) = socket.split();
-    let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
+    let (mut reader, writer) = socket.into_split();
+    let (queue, mut inbox) = mpsc::channel::<Post>(QUEUE);
     // The writer task: everything for this member goes out in order. A
     // member whose socket has more than `max_write_buffer` waiting is
     // closed with 1013 (`Delivery::Dropped`) instead of buffered.
     tokio::spawn(async move {
-        while let Some(message) = inbox.recv().await {
-            if !matches!(writer.send_prepared(&message).await, Ok(Delivery::Queued)) {
+        while let Some(Post(post)) = inbox.recv().await {
+            if !matches!(writer.send_prepared(&post.0).await, Ok(Delivery::Queued)) {
                 return;
             }
         }
         let _ = writer.close(1000, "").await;
     });
-    let _ = queue.try_send(PreparedMessage::text(format!("* you are {name}")));
+    let _ = queue.try_send(room.post(&format!("* you are {name}")));
     room.members.lock().unwrap().insert(id, queue);
     room.broadcast(id, &format!("* {name} joined"));
     while let Some(Ok(message)) = reader.recv().await {
@@ -207,20 +323,29 @@ async fn member(socket: WebSocket, room: Room, id: u64, name: String) {
 }
 
 /// `/echo`: every data message back, for the Autobahn testsuite.
-async fn echo(ws: WebSocketUpgrade) -> impl IntoResponse {
-    let mut config = wsproto::Config::default();
+async fn echo(ws: WebSocketUpgrade, State(room): State<Room>) -> impl IntoResponse {
     #[cfg(feature = "deflate")]
-    {
-        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
-    }
-    let response = ws.config(config).on_upgrade(|mut socket| async move {
-        while let Some(Ok(message)) = socket.recv().await {
-            if message.is_data() && socket.send(message).await.is_err() {
-                return;
+    let ws = ws.deflate(deflate());
+    let response = ws
+        .connection_set(&room.set)
+        .on_upgrade(|mut socket| async move {
+            while let Some(Ok(message)) = socket.recv().await {
+                if message.is_data() && socket.send(message).await.is_err() {
+                    return;
+                }
             }
-        }
-    });
+        });
     ([(header::CACHE_CONTROL, "no-store")], response)
+}
+
+/// `/stats`: the room's encodings so far, one `name value` a line.
+async fn stats(State(room): State<Room>) -> impl IntoResponse {
+    let plain = room.stats.plain.load(Ordering::Relaxed);
+    let body = format!(
+        "posts {plain}\nplain_encodes {plain}\ncompressed_encodes {}\n",
+        room.stats.compressed.load(Ordering::Relaxed)
+    );
+    ([(header::CACHE_CONTROL, "no-store")], body)
 }
 
 fn valid_name(name: &str) -> bool {

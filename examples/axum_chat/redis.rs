@@ -21,6 +21,12 @@
 //! doubling to 5 s) and, back, prints `redis up (N rooms)` after
 //! subscribing again and registering its members again. What is posted
 //! while an instance is cut off is not relayed.
+//!
+//! Stopping (`SIGTERM`, Ctrl-C): once the sockets are closed with 1001,
+//! every local member has left as usual (its `* NAME left` published and
+//! its presence deleted by this instance, so no other announces it again
+//! when the presence would have expired); [`Hub::stop`] waits for that to
+//! reach Redis, then deletes this instance's key.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -33,9 +39,10 @@ use axum::response::Response;
 use futures_util::StreamExt;
 use redis::AsyncCommands;
 use redis::aio::{MultiplexedConnection, PubSubSink};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc, oneshot};
 use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
 use wsproto::handshake::OriginPolicy;
+use wsproto::tokio::ConnectionSet;
 use wsproto::{Delivery, PreparedMessage};
 
 use super::{QUEUE, valid_name};
@@ -110,9 +117,22 @@ struct Member {
 enum Command {
     Subscribe(String),
     Unsubscribe(String),
-    Publish { room: String, text: String },
-    Join { room: String, id: u64, name: String },
-    Leave { room: String, id: u64 },
+    Publish {
+        room: String,
+        text: String,
+    },
+    Join {
+        room: String,
+        id: u64,
+        name: String,
+    },
+    Leave {
+        room: String,
+        id: u64,
+    },
+    /// Deletes this instance's key, then answers: everything queued
+    /// before has been carried out.
+    Stop(oneshot::Sender<()>),
 }
 
 /// The rooms of this instance and the way to the relay task.
@@ -130,12 +150,16 @@ struct Inner {
     next_id: AtomicU64,
     relay: mpsc::Sender<Command>,
     dropped: AtomicU64,
+    /// The sockets of this server, closed together on shutdown.
+    set: ConnectionSet,
+    /// Told when the last local member has left.
+    emptied: Notify,
 }
 
 impl Hub {
     /// Checks the URL and starts the relay task (which connects by itself,
     /// and keeps trying).
-    pub(crate) fn start(options: Options) -> Result<Hub, redis::RedisError> {
+    pub(crate) fn start(options: Options, set: ConnectionSet) -> Result<Hub, redis::RedisError> {
         let client = redis::Client::open(options.url.as_str())?;
         let (relay, commands) = mpsc::channel(RELAY_QUEUE);
         let instance = format!("{:016x}", rand_u64());
@@ -147,6 +171,8 @@ impl Hub {
             next_id: AtomicU64::new(0),
             relay,
             dropped: AtomicU64::new(0),
+            set,
+            emptied: Notify::new(),
         }));
         tokio::spawn(relay_task(hub.clone(), client, commands));
         Ok(hub)
@@ -245,6 +271,33 @@ impl Hub {
             room: room.to_owned(),
             id,
         });
+        if rooms.is_empty() {
+            self.0.emptied.notify_waiters();
+        }
+    }
+
+    /// At shutdown, once the sockets are closed: waits until every local
+    /// member has left (their leave notices and presence deletions queued
+    /// for the relay), then until the relay has carried them out and
+    /// deleted this instance's key; at most `timeout` in all (Redis may be
+    /// down: then the other instances announce them after the presence
+    /// TTL, once).
+    pub(crate) async fn stop(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            // Registered before the look, so that a leave in between wakes it.
+            let emptied = self.0.emptied.notified();
+            if self.0.rooms.lock().unwrap().is_empty() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, emptied).await.is_err() {
+                return;
+            }
+        }
+        let (done, carried_out) = oneshot::channel();
+        if self.0.relay.send(Command::Stop(done)).await.is_ok() {
+            let _ = tokio::time::timeout_at(deadline, carried_out).await;
+        }
     }
 
     /// A post that came from Redis: to every local member of its room.
@@ -450,6 +503,10 @@ async fn run(
                 let _: () = conn.hdel(&key, format!("{}:{id}", hub.0.instance)).await?;
                 online(hub, conn, &room).await?;
             }
+            Command::Stop(done) => {
+                let _: () = conn.del(hub.instance_key(&hub.0.instance)).await?;
+                let _ = done.send(());
+            }
         }
     }
     if pending > 0 {
@@ -551,16 +608,15 @@ pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Respon
     // for it to process". The core closes with it; nothing is published.
     config.max_message_size = hub.0.options.max_message;
     #[cfg(feature = "deflate")]
-    {
-        config.deflate = Some(wsproto::deflate::DeflateConfig::default());
-    }
+    let ws = ws.deflate(super::deflate());
     ws.config(config)
         .origin_policy(OriginPolicy::new().same_origin(true))
+        .connection_set(&hub.0.set)
         .on_upgrade(move |socket| member(socket, hub, room, id, name))
 }
 
 async fn member(socket: WebSocket, hub: Hub, room: String, id: u64, name: String) {
-    let (mut reader, writer) = socket.split();
+    let (mut reader, writer) = socket.into_split();
     let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
     // As on one server: the frame shared by every local member, a socket
     // with more than `max_write_buffer` waiting closed with 1013.

@@ -26,17 +26,31 @@ use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
 use wsproto::handshake::{AcceptOptions, ClientRequest, RequestParser, WsUrl};
-use wsproto::{Config, Connection, Event, Parsed, Role, Transmit};
+use wsproto::{Config, Connection, Message, Parsed, Role, Transmit};
+
+/// What to offer or accept of permessage-deflate (nothing without the
+/// `deflate` feature).
+#[cfg(feature = "deflate")]
+pub type Deflate = Option<wsproto::deflate::DeflateConfig>;
+/// What to offer or accept of permessage-deflate (nothing without the
+/// `deflate` feature).
+#[cfg(not(feature = "deflate"))]
+pub type Deflate = ();
 
 /// How long the opening handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Server: reads the upgrade request and answers it; bytes after the head
 /// go to the connection.
-pub fn accept(stream: &mut TcpStream, config: Config) -> Result<Connection, Box<dyn Error>> {
+#[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+pub fn accept(
+    stream: &mut TcpStream,
+    config: Config,
+    deflate: Deflate,
+) -> Result<Connection, Box<dyn Error>> {
     stream.set_nodelay(true)?;
     stream.set_read_timeout(Some(HANDSHAKE_TIMEOUT))?;
-    let mut parser = RequestParser::new(config.handshake);
+    let mut parser = RequestParser::default();
     let mut buf = Vec::new();
     let (request, used) = loop {
         read_more(stream, &mut buf)?;
@@ -53,7 +67,7 @@ pub fn accept(stream: &mut TcpStream, config: Config) -> Result<Connection, Box<
     let mut accept = AcceptOptions::new();
     // permessage-deflate when the configuration asks for it.
     #[cfg(feature = "deflate")]
-    if let Some(deflate) = config.deflate {
+    if let Some(deflate) = deflate {
         accept = accept.deflate(deflate);
     }
     let accepted = request.accept(accept)?;
@@ -70,7 +84,12 @@ pub fn accept(stream: &mut TcpStream, config: Config) -> Result<Connection, Box<
 }
 
 /// Client: connects to a `ws://` URL and completes the opening handshake.
-pub fn connect(url: &str, config: Config) -> Result<(TcpStream, Connection), Box<dyn Error>> {
+#[cfg_attr(not(feature = "deflate"), allow(unused_variables))]
+pub fn connect(
+    url: &str,
+    config: Config,
+    deflate: Deflate,
+) -> Result<(TcpStream, Connection), Box<dyn Error>> {
     let target = WsUrl::parse(url)?;
     let mut stream = TcpStream::connect((target.host(), target.port()))?;
     stream.set_nodelay(true)?;
@@ -78,7 +97,7 @@ pub fn connect(url: &str, config: Config) -> Result<(TcpStream, Connection), Box
     #[allow(unused_mut)]
     let mut request = ClientRequest::from_url(url)?;
     #[cfg(feature = "deflate")]
-    if let Some(deflate) = config.deflate {
+    if let Some(deflate) = deflate {
         request = request.deflate(deflate);
     }
     let (request, mut handshake) = request.build()?;
@@ -117,7 +136,7 @@ fn read_more(stream: &mut TcpStream, buf: &mut Vec<u8>) -> io::Result<()> {
 pub fn run(
     stream: &mut TcpStream,
     conn: &mut Connection,
-    mut on_event: impl FnMut(&mut Connection, Event),
+    mut on_event: impl FnMut(&mut Connection, Message),
 ) -> io::Result<()> {
     let mut buf = vec![0; 64 << 10];
     loop {
@@ -187,10 +206,10 @@ fn is_timeout(e: &io::Error) -> bool {
 }
 
 /// Echoes data messages; pings, pongs and closes are the core's business.
-pub fn echo(conn: &mut Connection, event: Event) {
+pub fn echo(conn: &mut Connection, event: Message) {
     let sent = match event {
-        Event::Text(text) => conn.send_text(text),
-        Event::Binary(data) => conn.send_binary(data),
+        Message::Text(text) => conn.send_text(text),
+        Message::Binary(data) => conn.send_binary(data),
         _ => Ok(()),
     };
     if let Err(e) = sent {

@@ -129,7 +129,7 @@ where
     S::Reader: Send,
     S::Writer: Send,
 {
-    let (mut reader, writer) = ws.split()?;
+    let (mut reader, writer) = ws.into_split()?;
     let (to_writer, from_reader) = mpsc::channel::<Message>();
     let (echoed, wait_echo) = mpsc::channel::<()>();
     let echoes = thread::spawn(move || {

@@ -1,9 +1,7 @@
 //! A self-signed certificate, for the TLS server examples (`tls_echo_server`,
 //! `axum_chat --tls`) run without PEM files.
 
-use wsproto::blocking::tls::rustls::pki_types::{
-    CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer,
-};
+use wsproto::tls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 /// Makes a self-signed certificate for `localhost` and `127.0.0.1` (with
 /// `rcgen`), writes it to the temporary directory as `PREFIX-PORT.pem` and
