@@ -566,14 +566,6 @@ impl<T: Moment> Connection<T> {
         self.rx.len() + self.assembler.held()
     }
 
-    /// Moves the deadline of the message in progress
-    /// ([`Config::message_timeout`]) later by `by`: for a driver that held
-    /// the message up (it did not read while a server-wide memory budget
-    /// was spent), when the delay was its own, not the peer's.
-    pub fn defer_message_deadline(&mut self, by: core::time::Duration) {
-        self.timers.defer_message(by);
-    }
-
     /// Ends the connection at once because the driver gave up waiting
     /// (`timeout`, e.g. [`Timeout::Budget`](crate::Timeout::Budget) for a
     /// memory budget that stayed spent): our Close with the timeout's code

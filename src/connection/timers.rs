@@ -85,16 +85,6 @@ impl<T> Timers<T> {
         self.message_deadline = None;
     }
 
-    /// Moves the message deadline later by `by`.
-    pub(super) fn defer_message(&mut self, by: Duration)
-    where
-        T: Moment,
-    {
-        if let Some(deadline) = self.message_deadline {
-            self.message_deadline = deadline.checked_add(by).or(Some(deadline));
-        }
-    }
-
     /// Records the deadline that ended the connection.
     pub(super) fn fired(&mut self, timeout: Timeout) {
         self.fired.get_or_insert(timeout);

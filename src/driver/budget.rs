@@ -136,8 +136,6 @@ impl MemoryBudget {
             budget: self.inner.clone(),
             held: 0,
             waiting_since: None,
-            limited_since: None,
-            held_up: Duration::ZERO,
         }
     }
 }
@@ -200,12 +198,6 @@ pub(crate) struct Reservation {
     held: usize,
     /// Since when no read could be granted at all (the wait limit runs).
     waiting_since: Option<Instant>,
-    /// Since when no read could be granted at all, for the message
-    /// timeout: the time the budget, not the peer, held the message up
-    /// (unlike `waiting_since`, moved on as the time is told).
-    limited_since: Option<Instant>,
-    /// Held-up time of spans that ended, not yet told to the connection.
-    held_up: Duration,
 }
 
 impl fmt::Debug for Reservation {
@@ -242,7 +234,6 @@ impl Reservation {
             return read;
         }
         let since = *self.waiting_since.get_or_insert_with(now);
-        self.limited_since.get_or_insert(since);
         Grant::Wait(self.budget.wait_limit.map(|limit| since + limit))
     }
 
@@ -254,9 +245,6 @@ impl Reservation {
         if need <= self.held || self.budget.try_take(need - self.held) {
             self.held = self.held.max(need);
             self.waiting_since = None;
-            if let Some(since) = self.limited_since.take() {
-                self.held_up += since.elapsed();
-            }
             return Some(Grant::Read(want));
         }
         let granted = {
@@ -273,22 +261,7 @@ impl Reservation {
             covered + free
         };
         // Less than asked, but progress: the wait (if any) is over.
-        if let Some(since) = self.limited_since.take() {
-            self.held_up += since.elapsed();
-        }
         Some(Grant::Read(granted.min(want)))
-    }
-
-    /// How long reads were held up by the budget since the last look, when
-    /// they were (the clock runs on while they still are); nothing once a
-    /// read was granted in full.
-    pub(crate) fn held_up(&mut self, now: Instant) -> Option<Duration> {
-        let mut held_up = std::mem::take(&mut self.held_up);
-        if let Some(since) = &mut self.limited_since {
-            held_up += now.saturating_duration_since(*since);
-            *since = now;
-        }
-        (!held_up.is_zero()).then_some(held_up)
     }
 
     /// After a read or a message handed out: counts what is held now

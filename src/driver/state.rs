@@ -239,13 +239,7 @@ impl Driver {
             Some(event) => Some(event),
             None if !self.conn.needs_clock() => None,
             None => {
-                let now = now();
-                // Time the budget held this message up does not count
-                // against its message timeout.
-                if let Some(held_up) = self.budget.as_mut().and_then(|b| b.held_up(now)) {
-                    self.conn.defer_message_deadline(held_up);
-                }
-                self.conn.handle_timeout(now);
+                self.conn.handle_timeout(now());
                 self.conn.poll_event()
             }
         };
