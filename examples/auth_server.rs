@@ -37,6 +37,7 @@ mod stop;
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 
+use wsproto::adapter::MemoryBudget;
 use wsproto::blocking::{ConnectionSet, Decision, Error, Message, ServerBuilder};
 
 fn main() -> std::io::Result<()> {
@@ -45,7 +46,13 @@ fn main() -> std::io::Result<()> {
     let token = args.next().unwrap_or("secret".into());
     let listener = TcpListener::bind(&addr)?;
     let set = ConnectionSet::new();
-    let server = ServerBuilder::new().connection_set(&set);
+    // Bytes of messages still arriving, summed over every connection: a
+    // peer that parks most of a large message cannot take the machine's
+    // memory (README, "Memory that peers cannot exhaust").
+    let budget = MemoryBudget::new(256 << 20);
+    let server = ServerBuilder::new()
+        .connection_set(&set)
+        .memory_budget(&budget);
     let stop = stop::Stop::on_signals(&listener)?;
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;

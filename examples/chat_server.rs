@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use wsproto::adapter::MemoryBudget;
 use wsproto::blocking::{
     ConnectionSet, Decision, Error, Message, Request, ServerBuilder, WebSocketWriter,
 };
@@ -58,9 +59,14 @@ fn main() -> std::io::Result<()> {
     // hijacking). Clients that send no Origin (not browsers) are let in.
     // Built with `--features deflate`, messages are compressed with
     // permessage-deflate when the browser offers it (they all do).
+    // Bytes of messages still arriving, summed over every connection: a
+    // peer that parks most of a large message cannot take the machine's
+    // memory (README, "Memory that peers cannot exhaust").
+    let budget = MemoryBudget::new(256 << 20);
     let server = ServerBuilder::new()
         .origin_policy(OriginPolicy::new().same_origin(true))
-        .connection_set(&set);
+        .connection_set(&set)
+        .memory_budget(&budget);
     #[cfg(feature = "deflate")]
     let server = server.deflate(wsproto::deflate::DeflateConfig::default());
     let server = Arc::new(server);

@@ -18,7 +18,9 @@
 //! `shutdown: N closed, M cut` on stderr. The sockets join a
 //! [`ConnectionSet`] through [`ConnectionSet::admit`], taken in the
 //! request handler before the `101` goes out, and
-//! [`WebSocket::join_set`] once hyper hands the connection over.
+//! [`WebSocket::join_set`] once hyper hands the connection over. Its
+//! connections share a [`MemoryBudget`] ([`WebSocket::join_budget`]) and
+//! a message must arrive within a minute, as the server builders set.
 
 use std::convert::Infallible;
 use std::io::Write;
@@ -31,6 +33,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::net::TcpListener;
 use wsproto::Config;
+use wsproto::adapter::MemoryBudget;
 use wsproto::handshake::{AcceptOptions, RequestParser};
 use wsproto::tokio::{ConnectionSet, WebSocket};
 
@@ -43,6 +46,8 @@ async fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:9001".into());
     let listener = TcpListener::bind(&addr).await?;
     let set = ConnectionSet::new();
+    // Bytes of messages still arriving, summed over every connection.
+    let budget = MemoryBudget::new(256 << 20);
     let mut stop = std::pin::pin!(stop_signal());
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;
@@ -55,13 +60,15 @@ async fn main() -> std::io::Result<()> {
             }
         };
         tcp.set_nodelay(true)?;
-        let set = set.clone();
+        let (set, budget) = (set.clone(), budget.clone());
         tokio::spawn(async move {
             let mut builder = auto::Builder::new(TokioExecutor::new());
             // RFC 8441 §3: without SETTINGS_ENABLE_CONNECT_PROTOCOL no
             // client may send an extended CONNECT.
             builder.http2().enable_connect_protocol();
-            let service = hyper::service::service_fn(move |request| upgrade(request, set.clone()));
+            let service = hyper::service::service_fn(move |request| {
+                upgrade(request, set.clone(), budget.clone())
+            });
             let _ = builder
                 .serve_connection_with_upgrades(TokioIo::new(tcp), service)
                 .await;
@@ -90,6 +97,7 @@ async fn stop_signal() -> std::io::Result<&'static str> {
 async fn upgrade(
     mut request: Request<Incoming>,
     set: ConnectionSet,
+    budget: MemoryBudget,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let protocol = request
         .extensions()
@@ -124,14 +132,15 @@ async fn upgrade(
         return Ok(refused);
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
+    let config = Config::default().message_timeout(Some(Duration::from_secs(60)));
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
         // What was agreed (subprotocol, deflate) goes to the connection.
-        let mut ws =
-            WebSocket::from_negotiated(TokioIo::new(upgraded), Config::default(), &negotiated, &[]);
+        let mut ws = WebSocket::from_negotiated(TokioIo::new(upgraded), config, &negotiated, &[]);
         ws.join_set(admission);
+        ws.join_budget(&budget);
         while let Some(Ok(message)) = ws.recv().await {
             if message.is_data() && ws.send(message).await.is_err() {
                 return;

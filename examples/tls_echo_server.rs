@@ -30,6 +30,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 
+use wsproto::adapter::MemoryBudget;
 use wsproto::blocking::accept_tls;
 use wsproto::blocking::{ConnectionSet, Error, ServerBuilder};
 use wsproto::tls::rustls::ServerConfig;
@@ -53,7 +54,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let config = server_config(chain, key)?;
     let set = ConnectionSet::new();
-    let server = ServerBuilder::new().connection_set(&set);
+    // Bytes of messages still arriving, summed over every connection: a
+    // peer that parks most of a large message cannot take the machine's
+    // memory (README, "Memory that peers cannot exhaust").
+    let budget = MemoryBudget::new(256 << 20);
+    let server = ServerBuilder::new()
+        .connection_set(&set)
+        .memory_budget(&budget);
     let stop = stop::Stop::on_signals(&listener)?;
 
     println!("listening on {local}");

@@ -28,6 +28,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+use wsproto::adapter::MemoryBudget;
 use wsproto::tokio::{ConnectionSet, Error, ServerBuilder};
 
 /// How long the closing handshakes may take before the connections left
@@ -92,7 +93,13 @@ async fn run(addr: &str) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     // Every connection accepted by `server` joins `set`.
     let set = ConnectionSet::new();
-    let server = ServerBuilder::new().connection_set(&set);
+    // Bytes of messages still arriving, summed over every connection: a
+    // peer that parks most of a large message cannot take the machine's
+    // memory (README, "Memory that peers cannot exhaust").
+    let budget = MemoryBudget::new(256 << 20);
+    let server = ServerBuilder::new()
+        .connection_set(&set)
+        .memory_budget(&budget);
     let mut stop = std::pin::pin!(stop_signal());
     println!("listening on {}", listener.local_addr()?);
     std::io::stdout().flush()?;

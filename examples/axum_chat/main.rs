@@ -64,6 +64,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
+use wsproto::adapter::MemoryBudget;
 use wsproto::axum::{Message, WebSocket, WebSocketUpgrade};
 use wsproto::handshake::OriginPolicy;
 use wsproto::tls::rustls::pki_types::pem::PemObject;
@@ -82,15 +83,31 @@ const QUEUE: usize = 256;
 /// sockets left are cut.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct Room {
     /// Every socket of this server (room and echo), closed together on
     /// shutdown.
     set: ConnectionSet,
+    /// Bytes of messages still arriving, summed over every socket: a
+    /// peer that parks most of a large message cannot take the machine's
+    /// memory (README, "Memory that peers cannot exhaust").
+    budget: MemoryBudget,
     /// Everyone connected: id -> the queue of its writer task.
     members: Arc<Mutex<HashMap<u64, mpsc::Sender<Post>>>>,
     next_id: Arc<AtomicU64>,
     stats: Arc<Stats>,
+}
+
+impl Default for Room {
+    fn default() -> Room {
+        Room {
+            set: ConnectionSet::default(),
+            budget: MemoryBudget::new(256 << 20),
+            members: Arc::default(),
+            next_id: Arc::default(),
+            stats: Arc::default(),
+        }
+    }
 }
 
 /// Encodings made, for `/stats`.
@@ -292,6 +309,7 @@ async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
         // user's cookies (cross-site WebSocket hijacking).
         .origin_policy(OriginPolicy::new().same_origin(true))
         .connection_set(&room.set)
+        .memory_budget(&room.budget)
         .on_upgrade(move |socket| member(socket, room, id, name))
 }
 
@@ -328,6 +346,7 @@ async fn echo(ws: WebSocketUpgrade, State(room): State<Room>) -> impl IntoRespon
     let ws = ws.deflate(deflate());
     let response = ws
         .connection_set(&room.set)
+        .memory_budget(&room.budget)
         .on_upgrade(|mut socket| async move {
             while let Some(Ok(message)) = socket.recv().await {
                 if message.is_data() && socket.send(message).await.is_err() {
