@@ -206,6 +206,10 @@ pub mod __private;
 pub mod adapter;
 #[cfg(feature = "axum")]
 pub mod axum;
+/// Backoff and the reconnect policy: a core leaf (no I/O, randomness
+/// passed in), named through the adapters.
+#[cfg(any(feature = "blocking", feature = "tokio"))]
+mod backoff;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod close;
