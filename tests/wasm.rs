@@ -1,0 +1,2 @@
+//! placeholder
+#![cfg(target_arch = "wasm32")]
