@@ -9,19 +9,35 @@ use core::time::Duration;
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use wasm_bindgen::JsValue;
 use wasm_bindgen::closure::Closure;
-use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsCast, JsValue};
 
 use super::callback::Callback;
 
-#[wasm_bindgen]
-extern "C" {
-    // The global scope's, so that a worker has them too (no `window`).
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue;
-    #[wasm_bindgen(js_name = clearTimeout)]
-    fn clear_timeout(id: &JsValue);
+/// The global scope's function `name` (`setTimeout`, `clearTimeout`):
+/// found at run time, so that a worker has them too (no `window`), and
+/// without an `extern` binding of ours that could clash with an
+/// application's own binding of the same function at link time.
+fn global_function(name: &str) -> Option<js_sys::Function> {
+    js_sys::Reflect::get(&js_sys::global(), &JsValue::from_str(name))
+        .ok()?
+        .dyn_into()
+        .ok()
+}
+
+fn set_timeout(handler: &js_sys::Function, ms: i32) -> JsValue {
+    global_function("setTimeout")
+        .and_then(|f| {
+            f.call2(&JsValue::UNDEFINED, handler, &JsValue::from(ms))
+                .ok()
+        })
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+fn clear_timeout(id: &JsValue) {
+    if let Some(f) = global_function("clearTimeout") {
+        let _ = f.call1(&JsValue::UNDEFINED, id);
+    }
 }
 
 /// What the timeout's closure and the future share.
