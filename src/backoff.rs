@@ -96,7 +96,7 @@ impl Backoff {
     }
 }
 
-/// What a [`ReconnectingClient`] does after the server closed the
+/// What a [`ReconnectingClient`](crate::adapter::ReconnectingClient) does after the server closed the
 /// connection with a code: come back soon, come back as after a lost
 /// connection, or stop and say why.
 ///
@@ -114,7 +114,7 @@ impl Backoff {
 /// - at once, as after a lost connection: any other code (1000 included:
 ///   the client asked to stay connected).
 ///
-/// Change it with [`ReconnectingClient::policy`].
+/// Change it with [`ReconnectingClient::policy`](crate::adapter::ReconnectingClient::policy).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReconnectPolicy {
     soon: Vec<CloseCode>,

@@ -324,7 +324,7 @@ async fn a_vanished_server_is_connection_lost_and_the_reconnecting_client_comes_
     );
     let waited = now_ms() - start;
     assert_eq!((client.connects(), *hooked.borrow()), (2, 2));
-    let retries = retries.borrow();
+    let retries = retries.borrow().clone();
     console_log!(
         "reconnected after {waited} ms, {} retries: {:?}",
         retries.len(),
