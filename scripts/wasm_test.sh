@@ -7,7 +7,9 @@
 #
 # Installs what it needs when missing: the wasm32-unknown-unknown target,
 # wasm-bindgen-cli at the version of wasm-bindgen in Cargo.lock (cargo
-# install; minutes the first time), chromium and chromium-driver (apt-get).
+# install; minutes the first time), chromium and chromium-driver (apt-get);
+# node and playwright-core for the chat page's test (scripts/browser_test.sh
+# installs node; npm ci here when tests/browser has no node_modules).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$SECONDS
@@ -88,6 +90,23 @@ fi
 if [ "$status" -ne 0 ]; then
     echo "--- server stderr"
     tail -n 40 "$work/server.err"
+fi
+# The chat page's client in Rust (examples/wasm_chat.rs), served by
+# chat_server --wasm under /wasm/, through the JavaScript page's own test
+# (tests/browser/chat.test.js: two pages talk, one leaves, the server is
+# killed and restarted, then stopped with SIGTERM: 1001, back soon).
+if [ "$status" -eq 0 ] && [ $# -eq 0 ]; then
+    echo "== wasm_chat (chat_server --wasm, /wasm/)"
+    cargo build -p wsproto-examples --example wasm_chat --target wasm32-unknown-unknown \
+        --no-default-features --features wasm
+    cargo build -p wsproto-examples --example chat_server
+    wasm-bindgen --target web --out-dir "$work/wasm-chat" \
+        "$target_dir/wasm32-unknown-unknown/debug/examples/wasm_chat.wasm"
+    if [ ! -d tests/browser/node_modules/playwright-core ]; then
+        (cd tests/browser && npm ci --no-audit --no-fund)
+    fi
+    (cd tests/browser && SERVER_ARGS="--wasm $work/wasm-chat" PAGE_PATH=/wasm/ \
+        timeout 120 node chat.test.js "$target_dir/debug/examples/chat_server") || status=$?
 fi
 echo "wasm test: $((SECONDS - start)) s"
 exit "$status"
