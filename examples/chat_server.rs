@@ -8,6 +8,10 @@
 //! cargo run --example chat_server -- 127.0.0.1:0   # any free port
 //! ```
 //!
+//! `--wasm DIR` also serves the page with its client in Rust
+//! (`examples/wasm_chat.rs`, built with `wasm-bindgen --target web
+//! --out-dir DIR`) under `/wasm/`, in the same room.
+//!
 //! Then open `http://127.0.0.1:8080/` in two tabs (`/?name=alice` picks a
 //! name). The wire format is plain text: `alice: hi`, `* alice joined`,
 //! `* alice left`, and `* you are alice` to the newcomer.
@@ -44,8 +48,22 @@ const PAGE: &str = include_str!("chat.html");
 /// The chat room, shared by the connections' threads.
 type Room = Arc<Mutex<Members>>;
 
+/// The page of `--wasm DIR`: chat.html's markup with wasm_chat's module
+/// instead of its script.
+fn wasm_page() -> String {
+    let markup = &PAGE[..PAGE.find("<script>").unwrap_or(PAGE.len())];
+    format!(
+        "{markup}<script type=\"module\">\nimport init from \"./wasm_chat.js\";\ninit();\n</script>\n</body>\n</html>\n"
+    )
+}
+
 fn main() -> std::io::Result<()> {
-    let addr = std::env::args().nth(1).unwrap_or("127.0.0.1:8080".into());
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or("127.0.0.1:8080".into());
+    let wasm_dir = match (args.next().as_deref(), args.next()) {
+        (Some("--wasm"), Some(dir)) => Some(Arc::new(std::path::PathBuf::from(dir))),
+        _ => None,
+    };
     let listener = TcpListener::bind(&addr)?;
     // Every member joins `set`: after SIGTERM or Ctrl-C, `set.shutdown()`
     // closes them all with 1001.
@@ -77,10 +95,10 @@ fn main() -> std::io::Result<()> {
             break;
         }
         let Ok(stream) = stream else { continue };
-        let (server, room) = (server.clone(), room.clone());
+        let (server, room, wasm_dir) = (server.clone(), room.clone(), wasm_dir.clone());
         let id = next_id.fetch_add(1, Ordering::Relaxed);
         std::thread::spawn(move || {
-            if let Err(e) = serve(&server, &room, id, stream) {
+            if let Err(e) = serve(&server, &room, id, stream, wasm_dir.as_deref()) {
                 eprintln!("connection {id}: {e}");
             }
         });
@@ -94,7 +112,13 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Result<(), Error> {
+fn serve(
+    server: &ServerBuilder,
+    room: &Room,
+    id: u64,
+    stream: TcpStream,
+    wasm_dir: Option<&std::path::PathBuf>,
+) -> Result<(), Error> {
     stream.set_nodelay(true)?;
     // A client that stops reading must not stall the broadcast for long.
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
@@ -114,6 +138,31 @@ fn serve(server: &ServerBuilder, room: &Room, id: u64, stream: TcpStream) -> Res
             ],
             PAGE,
         ),
+        // `--wasm DIR`: the page with the client in Rust, and its files.
+        (Request::Http(_), path) if wasm_dir.is_some() && path.starts_with("/wasm/") => {
+            let file = &path["/wasm/".len()..];
+            let kind = match file.rsplit_once('.').map(|(_, ext)| ext) {
+                _ if file.is_empty() => "text/html; charset=utf-8",
+                Some("js") => "text/javascript",
+                Some("wasm") => "application/wasm",
+                _ => return Decision::reject(404),
+            };
+            let body = if file.is_empty() {
+                Some(wasm_page().into_bytes())
+            } else if file.contains('/') || file.starts_with('.') {
+                None
+            } else {
+                wasm_dir.and_then(|dir| std::fs::read(dir.join(file)).ok())
+            };
+            match body {
+                Some(body) => Decision::respond(
+                    200,
+                    &[("Content-Type", kind), ("Cache-Control", "no-store")],
+                    body,
+                ),
+                None => Decision::reject(404),
+            }
+        }
         // Browsers ask for it; no icon, no 404 in their console.
         (Request::Http(_), "/favicon.ico") => Decision::respond(204, &[], ""),
         _ => Decision::reject(404),

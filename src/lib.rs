@@ -160,7 +160,9 @@
 //! # Ok::<(), wsproto::ProtocolError>(())
 //! ```
 
-#![cfg_attr(not(any(feature = "std", test)), no_std)]
+// `wasm` needs the standard library (wasm-bindgen does) but not the
+// `std` feature, which brings `rand`.
+#![cfg_attr(not(any(feature = "std", feature = "wasm", test)), no_std)]
 #![deny(missing_docs, unreachable_pub, unsafe_code)]
 #![warn(rust_2018_idioms)]
 // docs.rs builds with every feature and `--cfg docsrs`: each item behind a
@@ -176,7 +178,8 @@
         feature = "tls",
         feature = "deflate",
         feature = "tokio",
-        feature = "axum"
+        feature = "axum",
+        feature = "wasm"
     )),
     allow(rustdoc::broken_intra_doc_links)
 )]
@@ -206,6 +209,10 @@ pub mod __private;
 pub mod adapter;
 #[cfg(feature = "axum")]
 pub mod axum;
+/// Backoff and the reconnect policy: a core leaf (no I/O, randomness
+/// passed in), named through the adapters.
+#[cfg(any(feature = "blocking", feature = "tokio", feature = "wasm"))]
+mod backoff;
 #[cfg(feature = "blocking")]
 pub mod blocking;
 mod close;
@@ -232,6 +239,8 @@ pub mod time;
 pub mod tls;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 // One of the two modules allowed `unsafe` (with `frame::mask`): the
 // unchecked `&str` view of text validated once; see its header.
 #[allow(unsafe_code)]

@@ -33,6 +33,9 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const STEP_TIMEOUT = 15000;
 const SERVER_ARGS = (process.env.SERVER_ARGS || "").split(" ").filter(Boolean);
 const SCHEME = process.env.SCHEME || "http";
+// The page to open: "/" (chat.html) or "/wasm/" (chat_server --wasm DIR:
+// the same page with its client in Rust, examples/wasm_chat.rs).
+const PAGE_PATH = process.env.PAGE_PATH || "/";
 // name -> "VERSION METHOD" of its latest socket, from the server's stdout.
 const sockets = new Map();
 
@@ -84,7 +87,7 @@ async function openChat(addr, name) {
   page.on("console", (m) => {
     if (m.type() === "error") log(`${name} console error: ${m.text()}`);
   });
-  await page.goto(`${SCHEME}://${addr}/?name=${name}`);
+  await page.goto(`${SCHEME}://${addr}${PAGE_PATH}?name=${name}`);
   await page.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
   await waitForLine(page, `* you are ${name}`);
   const extensions = await page.$eval("#state", (el) => el.dataset.extensions || "");
