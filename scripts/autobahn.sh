@@ -5,13 +5,13 @@
 # examples/common/echo.rs):
 #
 #   blocking: wsproto::blocking::WebSocket, read and echo on one thread;
-#             all 517 cases
+#             client role all 517 cases, server role 337 (see HEAVY_DEFLATE)
 #   split:    WebSocket::split, a reader thread passing each message to a
 #             writer thread; groups 1-10 (301 cases): 12-13 take ten
 #             minutes and exercise the core's deflate, not the adapter
 #   tokio:    wsproto::tokio::WebSocket, recv and send in one task on a
-#             current-thread runtime; all 517 cases (AUTOBAHN_TOKIO_QUICK=1:
-#             groups 1-10 and the first subgroup of 12 and of 13, 337)
+#             current-thread runtime; server role all 517 cases, client
+#             role 337 (see HEAVY_DEFLATE)
 #
 #   server role: kosoku (fuzzing client) -> examples/autobahn_server --adapter A
 #   client role: examples/autobahn_client --adapter A -> kosoku -m fuzzingserver
@@ -31,6 +31,7 @@
 #   scripts/autobahn.sh                  # run and check
 #   AUTOBAHN_UPDATE=1 scripts/autobahn.sh  # run, check, rewrite the expected files
 #   AUTOBAHN_ADAPTERS=tokio scripts/autobahn.sh  # only these adapters
+#   AUTOBAHN_FULL=1 scripts/autobahn.sh  # all 517 cases through blocking and tokio, both roles
 #
 # Reports: target/autobahn/{blocking,split,tokio}-{server,client}/index.html.
 set -euo pipefail
@@ -56,16 +57,22 @@ for pattern in ${AUTOBAHN_EXCLUDE:-}; do
 done
 # The split adapter runs groups 1-10.
 SPLIT_EXCLUDE=('12.*' '13.*')
-# The tokio adapter runs all 517 cases, as the blocking one does
-# (AUTOBAHN_TOKIO_QUICK=1: groups 1-10, 12.1 and 13.1, 337 cases). In CI
-# (2026-12-02, 2 cores shared with other builds) the subset took 70 s
-# (server role) and 108 s (client role) while the blocking client role
-# took 571 s, so the whole suite through tokio still ends before the
-# blocking run; the Autobahn step runs in the background and took 881 s
-# against 1,423 s for the rest of CI.
-TOKIO_EXCLUDE=()
-if [ "${AUTOBAHN_TOKIO_QUICK:-}" = 1 ]; then
-    TOKIO_EXCLUDE=('12.[2-9].*' '13.[2-9].*')
+# The long permessage-deflate subgroups (12.2-12.5, 13.2-13.7: 1000
+# echoes of up to 128 KiB each, nearly all of the suite's CPU) exercise the
+# core's codec and the shared driver (src/driver), which every adapter runs
+# alike; each role runs them once, through a different adapter: the server
+# role through tokio, the client role through blocking. The other two runs
+# (blocking server, tokio client) keep groups 1-10, 12.1 and 13.1 (337
+# cases: deflate negotiated and used at every message size through that
+# adapter). Measured 2026-12-06 (AMD EPYC, 2 cores shared with two other
+# builds): the heavy subgroups were 1,590 s of case time in the tokio
+# server run and 1,023 s in the blocking client run, while a whole
+# autobahn.sh took 1,385 CPU-seconds. AUTOBAHN_FULL=1 runs all 517 cases
+# through both adapters in both roles.
+HEAVY_DEFLATE=('12.[2-9].*' '13.[2-9].*')
+FULL_RUNS=("tokio server" "blocking client")
+if [ "${AUTOBAHN_FULL:-}" = 1 ]; then
+    FULL_RUNS=("tokio server" "tokio client" "blocking server" "blocking client")
 fi
 # The adapters to run (all by default).
 read -r -a ADAPTERS <<<"${AUTOBAHN_ADAPTERS:-blocking split tokio}"
@@ -200,21 +207,24 @@ client_role() {
 }
 
 # The cases ADAPTER leaves out, one glob a line.
+# The cases ADAPTER leaves out in ROLE, one glob a line.
 excluded() {
-    local pattern
+    local adapter=$1 role=$2 pattern run
     for pattern in ${EXCLUDE[@]+"${EXCLUDE[@]}"}; do
         echo "$pattern"
     done
-    if [ "$1" = split ]; then
+    if [ "$adapter" = split ]; then
         for pattern in "${SPLIT_EXCLUDE[@]}"; do
             echo "$pattern"
         done
+        return
     fi
-    if [ "$1" = tokio ]; then
-        for pattern in ${TOKIO_EXCLUDE[@]+"${TOKIO_EXCLUDE[@]}"}; do
-            echo "$pattern"
-        done
-    fi
+    for run in "${FULL_RUNS[@]}"; do
+        [ "$run" = "$adapter $role" ] && return
+    done
+    for pattern in "${HEAVY_DEFLATE[@]}"; do
+        echo "$pattern"
+    done
 }
 
 status=0
@@ -222,8 +232,8 @@ start=$SECONDS
 echo "=== $((2 * ${#ADAPTERS[@]} + 1)) runs at once: kosoku -> autobahn_server, autobahn_client -> kosoku -m fuzzingserver, adapters ${ADAPTERS[*]}; kosoku -> axum_chat /echo"
 jobs_started=()
 for adapter in "${ADAPTERS[@]}"; do
-    mapfile -t globs < <(excluded "$adapter")
     for role in server client; do
+        mapfile -t globs < <(excluded "$adapter" "$role")
         "${role}_role" "$adapter" ${globs[@]+"${globs[@]}"} &
         pids+=("$!")
         jobs_started+=("$!")
@@ -243,12 +253,12 @@ if [ "${AUTOBAHN_UPDATE:-}" = 1 ]; then
     update=(--update)
 fi
 for adapter in "${ADAPTERS[@]}"; do
-    mapfile -t globs < <(excluded "$adapter")
-    x=()
-    for pattern in ${globs[@]+"${globs[@]}"}; do
-        x+=(--exclude "$pattern")
-    done
     for role in server client; do
+        mapfile -t globs < <(excluded "$adapter" "$role")
+        x=()
+        for pattern in ${globs[@]+"${globs[@]}"}; do
+            x+=(--exclude "$pattern")
+        done
         if ! python3 scripts/autobahn_check.py --role "$adapter $role" --cases "$CASES" \
             ${x[@]+"${x[@]}"} ${update[@]+"${update[@]}"} \
             "$OUT/$adapter-$role/index.json" "scripts/autobahn-expected/$role.json"; then
