@@ -198,6 +198,7 @@ impl Driver {
     /// runtime whose readers are not woken: while in a set, a shutdown
     /// must be seen in time. Registers the reader's waker with the set
     /// otherwise.
+    #[inline]
     pub(crate) fn wait_cap(&mut self, waker: &std::task::Waker, woken: bool) -> Option<Duration> {
         let member = self.member.as_mut()?;
         if woken {
