@@ -122,15 +122,16 @@ impl<H: ReadHalf> ReadIo<H> for Blocking {
         deadline: Option<Instant>,
     ) -> Poll<io::Result<Read>> {
         let read = if size <= SMALL_READ {
-            let mut buf = [0u8; SMALL_READ];
-            let read = self.read_by(stream, deadline, |s| s.read(&mut buf[..size]));
-            if let Ok(Some(n @ 1..)) = read {
-                // A violation is sticky in the core: its Close is queued,
-                // and the read loop reports it once earlier messages are
-                // out.
-                let _ = conn.receive_data(&buf[..n]);
-            }
-            read
+            READ_BUF.with_borrow_mut(|buf| {
+                let read = self.read_by(stream, deadline, |s| s.read(&mut buf[..size]));
+                if let Ok(Some(n @ 1..)) = read {
+                    // A violation is sticky in the core: its Close is
+                    // queued, and the read loop reports it once earlier
+                    // messages are out.
+                    let _ = conn.receive_data(&buf[..n]);
+                }
+                read
+            })
         } else {
             let buf = conn.receive_buffer(size);
             let read = self.read_by(stream, deadline, |s| s.read(buf));
@@ -286,6 +287,14 @@ impl Wake for Unpark {
 }
 
 thread_local! {
+    /// The buffer small reads go through, zeroed once per thread: one on
+    /// the stack, zeroed for every read as `Read::read` wants initialised
+    /// bytes, cost 4,100 of the 6,500 instructions of a 20-byte echo
+    /// (callgrind, docs/PERFORMANCE.md). In static thread-local storage,
+    /// not the heap, so a connection waiting for input still holds no
+    /// receive buffer; the thread's stack held these 4 KiB before.
+    static READ_BUF: std::cell::RefCell<[u8; SMALL_READ]> =
+        const { std::cell::RefCell::new([0; SMALL_READ]) };
     /// This thread's waker, made once.
     static WAKER: Waker = Waker::from(Arc::new(Unpark(std::thread::current())));
     /// When the thread must wake even if its waker is not called (the

@@ -80,8 +80,18 @@ impl<T: Moment> Connection<T> {
         }
     }
 
-    /// Reacts to an input that ended the connection, if one waits.
+    /// Reacts to an input that ended the connection, if one waits. Inline
+    /// for the usual case (nothing waits): every `poll_event` on an empty
+    /// queue asks.
+    #[inline]
     pub(super) fn settle(&mut self) {
+        if self.ending.is_some() {
+            self.settle_ending();
+        }
+    }
+
+    #[cold]
+    fn settle_ending(&mut self) {
         match self.ending.take() {
             None => {}
             Some(Ending::Close(frame)) => self.on_close_received(frame),

@@ -225,6 +225,29 @@ impl TxQueue {
         self.arena.extend_from_slice(&out[..used]);
     }
 
+    /// [`push_header_rsv1`](Self::push_header_rsv1) into room already
+    /// reserved (`MAX_HEADER_LEN` at least): no second `reserve`.
+    #[inline]
+    fn write_header(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        len: usize,
+        mask: Option<[u8; 4]>,
+    ) {
+        let header = FrameHeader {
+            fin,
+            rsv1,
+            mask,
+            ..FrameHeader::new(opcode, len as u64)
+        };
+        let mut out = [0; MAX_HEADER_LEN];
+        let used = header.encode(&mut out);
+        debug_assert!(self.arena.capacity() - self.arena.len() >= used);
+        self.arena.extend_from_slice(&out[..used]);
+    }
+
     /// Appends one frame whose payload is copied into the arena (masked in
     /// place there when `mask` is set).
     pub(crate) fn push_frame_copied(
@@ -247,7 +270,7 @@ impl TxQueue {
         mask: Option<[u8; 4]>,
     ) {
         self.reserve_arena(MAX_HEADER_LEN + payload.len());
-        self.push_header_rsv1(opcode, fin, rsv1, payload.len(), mask);
+        self.write_header(opcode, fin, rsv1, payload.len(), mask);
         match mask {
             // Copied and masked in one pass.
             Some(key) => {
@@ -289,6 +312,12 @@ impl TxQueue {
     ) {
         let fragment = fragment.max(1);
         let total = payload.as_bytes().len();
+        if total <= INLINE_MAX.min(fragment) {
+            // The usual small message: one frame, copied next to its header.
+            let key = next_key.map(|f| f());
+            self.push_frame_copied_rsv1(opcode, true, rsv1, payload.as_bytes(), key);
+            return;
+        }
         if total <= INLINE_MAX || P::BORROWED {
             // Small or borrowed: copied next to the header (and masked on
             // the way); the payload never becomes a `Bytes`, which would

@@ -213,6 +213,7 @@ impl Reservation {
     /// what the floor and this account cover is granted at once, more is
     /// asked of the budget. When nothing can be granted, the waker is kept
     /// for the next give-back and the connection waits.
+    #[inline]
     pub(crate) fn grant(
         &mut self,
         incomplete: usize,
@@ -239,6 +240,7 @@ impl Reservation {
 
     /// Room for the read if there is any: all of `want`, or what the floor,
     /// this account and what is left of the budget cover.
+    #[inline]
     fn try_grant(&mut self, incomplete: usize, want: usize) -> Option<Grant> {
         let floor = self.budget.floor;
         let need = (incomplete + want).saturating_sub(floor);
@@ -267,6 +269,7 @@ impl Reservation {
     /// After a read or a message handed out: counts what is held now
     /// beyond the floor, giving back what is no longer held (and counting
     /// what a compressed message inflated to beyond the grant).
+    #[inline]
     pub(crate) fn settle(&mut self, incomplete: usize) {
         let need = incomplete.saturating_sub(self.budget.floor);
         if need < self.held {

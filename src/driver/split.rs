@@ -351,7 +351,7 @@ impl<H, W, R: ReadIo<H> + WriteIo<W>> ReadSide for SplitReader<'_, H, W, R> {
         // server's set, for a shutdown).
         let woken = R::reads_are_woken();
         let wait = {
-            let core = lock(&self.shared.core);
+            let mut core = lock(&self.shared.core);
             let set = core.driver.wait_cap(cx.waker(), woken);
             let close = (!woken).then(|| core.driver.conn.config().close_timeout / 2);
             [set, close].into_iter().flatten().min()

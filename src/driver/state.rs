@@ -165,6 +165,7 @@ impl Driver {
 
     /// How many bytes the next read may bring (at most `want`), or how long
     /// to wait for memory: see [`MemoryBudget`](super::budget::MemoryBudget).
+    #[inline]
     pub(crate) fn grant(
         &mut self,
         want: usize,
@@ -179,6 +180,7 @@ impl Driver {
 
     /// Counts in the budget what the connection holds now (beyond its
     /// floor), giving back room granted to a read that did not use it.
+    #[inline]
     pub(crate) fn settle_budget(&mut self) {
         if let Some(budget) = &mut self.budget {
             budget.settle(self.conn.incomplete_input());
@@ -196,8 +198,9 @@ impl Driver {
     /// runtime whose readers are not woken: while in a set, a shutdown
     /// must be seen in time. Registers the reader's waker with the set
     /// otherwise.
-    pub(crate) fn wait_cap(&self, waker: &std::task::Waker, woken: bool) -> Option<Duration> {
-        let member = self.member.as_ref()?;
+    #[inline]
+    pub(crate) fn wait_cap(&mut self, waker: &std::task::Waker, woken: bool) -> Option<Duration> {
+        let member = self.member.as_mut()?;
         if woken {
             member.register(waker);
             return None;
@@ -248,6 +251,8 @@ impl Driver {
         match event {
             Some(message) => Step::Deliver(message, owed),
             None if self.failed || self.conn.state() == State::Closed => Step::Ended,
+            // Without a deadline running there is none to compute.
+            None if !self.conn.needs_clock() => Step::Read(None, owed),
             None => Step::Read(self.conn.poll_timeout(), owed),
         }
     }

@@ -123,15 +123,21 @@ impl FrameHeader {
         if buf.len() < header_len {
             return Ok(Parsed::Partial);
         }
+        // `buf` holds the whole header now: the slices below are in bounds,
+        // which the compiler sees (one 2-, 4- or 8-byte load each; four
+        // byte loads with their bounds checks for the key cost ~45
+        // instructions per frame, measured with callgrind).
+        let head = &buf[..header_len];
         let payload_len = match len_bytes {
             0 => u64::from(len7),
-            2 => u64::from(u16::from_be_bytes([buf[2], buf[3]])),
-            _ => u64::from_be_bytes(buf[2..10].try_into().expect("8 bytes")),
+            2 => u64::from(u16::from_be_bytes(head[2..4].try_into().expect("2 bytes"))),
+            _ => u64::from_be_bytes(head[2..10].try_into().expect("8 bytes")),
         };
-        let mask = masked.then(|| {
-            let at = 2 + len_bytes;
-            [buf[at], buf[at + 1], buf[at + 2], buf[at + 3]]
-        });
+        let mask = if masked {
+            Some(head[header_len - 4..].try_into().expect("4 bytes"))
+        } else {
+            None
+        };
         Ok(Parsed::Complete((
             FrameHeader {
                 fin,
