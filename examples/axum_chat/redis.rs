@@ -15,9 +15,9 @@
 //!
 //! Resume: `?since=ID` registers the member with its room's reader first,
 //! then replays the posts after ID (`XRANGE (ID +`, pages of 500; the
-//! first page in one script with the gap check: `{"gap":true}` when
-//! `max-deleted-entry-id` is after ID, or ID is after the stream's last
-//! id, or the stream is gone), then the live posts whose ids are after
+//! first page in one script with the gap check: `{"gap":true}` when a
+//! post after ID was trimmed, or ID is after the stream's last id, or the
+//! stream is gone), then the live posts whose ids are after
 //! the last replayed one: no hole and no duplicate at the seam.
 //!
 //! Notices (joins, leaves, the online count) are not history: they go
@@ -149,26 +149,8 @@ enum Out {
     Other(PreparedMessage),
 }
 
-/// Stores a post: KEYS = stream, cid key (or the stream again);
-/// ARGV = max length, retention in ms, from, text, 1 if a cid.
-/// Returns {1, id} (stored) or {0, id} (the cid's post, stored before).
-const STORE: &str = r"
-if ARGV[5] == '1' then
-  local old = redis.call('GET', KEYS[2])
-  if old then return {0, old} end
-end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', ARGV[1], '*', 'from', ARGV[3], 'text', ARGV[4])
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('XTRIM', KEYS[1], 'MINID', tostring(now - tonumber(ARGV[2])))
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-if ARGV[5] == '1' then redis.call('SET', KEYS[2], id, 'PX', ARGV[2]) end
-return {1, id}
-";
-
-/// A page of the replay: KEYS = stream; ARGV = after this id, count, 1
-/// for the first page (with the gap check). Returns {gap, entries}.
-const REPLAY: &str = r"
+/// Compares two stream ids in Lua: -1, 0 or 1.
+const CMP: &str = r"
 local function cmp(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')
@@ -177,18 +159,56 @@ local function cmp(a, b)
   if as ~= bs then return as < bs and -1 or 1 end
   return 0
 end
+";
+
+/// Stores a post: KEYS = stream, cid key (or the stream again), trimmed
+/// key; ARGV = max length, retention in ms, from, text, 1 if a cid.
+/// Returns {1, id} (stored) or {0, id} (the cid's post, stored before).
+/// Trims to the length and the age, and keeps the greatest id trimmed
+/// away in the trimmed key (Redis 7.0's `max-deleted-entry-id` counts
+/// `XDEL` only).
+const STORE: &str = r"
+if ARGV[5] == '1' then
+  local old = redis.call('GET', KEYS[2])
+  if old then return {0, old} end
+end
+local id = redis.call('XADD', KEYS[1], '*', 'from', ARGV[3], 'text', ARGV[4])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local keep = string.format('%d-0', now - tonumber(ARGV[2]))
+local over = redis.call('XLEN', KEYS[1]) - tonumber(ARGV[1])
+if over > 0 then
+  local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', over + 1)
+  if cmp(first[over + 1][1], keep) > 0 then keep = first[over + 1][1] end
+end
+local dead = redis.call('XREVRANGE', KEYS[1], '(' .. keep, '-', 'COUNT', 1)
+if #dead > 0 then
+  redis.call('SET', KEYS[3], dead[1][1])
+  redis.call('XTRIM', KEYS[1], 'MINID', keep)
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+if ARGV[5] == '1' then redis.call('SET', KEYS[2], id, 'PX', ARGV[2]) end
+return {1, id}
+";
+
+/// A page of the replay: KEYS = stream, trimmed key; ARGV = after this
+/// id, count, 1 for the first page (with the gap check: something after
+/// the id was trimmed away, or the id is after the stream's last, or the
+/// stream is gone). Returns {gap, entries}.
+const REPLAY: &str = r"
 local gap = 0
 if ARGV[3] == '1' then
   if redis.call('EXISTS', KEYS[1]) == 0 then
     if ARGV[1] ~= '0-0' then gap = 1 end
   else
     local info = redis.call('XINFO', 'STREAM', KEYS[1])
-    local last, deleted = '0-0', '0-0'
+    local last = '0-0'
     for i = 1, #info, 2 do
       if info[i] == 'last-generated-id' then last = info[i + 1] end
-      if info[i] == 'max-deleted-entry-id' then deleted = info[i + 1] end
     end
-    if cmp(deleted, ARGV[1]) > 0 or cmp(ARGV[1], last) > 0 then gap = 1 end
+    local trimmed = redis.call('GET', KEYS[2]) or '0-0'
+    if cmp(trimmed, ARGV[1]) > 0 or cmp(ARGV[1], last) > 0 then gap = 1 end
   end
 end
 return {gap, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
@@ -332,6 +352,10 @@ impl Hub {
         format!("{}:log:{room}", self.0.options.prefix)
     }
 
+    fn trimmed_key(&self, room: &str) -> String {
+        format!("{}:trimmed:{room}", self.0.options.prefix)
+    }
+
     /// The connection for posts and replays.
     async fn conn(&self) -> redis::RedisResult<MultiplexedConnection> {
         let mut conn = self.0.conn.lock().await;
@@ -371,10 +395,11 @@ impl Hub {
         };
         let mut conn = self.conn().await?;
         let result: redis::RedisResult<(u8, String)> = redis::cmd("EVAL")
-            .arg(STORE)
-            .arg(2)
+            .arg(format!("{CMP}{STORE}"))
+            .arg(3)
             .arg(&stream)
             .arg(&cid_key)
+            .arg(self.trimmed_key(room))
             .arg(retention.max_len)
             .arg(retention.retention.as_millis().max(1) as u64)
             .arg(name)
@@ -405,9 +430,10 @@ impl Hub {
     ) -> redis::RedisResult<(bool, Entries)> {
         let mut conn = self.conn().await?;
         let result: redis::RedisResult<(u8, Entries)> = redis::cmd("EVAL")
-            .arg(REPLAY)
-            .arg(1)
+            .arg(format!("{CMP}{REPLAY}"))
+            .arg(2)
             .arg(self.stream_key(room))
+            .arg(self.trimmed_key(room))
             .arg(after.to_string())
             .arg(PAGE)
             .arg(u8::from(first))
@@ -658,6 +684,9 @@ async fn session(
                 let _: () = conn.hset_multiple(hub.members_key(room), fields).await?;
             }
         }
+        // Posts and replays on a new connection too: the one they had
+        // may be to the Redis that went away.
+        hub.broken().await;
         say(&format!("redis up ({} rooms)", rooms.len()));
         Ok::<_, redis::RedisError>(())
     };
