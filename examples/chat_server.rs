@@ -217,7 +217,8 @@ fn serve(
     // were there before, and its replay ends where the live posts begin.
     {
         let mut shared = room.lock().unwrap();
-        writer.send(welcome_frame(&name))?;
+        let last = shared.log.last();
+        writer.send(welcome_frame(&name, Some(since.unwrap_or(last))))?;
         if let Some(since) = since {
             let (gap, posts) = shared.log.since(since);
             if gap {

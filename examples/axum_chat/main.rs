@@ -374,9 +374,11 @@ async fn member(socket: WebSocket, room: Room, id: u64, name: String, since: Opt
     let (queue, mut inbox) = mpsc::channel::<Post>(QUEUE);
     // The greeting, the replay (`since`) and joining the room happen under
     // the room's lock: the replay ends where the live posts begin.
-    let mut first = vec![room.post(&welcome_frame(&name))];
+    let mut first = Vec::new();
     {
         let mut shared = room.shared.lock().unwrap();
+        let last = shared.log.last();
+        first.push(room.post(&welcome_frame(&name, Some(since.unwrap_or(last)))));
         if let Some(since) = since {
             let (gap, posts) = shared.log.since(since);
             if gap {

@@ -281,7 +281,9 @@ struct Inner {
     conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     /// Room -> the epoch of its live reader task (a reader whose room is
     /// gone, or has a newer reader, stops).
-    readers: Mutex<HashMap<String, u64>>,
+    /// (and the id of the last post it delivered, where a member joining
+    /// now starts).
+    readers: Mutex<HashMap<String, (u64, Option<StreamId>)>>,
     next_epoch: AtomicU64,
 }
 
@@ -480,26 +482,31 @@ impl Hub {
     /// Joins `member` to `room`: with a live reader for the room already,
     /// or a new one started at `start` (the stream's last id, looked up
     /// before). `Err(member)` when a reader is needed and `start` is not
-    /// given: look it up, then try again.
+    /// given: look it up, then try again. `Ok` with the id after which
+    /// the member's live posts come (if known).
     fn join(
         &self,
         room: &str,
         id: u64,
         member: Member,
         start: Option<Option<StreamId>>,
-    ) -> Result<(), Member> {
+    ) -> Result<Option<StreamId>, Member> {
         let mut rooms = self.0.rooms.lock().unwrap();
-        {
+        let position = {
             let mut readers = self.0.readers.lock().unwrap();
-            if !readers.contains_key(room) {
-                let Some(start) = start else {
-                    return Err(member);
-                };
-                let epoch = self.0.next_epoch.fetch_add(1, Ordering::Relaxed);
-                readers.insert(room.to_owned(), epoch);
-                tokio::spawn(live_reader(self.clone(), room.to_owned(), epoch, start));
+            match readers.get(room) {
+                Some(&(_, position)) => position,
+                None => {
+                    let Some(start) = start else {
+                        return Err(member);
+                    };
+                    let epoch = self.0.next_epoch.fetch_add(1, Ordering::Relaxed);
+                    readers.insert(room.to_owned(), (epoch, start));
+                    tokio::spawn(live_reader(self.clone(), room.to_owned(), epoch, start));
+                    start
+                }
             }
-        }
+        };
         let local = rooms.entry(room.to_owned()).or_default();
         if local.is_empty() {
             // Subscribed before the join is published: whoever sees the
@@ -521,7 +528,7 @@ impl Hub {
             id,
             name,
         });
-        Ok(())
+        Ok(position)
     }
 
     fn leave(&self, room: &str, id: u64, name: &str) {
@@ -866,7 +873,7 @@ async fn sweep(hub: &Hub, conn: &mut MultiplexedConnection) -> redis::RedisResul
 /// room has no local member (or another reader). After an error it
 /// connects again (0.1 s doubling to 5 s) and goes on from its last id.
 async fn live_reader(hub: Hub, room: String, epoch: u64, start: Option<StreamId>) {
-    let alive = || hub.0.readers.lock().unwrap().get(&room) == Some(&epoch);
+    let alive = || hub.0.readers.lock().unwrap().get(&room).map(|r| r.0) == Some(epoch);
     let key = hub.stream_key(&room);
     let mut last = start;
     let mut backoff = Duration::from_millis(100);
@@ -914,6 +921,11 @@ async fn live_reader(hub: Hub, room: String, epoch: u64, start: Option<StreamId>
                         continue;
                     };
                     last = Some(id);
+                    if let Some(reader) = hub.0.readers.lock().unwrap().get_mut(&room) {
+                        if reader.0 == epoch {
+                            reader.1 = last;
+                        }
+                    }
                     if let Some(members) = rooms.get_mut(&room) {
                         let post = Out::Live(id, PreparedMessage::text(post_frame(id, from, text)));
                         members.retain(|_, m| m.queue.try_send(post.clone()).is_ok());
@@ -986,13 +998,17 @@ async fn member(
         queue,
     };
     let mut start = None;
-    while let Err(again) = hub.join(&room, id, member, start) {
-        member = again;
+    let position = loop {
+        match hub.join(&room, id, member, start) {
+            Ok(position) => break position,
+            Err(again) => member = again,
+        }
         start = Some(hub.last_id(&room).await);
-    }
+    };
     // As on one server: the frame shared by every local member, a socket
     // with more than `max_write_buffer` waiting closed with 1013.
-    let (replayer, replay_room, welcome) = (hub.clone(), room.clone(), welcome_frame(&name));
+    let welcome = welcome_frame(&name, since.or(position));
+    let (replayer, replay_room) = (hub.clone(), room.clone());
     tokio::spawn(async move {
         let send = async |message: &PreparedMessage| {
             matches!(writer.send_prepared(message).await, Ok(Delivery::Queued))

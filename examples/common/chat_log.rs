@@ -8,7 +8,7 @@
 //! ```text
 //! {"id":"1733440000000-0","from":"alice","text":"hi"}   a post, with its id in the room's log
 //! {"notice":"bob joined"}                               join, leave, online count
-//! {"notice":"you are alice","name":"alice"}             first, to a newcomer
+//! {"notice":"you are alice","name":"alice","last":ID}   first; the posts come after ID
 //! {"ack":"c1","id":"1733440000000-0"}                    to the sender of a post with a cid
 //! {"gap":true}                                          `since` is older than the history kept
 //! ```
@@ -114,10 +114,13 @@ pub fn notice_frame(text: &str) -> String {
     format!("{{\"notice\":{}}}", quote(text))
 }
 
-/// `{"notice":"you are NAME","name":NAME}`: the first frame of a socket.
-pub fn welcome_frame(name: &str) -> String {
+/// `{"notice":"you are NAME","name":NAME,"last":ID}`: the first frame of
+/// a socket; `last` (when known) is the id after which its posts come:
+/// a client that has no post yet resumes from it.
+pub fn welcome_frame(name: &str, last: Option<StreamId>) -> String {
+    let last = last.map_or(String::new(), |id| format!(",\"last\":\"{id}\""));
     format!(
-        "{{\"notice\":{},\"name\":{}}}",
+        "{{\"notice\":{},\"name\":{}{last}}}",
         quote(&format!("you are {name}")),
         quote(name)
     )
@@ -372,6 +375,11 @@ impl MemoryLog {
                 self.cids.remove(&(first.from, cid));
             }
         }
+    }
+
+    /// The id of the last post added (`0-0` for none).
+    pub fn last(&self) -> StreamId {
+        self.last
     }
 
     /// The posts after `since`, in order, and whether some of them are no
