@@ -870,8 +870,8 @@ async fn poster(
         let post = |i: usize| format!("{{\"cid\":\"{}\",\"text\":\"post {i}\"}}", cids[i]);
         // What this connection lost: sent, never acknowledged.
         let mut broken = false;
-        for i in 0..sent {
-            if !acked.contains_key(&cids[i]) && writer.send(post(i)).await.is_err() {
+        for (i, cid) in cids.iter().enumerate().take(sent) {
+            if !acked.contains_key(cid) && writer.send(post(i)).await.is_err() {
                 broken = true;
                 break;
             }

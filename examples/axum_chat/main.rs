@@ -323,12 +323,12 @@ async fn finish(set: &ConnectionSet, hub: Option<redis::Hub>) {
 }
 
 /// `?since=ID`: the last post a client has (absent: none, only what comes
-/// from now on), or `Err` with a 400 for a malformed id.
-fn since(ws: &WebSocketUpgrade) -> Result<Option<StreamId>, Response> {
+/// from now on), or, for a malformed id, `Err` with a 400 to answer.
+fn since(ws: &WebSocketUpgrade) -> Result<Option<StreamId>, Box<Response>> {
     match ws.request().query_param("since") {
         None => Ok(None),
         Some(since) => StreamId::parse(&since).map(Some).ok_or_else(|| {
-            (StatusCode::BAD_REQUEST, "since: a stream id MS-SEQ\n").into_response()
+            Box::new((StatusCode::BAD_REQUEST, "since: a stream id MS-SEQ\n").into_response())
         }),
     }
 }
@@ -343,7 +343,7 @@ async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
     };
     let since = match since(&ws) {
         Ok(since) => since,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     println!(
         "socket {name} {:?} {}",

@@ -955,7 +955,7 @@ pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Respon
     };
     let since = match super::since(&ws) {
         Ok(since) => since,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let method = if ws.request().is_extended_connect() {
         "CONNECT"
