@@ -857,10 +857,10 @@ async fn poster(
     name: String,
     n: usize,
     pace: Duration,
-) -> (HashMap<String, chat_log::StreamId>, usize) {
+) -> (HashMap<String, chat_log::StreamId>, usize, usize) {
     let cids: Vec<String> = (0..n).map(|i| format!("{name}-{i}")).collect();
     let mut acked: HashMap<String, chat_log::StreamId> = HashMap::new();
-    let (mut sent, mut turn, mut sessions) = (0, 0, 0);
+    let (mut sent, mut turn, mut sessions, mut resent) = (0, 0, 0, 0);
     let deadline = Instant::now() + Duration::from_secs(60);
     while acked.len() < n {
         assert!(Instant::now() < deadline, "{name}: {} acked", acked.len());
@@ -871,7 +871,11 @@ async fn poster(
         // What this connection lost: sent, never acknowledged.
         let mut broken = false;
         for (i, cid) in cids.iter().enumerate().take(sent) {
-            if !acked.contains_key(cid) && writer.send(post(i)).await.is_err() {
+            if acked.contains_key(cid) {
+                continue;
+            }
+            resent += 1;
+            if writer.send(post(i)).await.is_err() {
                 broken = true;
                 break;
             }
@@ -902,7 +906,7 @@ async fn poster(
             let _ = writer.close(1000, "").await;
         }
     }
-    (acked, sessions)
+    (acked, sessions, resent)
 }
 
 /// A reader: every post of the room from the start (`since=0-0`); after
@@ -947,9 +951,22 @@ async fn reader(
 /// is stopped with SIGTERM (its members closed with 1001) and started
 /// again on its port. Every post is acknowledged, once per cid; every
 /// reader ends with exactly the 300 acknowledged posts, each once, in
-/// stream order (ids increasing), the same sequence for all.
+/// stream order (ids increasing), the same sequence for all. A post
+/// every 25 ms from each poster (2.5 s), a restart every 0.7 s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rolling_restart_loses_and_duplicates_nothing() {
+    rolling_restart(Duration::from_millis(25), Duration::from_millis(700)).await;
+}
+
+/// The same with the posters sending as fast as they can (a post every
+/// millisecond) and a restart every 150 ms: many posts in flight at each
+/// stop, sent again, stored once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_restart_under_a_burst_loses_and_duplicates_nothing() {
+    rolling_restart(Duration::from_millis(1), Duration::from_millis(150)).await;
+}
+
+async fn rolling_restart(pace: Duration, pause: Duration) {
     let Some(redis) = Redis::start() else { return };
     let mut a = Instance::start(&redis, &[]).await;
     let mut b = Instance::start(&redis, &[]).await;
@@ -962,36 +979,33 @@ async fn rolling_restart_loses_and_duplicates_nothing() {
         .map(|r| tokio::spawn(reader(addrs.clone(), format!("r{r}"), until.clone())))
         .collect();
     let posters: Vec<_> = (0..POSTERS)
-        .map(|p| {
-            tokio::spawn(poster(
-                addrs.clone(),
-                format!("p{p}"),
-                POSTS,
-                Duration::from_millis(25),
-            ))
-        })
+        .map(|p| tokio::spawn(poster(addrs.clone(), format!("p{p}"), POSTS, pace)))
         .collect();
 
     // Each instance in turn: SIGTERM, exit, start again on its port.
     for instance in [&mut a, &mut b] {
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(pause).await;
         let addr = instance.addr.to_string();
+        let signalled = Instant::now();
         let status = tokio::task::block_in_place(|| instance.terminate(Duration::from_secs(10)));
         assert!(status.success(), "{status}");
         let stopped = Instant::now();
         *instance = Instance::start_at(&addr, &redis, &[]).await;
         eprintln!(
-            "{addr}: stopped at {:?}, listening again {:?} later",
-            stopped - started,
+            "{addr}: SIGTERM at {:?}, exited {:?} later, listening again {:?} after that",
+            signalled - started,
+            stopped - signalled,
             stopped.elapsed()
         );
     }
 
     let mut acked: Vec<(chat_log::StreamId, String)> = Vec::new();
     for (p, task) in posters.into_iter().enumerate() {
-        let (cids, sessions) = task.await.unwrap();
+        let (cids, sessions, resent) = task.await.unwrap();
         assert_eq!(cids.len(), POSTS, "p{p}");
-        eprintln!("p{p}: {POSTS} posts acknowledged over {sessions} connections");
+        eprintln!(
+            "p{p}: {POSTS} posts acknowledged over {sessions} connections, {resent} sent again"
+        );
         acked.extend(cids.into_iter().map(|(cid, id)| (id, cid)));
     }
     acked.sort();

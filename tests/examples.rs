@@ -786,6 +786,36 @@ fn chat_server_speaks_the_chat_protocol_posts_acks_resume_and_gap() {
     close(alice);
 }
 
+/// The history in memory is bounded (`--history 2` here): a client
+/// resuming from before what is kept gets `{"gap":true}`, then what is
+/// kept, then the live posts.
+#[test]
+fn chat_server_keeps_a_bounded_history_and_tells_of_a_gap() {
+    let (_server, addr) = Running::server("chat_server", &["127.0.0.1:0", "--history", "2"]);
+    let (mut ann, _) = connect(&format!("ws://{addr}/ws?name=ann")).unwrap();
+    assert_eq!(next_line(&mut ann), "* you are ann");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ann.send(format!("post {i}")).unwrap();
+        ids.push(next_id(&mut ann).0);
+    }
+    let (mut bo, _) = connect(&format!("ws://{addr}/ws?name=bo&since={}", ids[0])).unwrap();
+    assert_eq!(next_line(&mut bo), "* you are bo");
+    assert_eq!(next_line(&mut bo), "* gap");
+    assert_eq!(next_line(&mut bo), "ann: post 2");
+    assert_eq!(next_line(&mut bo), "ann: post 3");
+    ann.send("live").unwrap();
+    assert_eq!(next_line(&mut bo), "ann: live");
+    // From the last post kept but one: no gap.
+    let (mut cy, _) = connect(&format!("ws://{addr}/ws?name=cy&since={}", ids[2])).unwrap();
+    assert_eq!(next_line(&mut cy), "* you are cy");
+    assert_eq!(next_line(&mut cy), "ann: post 3");
+    assert_eq!(next_line(&mut cy), "ann: live");
+    close(cy);
+    close(bo);
+    close(ann);
+}
+
 /// Connects to the auth server with `builder` and returns the first
 /// message, or the handshake error.
 fn auth(builder: ClientBuilder) -> Result<(WebSocket<MaybeTlsStream<TcpStream>>, String), Error> {
