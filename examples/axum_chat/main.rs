@@ -1,7 +1,15 @@
 //! The chat room of `chat_server`, on axum with wsproto's extractor: the
-//! page at `/` (the same `chat.html`), the room at `/ws` (broadcast to the
-//! others, join and leave notices, `?name=`), same-origin only, a
+//! page at `/` (the same `chat.html`), the room at `/ws` (every post to
+//! every member, join and leave notices, `?name=`), same-origin only, a
 //! heartbeat, and an echo at `/echo` (for the Autobahn testsuite).
+//!
+//! The room speaks the chat protocol (README, "The chat protocol";
+//! `common/chat_log.rs`): posts stored in a log and sent as JSON with
+//! their ids, `?since=ID` to resume (a malformed ID: 400 before the
+//! upgrade), `{"gap":true}` when the history asked for is gone, and
+//! idempotent posts `{"cid":..,"text":..}`, acknowledged. Alone, the log
+//! is an in-memory ring (`--history N` posts, 10,000; none older than
+//! `--retention SECS`, 3600); with `--redis`, a Redis stream per room.
 //!
 //! ```text
 //! cargo run --features axum,tls,deflate --example axum_chat                  # http://127.0.0.1:8080/
@@ -11,10 +19,11 @@
 //! ```
 //!
 //! With `--redis redis://[:PASSWORD@]HOST:PORT[/DB]` several instances
-//! share their rooms (`/ws?room=NAME`) through Redis pub/sub, with
-//! presence and an online count (`redis.rs`; also `--redis-prefix`,
-//! `--presence-ttl SECS`, `--max-message BYTES`). Without it, one room
-//! on this instance, as before.
+//! share their rooms (`/ws?room=NAME`) through Redis: the posts in a
+//! stream per room, notices and presence through pub/sub, with an online
+//! count (`redis.rs`; also `--redis-prefix`, `--presence-ttl SECS`,
+//! `--max-message BYTES`). A rolling restart loses and duplicates no
+//! post. Without it, one room on this instance.
 //!
 //! Plain, it runs `axum::serve` (HTTP/1.1, and HTTP/2 with prior
 //! knowledge). With `--tls` it serves HTTPS with HTTP/2 and HTTP/1.1

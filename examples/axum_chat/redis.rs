@@ -68,7 +68,7 @@ use super::chat_log::{
 };
 use super::{QUEUE, valid_name};
 
-/// Commands queued for the relay before posts are dropped (Redis too slow).
+/// Commands queued for the relay before notices are dropped (Redis too slow).
 const RELAY_QUEUE: usize = 65_536;
 /// Publishes sent in one pipeline at most.
 const BATCH: usize = 256;
@@ -583,7 +583,7 @@ impl Hub {
         }
     }
 
-    /// A post that came from Redis: to every local member of its room.
+    /// A notice that came through pub/sub: to every local member of its room.
     fn received(&self, channel: &str, payload: &[u8]) {
         let Some(room) = channel.strip_prefix(self.0.channel_prefix.as_str()) else {
             return;
