@@ -2,7 +2,9 @@
 // the chat page twice, sends a message from one page and sees it in the
 // other, then closes one and sees the leave notice in the other; then the
 // server is killed and restarted on the same address and the page
-// reconnects by itself; last, the server is stopped with SIGTERM: the page
+// reconnects by itself (with ?since= its last post id: the restarted
+// server has no history, and the page shows the gap); last, the server is
+// stopped with SIGTERM: the page
 // sees a Close with 1001, the server exits with status 0, and the page is
 // back soon after a server listens on the same address again.
 //
@@ -215,6 +217,10 @@ async function main() {
   await alice.waitForSelector('#state[data-state="open"]', { timeout: STEP_TIMEOUT });
   await waitForLine(alice, "* you are alice", 2);
   log("alice reconnected");
+  // She came back with ?since= her last post id; the server, restarted,
+  // has no history: the page says some messages were missed.
+  await waitForLine(alice, "* some messages were missed: they are no longer kept");
+  log("alice's page shows the gap");
 
   // SIGTERM: the server closes every socket with 1001 (Going Away) and
   // exits with status 0; the page, told the server is going away, tries
