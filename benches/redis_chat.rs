@@ -124,12 +124,18 @@ fn run(addrs: &[String], per_instance: usize, single: usize, loaded: usize) -> M
                         i += batch;
                     }
                 }
-                let (mut sender, _) = wsproto::tokio::connect(&format!(
+                let (sender, _) = wsproto::tokio::connect(&format!(
                     "ws://{}/ws?name=sender&room=bench",
                     addrs[0]
                 ))
                 .await
                 .unwrap();
+                // The sender gets its own posts too (every member gets the
+                // room's log): read and dropped.
+                let (mut echoes, sender) = sender.into_split();
+                tokio::task::spawn_local(
+                    async move { while let Some(Ok(_)) = echoes.recv().await {} },
+                );
                 // Every member's greeting read; then each one counts posts.
                 let mut tasks = Vec::new();
                 for mut ws in clients {
@@ -140,9 +146,11 @@ fn run(addrs: &[String], per_instance: usize, single: usize, loaded: usize) -> M
                         while got < posts {
                             match ws.recv().await {
                                 Some(Ok(Message::Text(text))) => {
+                                    // A post: {"id":ID,"from":"sender","text":"SEQ AT"}.
                                     let Some((seq, at)) = text
                                         .as_str()
-                                        .strip_prefix("sender: ")
+                                        .split_once("\"from\":\"sender\",\"text\":\"")
+                                        .and_then(|(_, t)| t.strip_suffix("\"}"))
                                         .and_then(|t| t.split_once(' '))
                                     else {
                                         continue;

@@ -13,12 +13,21 @@
 //! --out-dir DIR`) under `/wasm/`, in the same room.
 //!
 //! Then open `http://127.0.0.1:8080/` in two tabs (`/?name=alice` picks a
-//! name). The wire format is plain text: `alice: hi`, `* alice joined`,
-//! `* alice left`, and `* you are alice` to the newcomer.
+//! name). The protocol is the chat's (README, "The chat protocol";
+//! `common/chat_log.rs`): posts in a log with ids, JSON frames
+//! (`{"id":..,"from":..,"text":..}`, `{"notice":..}`, `{"ack":..}`,
+//! `{"gap":true}`), `?since=ID` to resume (a malformed ID: 400), and
+//! idempotent posts `{"cid":..,"text":..}`. The history is kept in
+//! memory: `--history N` posts (10,000), none older than `--retention
+//! SECS` (3600); a restarted server has none, and a client resuming from
+//! before gets `{"gap":true}`.
 //!
 //! One thread per connection; each connection is
 //! [`split`](wsproto::blocking::WebSocket::split) so that other threads
-//! can send to it through its writer while its own thread reads.
+//! can send to it through its writer while its own thread reads. A post
+//! is stored and sent to every member under the room's lock, so that all
+//! get the log's order (a member that does not read holds the room up to
+//! its 5 s write timeout, then is dropped).
 //!
 //! `SIGTERM` or Ctrl-C stops it well: every member gets a Close with 1001
 //! (Going Away; the page comes back soon to a server restarted on the
@@ -26,6 +35,8 @@
 //! handshakes are over (at most 5 s), printing `shutdown: N closed, M
 //! cut` on stderr (`common/stop.rs`).
 
+#[path = "common/chat_log.rs"]
+mod chat_log;
 #[path = "common/stop.rs"]
 mod stop;
 
@@ -45,8 +56,20 @@ use wsproto::handshake::OriginPolicy;
 /// The page, kept in its own file.
 const PAGE: &str = include_str!("chat.html");
 
+use chat_log::{
+    GAP_FRAME, Incoming, MemoryLog, Retention, StreamId, ack_frame, notice_frame, post_frame,
+    welcome_frame,
+};
+
 /// The chat room, shared by the connections' threads.
-type Room = Arc<Mutex<Members>>;
+type Room = Arc<Mutex<Shared>>;
+
+/// The members and the room's history, under one lock.
+#[derive(Default)]
+struct Shared {
+    members: Members,
+    log: MemoryLog,
+}
 
 /// The page of `--wasm DIR`: chat.html's markup with wasm_chat's module
 /// instead of its script.
@@ -58,7 +81,9 @@ fn wasm_page() -> String {
 }
 
 fn main() -> std::io::Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let retention = Retention::take(&mut args).map_err(std::io::Error::other)?;
+    let mut args = args.into_iter();
     let addr = args.next().unwrap_or("127.0.0.1:8080".into());
     let wasm_dir = match (args.next().as_deref(), args.next()) {
         (Some("--wasm"), Some(dir)) => Some(Arc::new(std::path::PathBuf::from(dir))),
@@ -89,6 +114,7 @@ fn main() -> std::io::Result<()> {
     let server = server.deflate(wsproto::deflate::DeflateConfig::default());
     let server = Arc::new(server);
     let room = Room::default();
+    room.lock().unwrap().log = MemoryLog::new(retention);
     let next_id = Arc::new(AtomicU64::new(1));
     for stream in listener.incoming() {
         if stop.requested() {
@@ -123,10 +149,17 @@ fn serve(
     // A client that stops reading must not stall the broadcast for long.
     stream.set_write_timeout(Some(Duration::from_secs(5)))?;
     let mut name = format!("guest-{id}");
+    let mut since = None;
     let accepted = server.accept_with(stream, |request| match (request, request.path()) {
         (Request::Upgrade(_), "/ws") => {
             if let Some(chosen) = request.query_param("name").filter(|n| valid_name(n)) {
                 name = chosen.into_owned();
+            }
+            if let Some(asked) = request.query_param("since") {
+                match StreamId::parse(&asked) {
+                    Some(id) => since = Some(id),
+                    None => return Decision::reject(400),
+                }
             }
             Decision::accept()
         }
@@ -178,60 +211,77 @@ fn serve(
     };
 
     let (mut reader, writer) = ws.into_split()?;
-    // Greeting, joining and choosing who hears of it happen under one
-    // lock, so every member sees a consistent story: a newcomer hears of
-    // those who joined after it, never of those who were there before.
-    let hearers = {
-        let mut members = room.lock().unwrap();
-        writer.send(format!("* you are {name}"))?;
-        members.insert(id, (name.clone(), writer));
-        others(&members, id)
-    };
-    send_all(room, hearers, &format!("* {name} joined"));
+    // Greeting, replay (`since`), joining and choosing who hears of it
+    // happen under one lock, so every member sees a consistent story: a
+    // newcomer hears of those who joined after it, never of those who
+    // were there before, and its replay ends where the live posts begin.
+    {
+        let mut shared = room.lock().unwrap();
+        let last = shared.log.last();
+        writer.send(welcome_frame(&name, Some(since.unwrap_or(last))))?;
+        if let Some(since) = since {
+            let (gap, posts) = shared.log.since(since);
+            if gap {
+                writer.send(GAP_FRAME)?;
+            }
+            for post in posts {
+                writer.send(post_frame(post.id, &post.from, &post.text))?;
+            }
+        }
+        shared.members.insert(id, (name.clone(), writer.clone()));
+        send_all(
+            &mut shared,
+            Some(id),
+            &notice_frame(&format!("{name} joined")),
+        );
+    }
 
     let result = loop {
         match reader.read() {
-            Ok(Message::Text(text)) => broadcast(room, id, &format!("{name}: {text}")),
+            Ok(Message::Text(text)) => post(room, id, &name, &writer, &text),
             Ok(_) => {}
             Err(e) if e.is_closed() => break Ok(()),
             Err(e) => break Err(e),
         }
     };
-    let hearers = {
-        let mut members = room.lock().unwrap();
-        members.remove(&id);
-        others(&members, id)
-    };
-    send_all(room, hearers, &format!("* {name} left"));
+    let mut shared = room.lock().unwrap();
+    shared.members.remove(&id);
+    send_all(
+        &mut shared,
+        Some(id),
+        &notice_frame(&format!("{name} left")),
+    );
     result
 }
 
 /// Everyone connected: id → (name, writer).
 type Members = HashMap<u64, (String, WebSocketWriter<TcpStream>)>;
 
-/// Sends `text` to everyone but `from`.
-fn broadcast(room: &Room, from: u64, text: &str) {
-    let others = others(&room.lock().unwrap(), from);
-    send_all(room, others, text);
-}
-
-/// The writers of everyone but `from`, cloned so that sending happens
-/// outside the lock and one slow client does not hold up the room.
-fn others(members: &Members, from: u64) -> Vec<(u64, WebSocketWriter<TcpStream>)> {
-    members
-        .iter()
-        .filter(|(id, _)| **id != from)
-        .map(|(id, (_, writer))| (*id, writer.clone()))
-        .collect()
-}
-
-fn send_all(room: &Room, to: Vec<(u64, WebSocketWriter<TcpStream>)>, text: &str) {
-    for (id, writer) in to {
-        if writer.send(text).is_err() {
-            // Gone or not reading: its own thread sees the end too.
-            room.lock().unwrap().remove(&id);
+/// Stores a post (once per (name, cid)) and, if new, sends it to every
+/// member, its sender too; acknowledges a post with a cid to its sender.
+fn post(room: &Room, id: u64, name: &str, writer: &WebSocketWriter<TcpStream>, message: &str) {
+    let incoming = Incoming::parse(message);
+    let mut shared = room.lock().unwrap();
+    let (post, fresh) = shared
+        .log
+        .append(name, incoming.cid.as_deref(), &incoming.text);
+    if fresh {
+        send_all(&mut shared, None, &post_frame(post, name, &incoming.text));
+    }
+    if let Some(cid) = incoming.cid {
+        if writer.send(ack_frame(&cid, post)).is_err() {
+            shared.members.remove(&id);
         }
     }
+}
+
+/// Sends `text` to everyone but `except`; a member that cannot take it
+/// (gone, or not reading for the write timeout) is dropped (its own
+/// thread sees the end too).
+fn send_all(shared: &mut Shared, except: Option<u64>, text: &str) {
+    shared
+        .members
+        .retain(|id, (_, writer)| Some(*id) == except || writer.send(text).is_ok());
 }
 
 fn valid_name(name: &str) -> bool {

@@ -11,12 +11,20 @@
 //! ```
 //!
 //! Then open `http://127.0.0.1:8080/wasm/` (and `/` for the JavaScript
-//! page: both talk in the same room). It shows what arrives, sends what is
-//! typed, and after the connection ends shows the close code and comes
-//! back as the JavaScript page does (soon after 1001 and 1012, never after
+//! page: both talk in the same room). It speaks the chat protocol as the
+//! JavaScript page does (README, "The chat protocol"; the frames read
+//! with `common/chat_log.rs`): it shows posts as `NAME: TEXT` (`me: TEXT`
+//! for its own) and notices as `* TEXT`, sends what is typed as
+//! `{"cid":..,"text":..}` and keeps it until acknowledged, and after the
+//! connection ends shows the close code and comes back with `?since=` its
+//! last post id, sending again what was not acknowledged, as the
+//! JavaScript page does (soon after 1001 and 1012, never after
 //! 1008 or 4000–4999, with the crate's `Backoff` otherwise). An
 //! application that need not show each disconnection would use
 //! `wsproto::wasm::ReconnectingClient`, which does all of it.
+
+#[path = "common/chat_log.rs"]
+mod chat_log;
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -87,8 +95,20 @@ async fn run(
 ) {
     let backoff = Backoff::default();
     let mut retries = 0u32;
+    let mut chat = Chat {
+        page: format!(
+            "{:08x}",
+            (js_sys::Math::random() * f64::from(u32::MAX)) as u32
+        ),
+        ..Chat::default()
+    };
     loop {
         set_state(&document, "connecting…", "connecting", None);
+        let url = match &chat.last_id {
+            Some(id) if url.contains('?') => format!("{url}&since={id}"),
+            Some(id) => format!("{url}?since={id}"),
+            None => url.clone(),
+        };
         let mut ws = match connect(&url).await {
             Ok(ws) => ws,
             Err(e) => {
@@ -102,13 +122,19 @@ async fn run(
         };
         retries = 0;
         set_state(&document, "connected", "open", None);
+        // What the last connection did not get acknowledged, in order.
+        for (cid, text) in chat.pending.clone() {
+            let _ = ws.send(post(&cid, &text)).await;
+        }
         // Until the connection ends: its code and reason.
         let (code, reason) = loop {
-            let pending: Vec<String> = outbox.borrow_mut().drain(..).collect();
-            for text in pending {
-                show(&document, &format!("me: {text}"), "mine");
-                if let Err(e) = ws.send(text).await {
-                    show(&document, &format!("* not sent: {e}"), "notice");
+            let typed: Vec<String> = outbox.borrow_mut().drain(..).collect();
+            for text in typed {
+                let cid = format!("{}-{}", chat.page, chat.next_cid);
+                chat.next_cid += 1;
+                chat.pending.push((cid.clone(), text.clone()));
+                if let Err(e) = ws.send(post(&cid, &text)).await {
+                    show(&document, &format!("* not sent yet: {e}"), "notice");
                 }
             }
             let typed = js_sys::Promise::new(&mut |resolve, _| {
@@ -116,10 +142,7 @@ async fn run(
             });
             let typed = wasm_bindgen_futures::JsFuture::from(typed);
             match first(ws.recv(), typed).await {
-                Some(Some(Ok(Message::Text(text)))) => {
-                    let class = if text.starts_with("* ") { "notice" } else { "" };
-                    show(&document, &text, class);
-                }
+                Some(Some(Ok(Message::Text(text)))) => chat.receive(&document, &text),
                 Some(Some(Ok(Message::Close(frame)))) => {
                     break (frame.code.as_u16(), frame.reason.as_str().to_owned());
                 }
@@ -158,6 +181,73 @@ async fn run(
         );
         sleep(delay).await;
     }
+}
+
+/// What the page keeps across connections.
+#[derive(Default)]
+struct Chat {
+    /// The id of the last post shown: `?since=` on the next connection.
+    last_id: Option<String>,
+    /// This page's name, as the server said it.
+    name: Option<String>,
+    /// Posts sent and not yet acknowledged: (cid, text), in order.
+    pending: Vec<(String, String)>,
+    /// Random, tells this page's cids apart.
+    page: String,
+    next_cid: u64,
+}
+
+impl Chat {
+    /// One frame from the server, shown as chat.html shows it.
+    fn receive(&mut self, document: &Document, frame: &str) {
+        if frame == chat_log::GAP_FRAME {
+            let line = "* some messages were missed: they are no longer kept";
+            show(document, line, "notice gap");
+            return;
+        }
+        let Some(fields) = chat_log::parse_object(frame) else {
+            let class = if frame.starts_with("* ") {
+                "notice"
+            } else {
+                ""
+            };
+            show(document, frame, class);
+            return;
+        };
+        let get = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        if let Some(cid) = get("ack") {
+            self.pending.retain(|(c, _)| c != cid);
+        } else if let Some(notice) = get("notice") {
+            if let Some(name) = get("name") {
+                self.name = Some(name.to_owned());
+            }
+            if let (Some(last), None) = (get("last"), &self.last_id) {
+                self.last_id = Some(last.to_owned());
+            }
+            show(document, &format!("* {notice}"), "notice");
+        } else if let (Some(id), Some(from), Some(text)) = (get("id"), get("from"), get("text")) {
+            self.last_id = Some(id.to_owned());
+            if self.name.as_deref() == Some(from) {
+                show(document, &format!("me: {text}"), "mine");
+            } else {
+                show(document, &format!("{from}: {text}"), "");
+            }
+        }
+    }
+}
+
+/// `{"cid":CID,"text":TEXT}`
+fn post(cid: &str, text: &str) -> String {
+    format!(
+        "{{\"cid\":{},\"text\":{}}}",
+        chat_log::quote(cid),
+        chat_log::quote(text)
+    )
 }
 
 /// Whichever comes first: the message (`Some`) or the typing (`None`).

@@ -16,6 +16,10 @@
 
 mod support;
 
+// The chat's frames, read with the examples' own small JSON reader.
+#[path = "../examples/common/chat_log.rs"]
+mod chat_log;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -221,6 +225,42 @@ fn next_text<S: Stream>(ws: &mut WebSocket<S>) -> String {
     }
 }
 
+/// The next chat frame as the page shows it: `FROM: TEXT` (a post),
+/// `* TEXT` (a notice), `* gap`, and an ack as `ack CID ID`.
+fn next_line<S: Stream>(ws: &mut WebSocket<S>) -> String {
+    let frame = next_text(ws);
+    if frame == chat_log::GAP_FRAME {
+        return "* gap".to_owned();
+    }
+    let fields: std::collections::HashMap<String, String> = chat_log::parse_object(&frame)
+        .unwrap_or_else(|| panic!("not a frame: {frame}"))
+        .into_iter()
+        .collect();
+    let get = |k: &str| fields.get(k).map(String::as_str);
+    match (
+        get("id"),
+        get("from"),
+        get("text"),
+        get("notice"),
+        get("ack"),
+    ) {
+        (Some(_), Some(from), Some(text), None, None) => format!("{from}: {text}"),
+        (None, None, None, Some(notice), None) => format!("* {notice}"),
+        (Some(id), None, None, None, Some(cid)) => format!("ack {cid} {id}"),
+        _ => panic!("not a frame: {frame}"),
+    }
+}
+
+/// The id of the next chat post (or ack).
+fn next_id<S: Stream>(ws: &mut WebSocket<S>) -> (String, String) {
+    let frame = next_text(ws);
+    let fields: std::collections::HashMap<String, String> = chat_log::parse_object(&frame)
+        .unwrap_or_else(|| panic!("not a frame: {frame}"))
+        .into_iter()
+        .collect();
+    (fields["id"].clone(), frame)
+}
+
 /// Closes with 1000 and reads to the end of the closing handshake.
 fn close<S: Stream>(mut ws: WebSocket<S>) {
     ws.close(1000, "bye").unwrap();
@@ -325,7 +365,7 @@ fn chat_server_stops_well_on_sigterm() {
                 .no_proxy()
                 .connect()
                 .unwrap();
-            assert_eq!(next_text(&mut ws), format!("* you are c{i}"));
+            assert_eq!(next_line(&mut ws), format!("* you are c{i}"));
             ws
         })
         .collect();
@@ -406,7 +446,7 @@ fn axum_chat_stops_well_on_sigterm() {
             .no_proxy()
             .connect()
             .unwrap();
-        assert_eq!(next_text(&mut ws), format!("* you are c{i}"));
+        assert_eq!(next_line(&mut ws), format!("* you are c{i}"));
         clients.push(ws);
     }
     stops_well_on_sigterm(&mut server, clients);
@@ -685,34 +725,95 @@ fn chat_server_serves_the_page_and_refuses_other_origins() {
         .origin(format!("http://{addr}"))
         .connect()
         .unwrap();
-    assert!(next_text(&mut ws).starts_with("* you are guest-"));
+    assert!(next_line(&mut ws).starts_with("* you are guest-"));
     close(ws);
 }
 
 #[test]
-fn chat_server_broadcasts_to_the_others_with_join_and_leave_notices() {
+fn chat_server_speaks_the_chat_protocol_posts_acks_resume_and_gap() {
     let (_server, addr) = Running::server("chat_server", &["127.0.0.1:0"]);
     let join = |name: &str| {
         let (mut ws, _) = connect(&format!("ws://{addr}/ws?name={name}")).unwrap();
-        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        assert_eq!(next_line(&mut ws), format!("* you are {name}"));
         ws
     };
     let mut alice = join("alice");
     let mut bob = join("bob");
-    assert_eq!(next_text(&mut alice), "* bob joined");
+    assert_eq!(next_line(&mut alice), "* bob joined");
 
+    // Every member gets every post, its sender too, in the log's order.
     alice.send("hi bob").unwrap();
-    assert_eq!(next_text(&mut bob), "alice: hi bob");
-    bob.send("hi alice").unwrap();
-    assert_eq!(next_text(&mut alice), "bob: hi alice");
+    assert_eq!(next_line(&mut bob), "alice: hi bob");
+    let (first, _) = next_id(&mut alice);
+    bob.send(r#"{"cid":"b1","text":"hi alice"}"#).unwrap();
+    assert_eq!(next_line(&mut alice), "bob: hi alice");
+    let (second, post) = next_id(&mut bob);
+    assert!(post.contains("hi alice"), "{post}");
+    assert_eq!(next_line(&mut bob), format!("ack b1 {second}"));
+    // The same cid again: acknowledged with the same id, not stored again.
+    bob.send(r#"{"cid":"b1","text":"hi alice"}"#).unwrap();
+    assert_eq!(next_line(&mut bob), format!("ack b1 {second}"));
+    // Malformed JSON is a plain post.
+    alice.send("{not json").unwrap();
+    assert_eq!(next_line(&mut bob), "alice: {not json");
 
-    // Nobody gets their own message back: the next thing alice sees is
-    // bob's departure.
-    alice.send("bye").unwrap();
-    assert_eq!(next_text(&mut bob), "alice: bye");
+    // Resuming after the first post: the rest, then the live posts.
+    let (mut carol, _) = connect(&format!("ws://{addr}/ws?name=carol&since={first}")).unwrap();
+    assert_eq!(next_line(&mut carol), "* you are carol");
+    assert_eq!(next_line(&mut carol), "bob: hi alice");
+    assert_eq!(next_line(&mut carol), "alice: {not json");
+    alice.send("live").unwrap();
+    assert_eq!(next_line(&mut carol), "alice: live");
+    // A history this server never had (it restarted): a gap.
+    let (mut dan, _) = connect(&format!("ws://{addr}/ws?name=dan&since=99999999999999-0")).unwrap();
+    assert_eq!(next_line(&mut dan), "* you are dan");
+    assert_eq!(next_line(&mut dan), "* gap");
+    // A malformed since: 400 before the upgrade.
+    let refused = connect(&format!("ws://{addr}/ws?name=eve&since=1-x")).unwrap_err();
+    assert_eq!(refused.http_status(), Some(400), "{refused}");
+    close(dan);
+    close(carol);
+
     close(bob);
-    assert_eq!(next_text(&mut alice), "* bob left");
+    assert_eq!(next_line(&mut alice), "alice: {not json");
+    assert_eq!(next_line(&mut alice), "* carol joined");
+    assert_eq!(next_line(&mut alice), "alice: live");
+    assert_eq!(next_line(&mut alice), "* dan joined");
+    // Three threads leave: in any order.
+    let mut left: Vec<String> = (0..3).map(|_| next_line(&mut alice)).collect();
+    left.sort();
+    assert_eq!(left, ["* bob left", "* carol left", "* dan left"]);
     close(alice);
+}
+
+/// The history in memory is bounded (`--history 2` here): a client
+/// resuming from before what is kept gets `{"gap":true}`, then what is
+/// kept, then the live posts.
+#[test]
+fn chat_server_keeps_a_bounded_history_and_tells_of_a_gap() {
+    let (_server, addr) = Running::server("chat_server", &["127.0.0.1:0", "--history", "2"]);
+    let (mut ann, _) = connect(&format!("ws://{addr}/ws?name=ann")).unwrap();
+    assert_eq!(next_line(&mut ann), "* you are ann");
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        ann.send(format!("post {i}")).unwrap();
+        ids.push(next_id(&mut ann).0);
+    }
+    let (mut bo, _) = connect(&format!("ws://{addr}/ws?name=bo&since={}", ids[0])).unwrap();
+    assert_eq!(next_line(&mut bo), "* you are bo");
+    assert_eq!(next_line(&mut bo), "* gap");
+    assert_eq!(next_line(&mut bo), "ann: post 2");
+    assert_eq!(next_line(&mut bo), "ann: post 3");
+    ann.send("live").unwrap();
+    assert_eq!(next_line(&mut bo), "ann: live");
+    // From the last post kept but one: no gap.
+    let (mut cy, _) = connect(&format!("ws://{addr}/ws?name=cy&since={}", ids[2])).unwrap();
+    assert_eq!(next_line(&mut cy), "* you are cy");
+    assert_eq!(next_line(&mut cy), "ann: post 3");
+    assert_eq!(next_line(&mut cy), "ann: live");
+    close(cy);
+    close(bo);
+    close(ann);
 }
 
 /// Connects to the auth server with `builder` and returns the first
@@ -934,7 +1035,7 @@ fn axum_chat_serves_the_page_the_room_and_the_echo() {
             .origin(format!("http://{addr}"))
             .connect()
             .unwrap();
-        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        assert_eq!(next_line(&mut ws), format!("* you are {name}"));
         assert_eq!(
             server.line_starting("socket "),
             format!("socket {name} HTTP/1.1 GET")
@@ -943,11 +1044,29 @@ fn axum_chat_serves_the_page_the_room_and_the_echo() {
     };
     let mut alice = join("alice");
     let mut bob = join("bob");
-    assert_eq!(next_text(&mut alice), "* bob joined");
-    alice.send("hi bob").unwrap();
-    assert_eq!(next_text(&mut bob), "alice: hi bob");
+    assert_eq!(next_line(&mut alice), "* bob joined");
+    alice.send(r#"{"cid":"a1","text":"hi bob"}"#).unwrap();
+    assert_eq!(next_line(&mut bob), "alice: hi bob");
+    let (id, _) = next_id(&mut alice);
+    assert_eq!(next_line(&mut alice), format!("ack a1 {id}"));
+    // The same protocol as with --redis: a resume, a malformed since.
+    let (mut carol, _) = ClientBuilder::new(format!("{url}?name=carol&since=0-0"))
+        .origin(format!("http://{addr}"))
+        .connect()
+        .unwrap();
+    assert_eq!(next_line(&mut carol), "* you are carol");
+    assert_eq!(next_line(&mut carol), "alice: hi bob");
+    assert_eq!(server.line_starting("socket "), "socket carol HTTP/1.1 GET");
+    close(carol);
+    let refused = ClientBuilder::new(format!("{url}?since=x"))
+        .origin(format!("http://{addr}"))
+        .connect()
+        .unwrap_err();
+    assert_eq!(refused.http_status(), Some(400), "{refused}");
+    assert_eq!(next_line(&mut alice), "* carol joined");
+    assert_eq!(next_line(&mut alice), "* carol left");
     close(bob);
-    assert_eq!(next_text(&mut alice), "* bob left");
+    assert_eq!(next_line(&mut alice), "* bob left");
     close(alice);
 
     let (mut ws, _) = connect(&format!("ws://{addr}/echo")).unwrap();
@@ -972,19 +1091,19 @@ fn axum_chat_compresses_a_post_once_for_the_room() {
             .unwrap();
         let agreed = established.deflate().expect("deflate agreed");
         assert!(agreed.server_no_context_takeover && agreed.client_no_context_takeover);
-        assert_eq!(next_text(&mut ws), format!("* you are {name}"));
+        assert_eq!(next_line(&mut ws), format!("* you are {name}"));
         ws
     };
     let mut members: Vec<_> = ["alice", "bob", "carol", "dave"].map(join).into();
     for (i, member) in members.iter_mut().enumerate() {
         for later in ["bob", "carol", "dave"].iter().skip(i) {
-            assert_eq!(next_text(member), format!("* {later} joined"));
+            assert_eq!(next_line(member), format!("* {later} joined"));
         }
     }
     let post = "{\"text\":\"a long line for the whole room\"} ".repeat(60);
     members[0].send(post.as_str()).unwrap();
     for member in &mut members[1..] {
-        assert_eq!(next_text(member), format!("alice: {post}"));
+        assert_eq!(next_line(member), format!("alice: {post}"));
     }
     // Counted once the last member's writer is done with it.
     let deadline = Instant::now() + Duration::from_secs(10);

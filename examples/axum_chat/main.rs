@@ -1,7 +1,15 @@
 //! The chat room of `chat_server`, on axum with wsproto's extractor: the
-//! page at `/` (the same `chat.html`), the room at `/ws` (broadcast to the
-//! others, join and leave notices, `?name=`), same-origin only, a
+//! page at `/` (the same `chat.html`), the room at `/ws` (every post to
+//! every member, join and leave notices, `?name=`), same-origin only, a
 //! heartbeat, and an echo at `/echo` (for the Autobahn testsuite).
+//!
+//! The room speaks the chat protocol (README, "The chat protocol";
+//! `common/chat_log.rs`): posts stored in a log and sent as JSON with
+//! their ids, `?since=ID` to resume (a malformed ID: 400 before the
+//! upgrade), `{"gap":true}` when the history asked for is gone, and
+//! idempotent posts `{"cid":..,"text":..}`, acknowledged. Alone, the log
+//! is an in-memory ring (`--history N` posts, 10,000; none older than
+//! `--retention SECS`, 3600); with `--redis`, a Redis stream per room.
 //!
 //! ```text
 //! cargo run --features axum,tls,deflate --example axum_chat                  # http://127.0.0.1:8080/
@@ -11,10 +19,11 @@
 //! ```
 //!
 //! With `--redis redis://[:PASSWORD@]HOST:PORT[/DB]` several instances
-//! share their rooms (`/ws?room=NAME`) through Redis pub/sub, with
-//! presence and an online count (`redis.rs`; also `--redis-prefix`,
-//! `--presence-ttl SECS`, `--max-message BYTES`). Without it, one room
-//! on this instance, as before.
+//! share their rooms (`/ws?room=NAME`) through Redis: the posts in a
+//! stream per room, notices and presence through pub/sub, with an online
+//! count (`redis.rs`; also `--redis-prefix`, `--presence-ttl SECS`,
+//! `--max-message BYTES`). A rolling restart loses and duplicates no
+//! post. Without it, one room on this instance.
 //!
 //! Plain, it runs `axum::serve` (HTTP/1.1, and HTTP/2 with prior
 //! knowledge). With `--tls` it serves HTTPS with HTTP/2 and HTTP/1.1
@@ -42,6 +51,8 @@
 //! are announced as left once, by this instance, before it exits (their
 //! presence deleted, not left to expire).
 
+#[path = "../common/chat_log.rs"]
+mod chat_log;
 #[path = "../common/self_signed.rs"]
 mod self_signed;
 
@@ -73,6 +84,11 @@ use wsproto::tls::server_config;
 use wsproto::tokio::{ConnectionSet, accept_tls};
 use wsproto::{Delivery, PreparedMessage};
 
+use chat_log::{
+    GAP_FRAME, Incoming, MemoryLog, Retention, StreamId, ack_frame, notice_frame, post_frame,
+    welcome_frame,
+};
+
 const PAGE: &str = include_str!("../chat.html");
 
 /// Messages queued for one member before it counts as too slow and is
@@ -92,8 +108,9 @@ struct Room {
     /// peer that parks most of a large message cannot take the machine's
     /// memory (README, "Memory that peers cannot exhaust").
     budget: MemoryBudget,
-    /// Everyone connected: id -> the queue of its writer task.
-    members: Arc<Mutex<HashMap<u64, mpsc::Sender<Post>>>>,
+    /// Everyone connected and the room's history, under one lock: posts
+    /// are stored and handed to every member in one order.
+    shared: Arc<Mutex<Shared>>,
     next_id: Arc<AtomicU64>,
     stats: Arc<Stats>,
 }
@@ -103,11 +120,19 @@ impl Default for Room {
         Room {
             set: ConnectionSet::default(),
             budget: MemoryBudget::new(256 << 20),
-            members: Arc::default(),
+            shared: Arc::default(),
             next_id: Arc::default(),
             stats: Arc::default(),
         }
     }
+}
+
+/// The room: its members and its history.
+#[derive(Default)]
+struct Shared {
+    /// Everyone connected: id -> the queue of its writer task.
+    members: HashMap<u64, mpsc::Sender<Post>>,
+    log: MemoryLog,
 }
 
 /// Encodings made, for `/stats`.
@@ -148,12 +173,33 @@ impl Room {
     /// (not reading) is dropped. The message is framed once: every
     /// member's socket writes the same shared bytes (the same compressed
     /// bytes, with permessage-deflate).
-    fn broadcast(&self, from: u64, text: &str) {
+    fn broadcast(&self, shared: &mut Shared, from: u64, text: &str) {
         let post = self.post(text);
-        self.members
-            .lock()
-            .unwrap()
+        shared
+            .members
             .retain(|id, queue| *id == from || queue.try_send(post.clone()).is_ok());
+    }
+
+    /// Stores a post (once per (name, cid)) and, if new, sends it to every
+    /// member, its sender too, in the log's order; acknowledges a post
+    /// with a cid to its sender.
+    fn store(&self, from: u64, name: &str, message: &str) {
+        let incoming = Incoming::parse(message);
+        let mut shared = self.shared.lock().unwrap();
+        let (id, fresh) = shared
+            .log
+            .append(name, incoming.cid.as_deref(), &incoming.text);
+        if fresh {
+            self.broadcast(&mut shared, u64::MAX, &post_frame(id, name, &incoming.text));
+        }
+        if let Some(cid) = incoming.cid {
+            let ack = self.post(&ack_frame(&cid, id));
+            if let Some(queue) = shared.members.get(&from) {
+                if queue.try_send(ack).is_err() {
+                    shared.members.remove(&from);
+                }
+            }
+        }
     }
 }
 
@@ -175,8 +221,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let room = Room::default();
     let set = room.set.clone();
+    // `--history N`, `--retention SECS`: how much of the room's log is kept.
+    let retention = Retention::take(&mut args)?;
+    room.shared.lock().unwrap().log = MemoryLog::new(retention);
     // `--redis URL`: rooms shared with other instances (redis.rs).
-    let hub = redis::Options::take(&mut args)?
+    let hub = redis::Options::take(&mut args, retention)?
         .map(|options| redis::Hub::start(options, set.clone()))
         .transpose()?;
     let (addr, tls) = match args.iter().position(|a| a == "--tls") {
@@ -282,12 +331,28 @@ async fn finish(set: &ConnectionSet, hub: Option<redis::Hub>) {
     eprintln!("shutdown: {} closed, {} cut", report.closed, report.cut);
 }
 
-/// `/ws`: joins the room, same-origin only, with a heartbeat.
+/// `?since=ID`: the last post a client has (absent: none, only what comes
+/// from now on), or, for a malformed id, `Err` with a 400 to answer.
+fn since(ws: &WebSocketUpgrade) -> Result<Option<StreamId>, Box<Response>> {
+    match ws.request().query_param("since") {
+        None => Ok(None),
+        Some(since) => StreamId::parse(&since).map(Some).ok_or_else(|| {
+            Box::new((StatusCode::BAD_REQUEST, "since: a stream id MS-SEQ\n").into_response())
+        }),
+    }
+}
+
+/// `/ws`: joins the room, same-origin only, with a heartbeat;
+/// `?since=ID` replays the posts after ID first.
 async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
     let id = room.next_id.fetch_add(1, Ordering::Relaxed) + 1;
     let name = match ws.request().query_param("name") {
         Some(name) if valid_name(&name) => name.into_owned(),
         _ => format!("guest-{id}"),
+    };
+    let since = match since(&ws) {
+        Ok(since) => since,
+        Err(response) => return *response,
     };
     println!(
         "socket {name} {:?} {}",
@@ -310,16 +375,38 @@ async fn chat(ws: WebSocketUpgrade, State(room): State<Room>) -> Response {
         .origin_policy(OriginPolicy::new().same_origin(true))
         .connection_set(&room.set)
         .memory_budget(&room.budget)
-        .on_upgrade(move |socket| member(socket, room, id, name))
+        .on_upgrade(move |socket| member(socket, room, id, name, since))
 }
 
-async fn member(socket: WebSocket, room: Room, id: u64, name: String) {
+async fn member(socket: WebSocket, room: Room, id: u64, name: String, since: Option<StreamId>) {
     let (mut reader, writer) = socket.into_split();
     let (queue, mut inbox) = mpsc::channel::<Post>(QUEUE);
+    // The greeting, the replay (`since`) and joining the room happen under
+    // the room's lock: the replay ends where the live posts begin.
+    let mut first = Vec::new();
+    {
+        let mut shared = room.shared.lock().unwrap();
+        let last = shared.log.last();
+        first.push(room.post(&welcome_frame(&name, Some(since.unwrap_or(last)))));
+        if let Some(since) = since {
+            let (gap, posts) = shared.log.since(since);
+            if gap {
+                first.push(room.post(GAP_FRAME));
+            }
+            first.extend(posts.map(|e| room.post(&post_frame(e.id, &e.from, &e.text))));
+        }
+        shared.members.insert(id, queue);
+        room.broadcast(&mut shared, id, &notice_frame(&format!("{name} joined")));
+    }
     // The writer task: everything for this member goes out in order. A
     // member whose socket has more than `max_write_buffer` waiting is
     // closed with 1013 (`Delivery::Dropped`) instead of buffered.
     tokio::spawn(async move {
+        for Post(post) in &first {
+            if !matches!(writer.send_prepared(&post.0).await, Ok(Delivery::Queued)) {
+                return;
+            }
+        }
         while let Some(Post(post)) = inbox.recv().await {
             if !matches!(writer.send_prepared(&post.0).await, Ok(Delivery::Queued)) {
                 return;
@@ -327,17 +414,15 @@ async fn member(socket: WebSocket, room: Room, id: u64, name: String) {
         }
         let _ = writer.close(1000, "").await;
     });
-    let _ = queue.try_send(room.post(&format!("* you are {name}")));
-    room.members.lock().unwrap().insert(id, queue);
-    room.broadcast(id, &format!("* {name} joined"));
     while let Some(Ok(message)) = reader.recv().await {
         if let Message::Text(text) = message {
-            room.broadcast(id, &format!("{name}: {text}"));
+            room.store(id, &name, text.as_str());
         }
     }
-    room.members.lock().unwrap().remove(&id);
+    let mut shared = room.shared.lock().unwrap();
+    shared.members.remove(&id);
     // Leaving the room drops this member's queue: its writer task closes.
-    room.broadcast(id, &format!("* {name} left"));
+    room.broadcast(&mut shared, id, &notice_frame(&format!("{name} left")));
 }
 
 /// `/echo`: every data message back, for the Autobahn testsuite.

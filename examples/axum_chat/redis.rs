@@ -1,29 +1,47 @@
 //! `--redis redis://[:PASSWORD@]HOST:PORT[/DB]`: the chat on several
-//! instances, which share their rooms through Redis pub/sub.
+//! instances, which share their rooms through Redis.
 //!
-//! Each room `R` is the channel `PREFIX:room:R`. An instance subscribes to
-//! the rooms its clients are in and publishes what they post (`INSTANCE
-//! \n TEXT`); it delivers its own clients' posts locally at once and skips
-//! its own when they come back from Redis. One relay task per instance
-//! owns the Redis connections and publishes in the order the posts were
-//! made, so every instance sees one instance's posts in that order, once.
+//! Posts: each room `R` has its history in the stream `PREFIX:log:R`. A
+//! post is stored by one Lua script (atomic: a crash cannot store it
+//! without its cid, or the cid without it): `XADD` with `MAXLEN
+//! --history` (exact), `XTRIM MINID` now minus `--retention`, and, for a
+//! post with a cid, `SET PREFIX:cid:R:NAME:CID ID PX retention` unless
+//! that key exists (then the post is not stored again and its first id
+//! is acknowledged). Live delivery comes from the same stream: one task
+//! per room with local members reads it with `XREAD BLOCK` from the last
+//! id it delivered (its own Redis connection) and hands each post, framed
+//! once, to every local member. Every member of a room, on any instance,
+//! gets the posts in stream order; the sender too.
+//!
+//! Resume: `?since=ID` registers the member with its room's reader first,
+//! then replays the posts after ID (`XRANGE (ID +`, pages of 500; the
+//! first page in one script with the gap check: `{"gap":true}` when a
+//! post after ID was trimmed, or ID is after the stream's last id, or the
+//! stream is gone), then the live posts whose ids are after
+//! the last replayed one: no hole and no duplicate at the seam.
+//!
+//! Notices (joins, leaves, the online count) are not history: they go
+//! through pub/sub, channel `PREFIX:room:R`, as `INSTANCE \n FRAME`; an
+//! instance delivers its own at once and skips them when they come back.
+//! One relay task per instance owns the pub/sub connections.
 //!
 //! Presence: `PREFIX:members:R` is a hash of `INSTANCE:ID` -> name, and
 //! `PREFIX:instance:INSTANCE` a key that expires after the presence TTL
 //! unless refreshed, which the relay does every third of it. Every third
 //! of the TTL each instance also sweeps its rooms: the members of an
 //! instance whose key has expired are deleted, and the instance whose
-//! `HDEL` removed one (one instance only) announces `* NAME left`. After
-//! each join or leave the instance that saw it posts `* N online`.
+//! `HDEL` removed one (one instance only) announces `NAME left`. After
+//! each join or leave the instance that saw it posts `N online`.
 //!
-//! Faults: when Redis goes away the instance goes on serving its own
-//! clients, prints `redis down: ERROR` once, retries with backoff (0.1 s
-//! doubling to 5 s) and, back, prints `redis up (N rooms)` after
-//! subscribing again and registering its members again. What is posted
-//! while an instance is cut off is not relayed.
+//! Faults: when Redis goes away the instance prints `redis down: ERROR`
+//! once, retries with backoff (0.1 s doubling to 5 s) and, back, prints
+//! `redis up (N rooms)` after subscribing again and registering its
+//! members again. A post that cannot be stored is answered with a notice
+//! `not stored: ...` and no ack (the client sends it again); a member
+//! whose replay cannot be read is closed with 1011 (it comes back later).
 //!
 //! Stopping (`SIGTERM`, Ctrl-C): once the sockets are closed with 1001,
-//! every local member has left as usual (its `* NAME left` published and
+//! every local member has left as usual (its `NAME left` published and
 //! its presence deleted by this instance, so no other announces it again
 //! when the presence would have expired); [`Hub::stop`] waits for that to
 //! reach Redis, then deletes this instance's key.
@@ -45,9 +63,16 @@ use wsproto::handshake::OriginPolicy;
 use wsproto::tokio::ConnectionSet;
 use wsproto::{Delivery, PreparedMessage};
 
+use super::chat_log::{
+    GAP_FRAME, Incoming, Retention, StreamId, ack_frame, notice_frame, post_frame, welcome_frame,
+};
 use super::{QUEUE, valid_name};
 
-/// Commands queued for the relay before posts are dropped (Redis too slow).
+#[path = "stream.rs"]
+mod stream;
+use stream::{PAGE, entry, live_reader};
+
+/// Commands queued for the relay before notices are dropped (Redis too slow).
 const RELAY_QUEUE: usize = 65_536;
 /// Publishes sent in one pipeline at most.
 const BATCH: usize = 256;
@@ -60,6 +85,8 @@ pub(crate) struct Options {
     prefix: String,
     ttl: Duration,
     max_message: u64,
+    /// `--history`, `--retention`.
+    retention: Retention,
     /// `--no-notices`: no join, leave or online-count lines (a room of
     /// thousands, or the bench); presence is still kept.
     quiet: bool,
@@ -68,7 +95,10 @@ pub(crate) struct Options {
 impl Options {
     /// Takes the Redis options out of `args` (leaving the others), or
     /// `None` without `--redis`.
-    pub(crate) fn take(args: &mut Vec<String>) -> Result<Option<Options>, String> {
+    pub(crate) fn take(
+        args: &mut Vec<String>,
+        retention: Retention,
+    ) -> Result<Option<Options>, String> {
         let quiet = match args.iter().position(|a| a == "--no-notices") {
             Some(i) => {
                 args.remove(i);
@@ -102,6 +132,7 @@ impl Options {
             prefix,
             ttl: Duration::from_secs_f64(ttl.max(0.3)),
             max_message,
+            retention,
             quiet,
         }))
     }
@@ -110,7 +141,16 @@ impl Options {
 /// One local member: its name and the queue of its writer task.
 struct Member {
     name: String,
-    queue: mpsc::Sender<PreparedMessage>,
+    queue: mpsc::Sender<Out>,
+}
+
+/// What a member's writer task sends.
+#[derive(Clone)]
+enum Out {
+    /// A post from the room's log: skipped if the replay already sent it.
+    Live(StreamId, PreparedMessage),
+    /// A notice or an ack.
+    Other(PreparedMessage),
 }
 
 /// What the relay task is asked to do, in this order.
@@ -154,6 +194,15 @@ struct Inner {
     set: ConnectionSet,
     /// Told when the last local member has left.
     emptied: Notify,
+    client: redis::Client,
+    /// The connection for posts and replays (made again after an error).
+    conn: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// Room -> the epoch of its live reader task (a reader whose room is
+    /// gone, or has a newer reader, stops).
+    /// (and the id of the last post it delivered, where a member joining
+    /// now starts).
+    readers: Mutex<HashMap<String, (u64, Option<StreamId>)>>,
+    next_epoch: AtomicU64,
 }
 
 impl Hub {
@@ -173,6 +222,10 @@ impl Hub {
             dropped: AtomicU64::new(0),
             set,
             emptied: Notify::new(),
+            client: client.clone(),
+            conn: tokio::sync::Mutex::new(None),
+            readers: Mutex::default(),
+            next_epoch: AtomicU64::new(0),
         }));
         tokio::spawn(relay_task(hub.clone(), client, commands));
         Ok(hub)
@@ -198,9 +251,10 @@ impl Hub {
         }
     }
 
-    /// Sends `text` to the local members of `room` but `from`; a member
-    /// whose queue is full (not reading) is dropped. The message is framed
-    /// once (a `PreparedMessage`): every local member writes the same bytes.
+    /// Sends the frame `text` (a notice) to the local members of `room`
+    /// but `from`; a member whose queue is full (not reading) is dropped.
+    /// The message is framed once (a `PreparedMessage`): every local
+    /// member writes the same bytes.
     fn deliver(
         rooms: &mut HashMap<String, HashMap<u64, Member>>,
         room: &str,
@@ -210,29 +264,45 @@ impl Hub {
         let Some(members) = rooms.get_mut(room) else {
             return;
         };
-        let message = PreparedMessage::text(text);
+        let message = Out::Other(PreparedMessage::text(text));
         members.retain(|id, m| *id == from || m.queue.try_send(message.clone()).is_ok());
     }
 
-    /// Delivers locally and publishes, in one order for both.
-    fn post(&self, room: &str, from: u64, text: String) {
+    /// Joins `member` to `room`: with a live reader for the room already,
+    /// or a new one started at `start` (the stream's last id, looked up
+    /// before). `Err(member)` when a reader is needed and `start` is not
+    /// given: look it up, then try again. `Ok` with the id after which
+    /// the member's live posts come (if known).
+    fn join(
+        &self,
+        room: &str,
+        id: u64,
+        member: Member,
+        start: Option<Option<StreamId>>,
+    ) -> Result<Option<StreamId>, Member> {
         let mut rooms = self.0.rooms.lock().unwrap();
-        Hub::deliver(&mut rooms, room, from, &text);
-        self.command(Command::Publish {
-            room: room.to_owned(),
-            text,
-        });
-    }
-
-    fn join(&self, room: &str, id: u64, member: Member) {
-        let mut rooms = self.0.rooms.lock().unwrap();
+        let position = {
+            let mut readers = self.0.readers.lock().unwrap();
+            match readers.get(room) {
+                Some(&(_, position)) => position,
+                None => {
+                    let Some(start) = start else {
+                        return Err(member);
+                    };
+                    let epoch = self.0.next_epoch.fetch_add(1, Ordering::Relaxed);
+                    readers.insert(room.to_owned(), (epoch, start));
+                    tokio::spawn(live_reader(self.clone(), room.to_owned(), epoch, start));
+                    start
+                }
+            }
+        };
         let local = rooms.entry(room.to_owned()).or_default();
         if local.is_empty() {
             // Subscribed before the join is published: whoever sees the
             // join can reach this instance.
             self.command(Command::Subscribe(room.to_owned()));
         }
-        let notice = format!("* {} joined", member.name);
+        let notice = notice_frame(&format!("{} joined", member.name));
         let name = member.name.clone();
         local.insert(id, member);
         if !self.0.options.quiet {
@@ -247,6 +317,7 @@ impl Hub {
             id,
             name,
         });
+        Ok(position)
     }
 
     fn leave(&self, room: &str, id: u64, name: &str) {
@@ -256,11 +327,12 @@ impl Hub {
             local.remove(&id);
             if local.is_empty() {
                 rooms.remove(room);
+                self.0.readers.lock().unwrap().remove(room);
                 self.command(Command::Unsubscribe(room.to_owned()));
             }
         }
         if !self.0.options.quiet {
-            let notice = format!("* {name} left");
+            let notice = notice_frame(&format!("{name} left"));
             Hub::deliver(&mut rooms, room, id, &notice);
             self.command(Command::Publish {
                 room: room.to_owned(),
@@ -300,7 +372,7 @@ impl Hub {
         }
     }
 
-    /// A post that came from Redis: to every local member of its room.
+    /// A notice that came through pub/sub: to every local member of its room.
     fn received(&self, channel: &str, payload: &[u8]) {
         let Some(room) = channel.strip_prefix(self.0.channel_prefix.as_str()) else {
             return;
@@ -408,6 +480,9 @@ async fn session(
                 let _: () = conn.hset_multiple(hub.members_key(room), fields).await?;
             }
         }
+        // Posts and replays on a new connection too: the one they had
+        // may be to the Redis that went away.
+        hub.broken().await;
         say(&format!("redis up ({} rooms)", rooms.len()));
         Ok::<_, redis::RedisError>(())
     };
@@ -521,7 +596,7 @@ async fn online(hub: &Hub, conn: &mut MultiplexedConnection, room: &str) -> redi
         return Ok(());
     }
     let n: u64 = conn.hlen(hub.members_key(room)).await?;
-    let text = format!("* {n} online");
+    let text = notice_frame(&format!("{n} online"));
     {
         let mut rooms = hub.0.rooms.lock().unwrap();
         Hub::deliver(&mut rooms, room, u64::MAX, &text);
@@ -565,7 +640,7 @@ async fn sweep(hub: &Hub, conn: &mut MultiplexedConnection) -> redis::RedisResul
             let removed: u64 = conn.hdel(&key, &field).await?;
             if removed == 1 && !hub.0.options.quiet {
                 gone = true;
-                let text = format!("* {name} left");
+                let text = notice_frame(&format!("{name} left"));
                 {
                     let mut rooms = hub.0.rooms.lock().unwrap();
                     Hub::deliver(&mut rooms, &room, u64::MAX, &text);
@@ -581,8 +656,9 @@ async fn sweep(hub: &Hub, conn: &mut MultiplexedConnection) -> redis::RedisResul
     Ok(())
 }
 
-/// `/ws?name=NAME&room=ROOM` with `--redis`: joins ROOM (`lobby` by
-/// default) on every instance, same-origin only, with a heartbeat; a post
+/// `/ws?name=NAME&room=ROOM&since=ID` with `--redis`: joins ROOM (`lobby`
+/// by default) on every instance, same-origin only, with a heartbeat,
+/// after replaying the posts after ID (a malformed ID: 400); a post
 /// longer than `--max-message` closes the socket with 1009.
 pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Response {
     let id = hub.0.next_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -593,6 +669,10 @@ pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Respon
     let room = match ws.request().query_param("room") {
         Some(room) if valid_name(&room) => room.into_owned(),
         _ => "lobby".to_owned(),
+    };
+    let since = match super::since(&ws) {
+        Ok(since) => since,
+        Err(response) => return *response,
     };
     let method = if ws.request().is_extended_connect() {
         "CONNECT"
@@ -605,41 +685,106 @@ pub(crate) async fn chat(ws: WebSocketUpgrade, State(hub): State<Hub>) -> Respon
     config.ping_interval = Some(Duration::from_secs(20));
     // RFC 6455 §7.4.1: 1009 "indicates that an endpoint is terminating
     // the connection because it has received a message that is too big
-    // for it to process". The core closes with it; nothing is published.
+    // for it to process". The core closes with it; nothing is stored.
     config.max_message_size = hub.0.options.max_message;
     #[cfg(feature = "deflate")]
     let ws = ws.deflate(super::deflate());
     ws.config(config)
         .origin_policy(OriginPolicy::new().same_origin(true))
         .connection_set(&hub.0.set)
-        .on_upgrade(move |socket| member(socket, hub, room, id, name))
+        .on_upgrade(move |socket| member(socket, hub, room, id, name, since))
 }
 
-async fn member(socket: WebSocket, hub: Hub, room: String, id: u64, name: String) {
+async fn member(
+    socket: WebSocket,
+    hub: Hub,
+    room: String,
+    id: u64,
+    name: String,
+    since: Option<StreamId>,
+) {
     let (mut reader, writer) = socket.into_split();
-    let (queue, mut inbox) = mpsc::channel::<PreparedMessage>(QUEUE);
+    let (queue, mut inbox) = mpsc::channel::<Out>(QUEUE);
+    // In the room first (its live posts queue up), then the replay: the
+    // writer skips the live posts the replay already sent.
+    // Acks go to the writer too, but only while the member is in the
+    // room (one dropped for being slow has its writer closed).
+    let acks = queue.downgrade();
+    let mut member = Member {
+        name: name.clone(),
+        queue,
+    };
+    let mut start = None;
+    let position = loop {
+        match hub.join(&room, id, member, start) {
+            Ok(position) => break position,
+            Err(again) => member = again,
+        }
+        start = Some(hub.last_id(&room).await);
+    };
     // As on one server: the frame shared by every local member, a socket
     // with more than `max_write_buffer` waiting closed with 1013.
+    let welcome = welcome_frame(&name, since.or(position));
+    let (replayer, replay_room) = (hub.clone(), room.clone());
     tokio::spawn(async move {
-        while let Some(message) = inbox.recv().await {
-            if !matches!(writer.send_prepared(&message).await, Ok(Delivery::Queued)) {
+        let send = async |message: &PreparedMessage| {
+            matches!(writer.send_prepared(message).await, Ok(Delivery::Queued))
+        };
+        if !send(&PreparedMessage::text(welcome)).await {
+            return;
+        }
+        let mut last = None;
+        if let Some(since) = since {
+            let mut after = since;
+            loop {
+                let (gap, entries) = match replayer
+                    .replay_page(&replay_room, after, last.is_none())
+                    .await
+                {
+                    Ok(page) => page,
+                    Err(_) => {
+                        let _ = writer.close(1011, "history unavailable").await;
+                        return;
+                    }
+                };
+                if gap && !send(&PreparedMessage::text(GAP_FRAME)).await {
+                    return;
+                }
+                last = Some(after);
+                for (id, from, text) in entries.iter().filter_map(entry) {
+                    if !send(&PreparedMessage::text(post_frame(id, from, text))).await {
+                        return;
+                    }
+                    after = id;
+                    last = Some(id);
+                }
+                if entries.len() < PAGE {
+                    break;
+                }
+            }
+        }
+        while let Some(out) = inbox.recv().await {
+            let message = match out {
+                Out::Live(id, _) if last.is_some_and(|last| id <= last) => continue,
+                Out::Live(_, message) | Out::Other(message) => message,
+            };
+            if !send(&message).await {
                 return;
             }
         }
         let _ = writer.close(1000, "").await;
     });
-    let _ = queue.try_send(PreparedMessage::text(format!("* you are {name}")));
-    hub.join(
-        &room,
-        id,
-        Member {
-            name: name.clone(),
-            queue,
-        },
-    );
     while let Some(Ok(message)) = reader.recv().await {
-        if let Message::Text(text) = message {
-            hub.post(&room, id, format!("{name}: {text}"));
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let incoming = Incoming::parse(text.as_str());
+        let reply = match hub.store(&room, &name, &incoming).await {
+            Ok((id, _)) => incoming.cid.as_deref().map(|cid| ack_frame(cid, id)),
+            Err(e) => Some(notice_frame(&format!("not stored: {e}"))),
+        };
+        if let (Some(reply), Some(queue)) = (reply, acks.upgrade()) {
+            let _ = queue.try_send(Out::Other(PreparedMessage::text(reply)));
         }
     }
     hub.leave(&room, id, &name);

@@ -4,7 +4,11 @@
 // a password), each sees the online count, and bob's page sees alice's
 // leave when her page closes. Then carol's page on A: A is killed, bob
 // sees her leave within the presence expiry, and her page reconnects once
-// A is back on the same address.
+// A is back on the same address: it resumes from its last post id (bob's
+// post made while A was down shows once) and sends again what it posted
+// while disconnected (shown once on both pages, acknowledged). Last, B
+// is stopped with SIGTERM (bob's page sees 1001) and started again while
+// carol posts: bob's page comes back and shows each post once.
 //
 // Usage: node redis.test.js PATH/TO/axum_chat [PATH/TO/redis-server]
 // (scripts/browser_test.sh builds the example and runs this.)
@@ -150,7 +154,7 @@ function waitForLine(page, line) {
 async function main() {
   const redisUrl = await startRedis();
   const { addr: a, server: serverA } = await startInstance(redisUrl);
-  const { addr: b } = await startInstance(redisUrl);
+  const { addr: b, server: serverB } = await startInstance(redisUrl);
   log(`redis-server up, instances on ${a} and ${b}`);
 
   profile = fs.mkdtempSync(path.join(os.tmpdir(), "wsproto-chromium-"));
@@ -197,9 +201,50 @@ async function main() {
   const after = Date.now() - killed;
   log(`bob on B saw carol leave ${after} ms after A was killed (presence TTL 2 s)`);
   if (after > 4000) throw new Error(`carol's leave took ${after} ms`);
-  await startInstance(redisUrl, a);
+  // While A is down: bob posts (carol's page will get it by resuming),
+  // and carol "types" a post (the form submitted by script: the input is
+  // disabled while disconnected), which her page keeps as pending.
+  await bob.fill("#text", "while A was down");
+  await bob.press("#text", "Enter");
+  await waitForLine(bob, "me: while A was down");
+  await carol.evaluate(() => {
+    document.getElementById("text").value = "typed while away";
+    document.getElementById("form").requestSubmit();
+  });
+  const { addr: a2 } = await startInstance(redisUrl, a);
+  if (a2 !== a) throw new Error(`A came back on ${a2}, not ${a}`);
   await waitForLine(bob, "* carol joined");
   log("carol's page reconnected to A, started again; bob saw her join");
+  await waitForLine(carol, "bob: while A was down");
+  await waitForLine(carol, "me: typed while away");
+  await waitForLine(bob, "carol: typed while away");
+  await carol.waitForSelector('#state[data-pending="0"]', { timeout: STEP_TIMEOUT });
+  log("carol's page resumed (bob's post made while A was down) and sent her pending post, acknowledged");
+
+  // B stopped with SIGTERM (1001 to bob's page) and started again on its
+  // address while carol posts: bob's page resumes and shows each post once.
+  serverB.removeAllListeners("exit");
+  const stoppedB = new Promise((resolve) => serverB.on("exit", (code) => resolve(code)));
+  serverB.kill("SIGTERM");
+  await bob.waitForSelector('#state[data-state="closed"][data-code="1001"]', { timeout: STEP_TIMEOUT });
+  const code = await stoppedB;
+  if (code !== 0) throw new Error(`B exited with ${code} after SIGTERM`);
+  for (let i = 0; i < 5; i++) {
+    await carol.fill("#text", `during the restart ${i}`);
+    await carol.press("#text", "Enter");
+  }
+  await startInstance(redisUrl, b);
+  await carol.fill("#text", "after the restart");
+  await carol.press("#text", "Enter");
+  await waitForLine(bob, "carol: after the restart");
+  const lines = await bob.$$eval("#log li", (items) => items.map((li) => li.textContent));
+  const posts = lines.filter((l) => l.startsWith("carol: "));
+  const want = ["carol: typed while away", ...[0, 1, 2, 3, 4].map((i) => `carol: during the restart ${i}`),
+    "carol: after the restart"];
+  if (JSON.stringify(posts) !== JSON.stringify(want)) {
+    throw new Error(`bob's page shows ${JSON.stringify(posts)}, expected ${JSON.stringify(want)}`);
+  }
+  log("bob's page came back after B's SIGTERM and restart, every post of carol's once, in order");
 
   await cleanup();
   log("PASSED");
