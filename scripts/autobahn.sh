@@ -116,8 +116,8 @@ KOSOKU=$VENV/bin/kosoku
 echo "=== build the testees (release)"
 # Optimised (the bench profile, as `--release` plus line tables), with
 # every feature, as CI's other builds.
-cargo build --profile bench --all-features --example autobahn_server --example autobahn_client \
-    --example axum_chat
+cargo build --profile bench --workspace --all-features \
+    --example autobahn_server --example autobahn_client --example axum_chat
 BIN=${CARGO_TARGET_DIR:-target}/release/examples
 
 # The four runs go at the same time: each is bound by round trips (every
