@@ -106,17 +106,7 @@ impl Options {
             }
             None => false,
         };
-        let mut take = |flag: &str| -> Result<Option<String>, String> {
-            let Some(i) = args.iter().position(|a| a == flag) else {
-                return Ok(None);
-            };
-            if i + 1 >= args.len() {
-                return Err(format!("{flag} needs a value"));
-            }
-            let value = args.remove(i + 1);
-            args.remove(i);
-            Ok(Some(value))
-        };
+        let mut take = |flag: &str| super::chat_log::take_flag(args, flag);
         let url = take("--redis")?;
         let prefix = take("--redis-prefix")?.unwrap_or_else(|| "wsproto-chat".to_owned());
         let ttl = take("--presence-ttl")?

@@ -269,21 +269,24 @@ impl Default for Retention {
     }
 }
 
+/// Takes `FLAG VALUE` out of `args`: the value, or `None` without the flag.
+pub fn take_flag(args: &mut Vec<String>, flag: &str) -> Result<Option<String>, String> {
+    let Some(i) = args.iter().position(|a| a == flag) else {
+        return Ok(None);
+    };
+    if i + 1 >= args.len() {
+        return Err(format!("{flag} needs a value"));
+    }
+    let value = args.remove(i + 1);
+    args.remove(i);
+    Ok(Some(value))
+}
+
 impl Retention {
     /// Takes `--history N` and `--retention SECS` out of `args`.
     pub fn take(args: &mut Vec<String>) -> Result<Retention, String> {
         let mut retention = Retention::default();
-        let mut take = |flag: &str| -> Result<Option<String>, String> {
-            let Some(i) = args.iter().position(|a| a == flag) else {
-                return Ok(None);
-            };
-            if i + 1 >= args.len() {
-                return Err(format!("{flag} needs a value"));
-            }
-            let value = args.remove(i + 1);
-            args.remove(i);
-            Ok(Some(value))
-        };
+        let mut take = |flag: &str| take_flag(args, flag);
         if let Some(n) = take("--history")? {
             retention.max_len = n
                 .parse::<usize>()

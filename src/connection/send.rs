@@ -213,20 +213,13 @@ impl TxQueue {
         len: usize,
         mask: Option<[u8; 4]>,
     ) {
-        let header = FrameHeader {
-            fin,
-            rsv1,
-            mask,
-            ..FrameHeader::new(opcode, len as u64)
-        };
-        let mut out = [0; MAX_HEADER_LEN];
-        let used = header.encode(&mut out);
-        self.reserve_arena(used);
-        self.arena.extend_from_slice(&out[..used]);
+        self.reserve_arena(MAX_HEADER_LEN);
+        self.write_header(opcode, fin, rsv1, len, mask);
     }
 
-    /// [`push_header_rsv1`](Self::push_header_rsv1) into room already
-    /// reserved (`MAX_HEADER_LEN` at least): no second `reserve`.
+    /// Writes a frame header into room already reserved (`MAX_HEADER_LEN`
+    /// at least): the small-message path reserves header and payload at
+    /// once.
     #[inline]
     fn write_header(
         &mut self,
