@@ -271,7 +271,11 @@ fn valgrind(tag: &str) -> Command {
         "--trace-children=no",
     ])
     .arg(format!("--callgrind-out-file={}", out_file(tag).display()));
-    if std::env::var_os("INSTRUCTIONS_KEEP").is_none() {
+    if std::env::var_os("INSTRUCTIONS_KEEP").is_some() {
+        // Kept for a profile: costs per instruction, to read beside the
+        // disassembly.
+        cmd.arg("--dump-instr=yes");
+    } else {
         // Only the totals are read; no per-instruction detail is needed.
         cmd.arg("--dump-instr=no");
     }
