@@ -67,6 +67,7 @@ impl Assembler {
 
     /// Bytes held for the message in progress: the fragments completed so
     /// far, or what a compressed message inflated to so far.
+    #[inline]
     pub(crate) fn held(&self) -> usize {
         let fragments = self.fragments_data.as_ref().map_or(0, |d| d.len());
         #[cfg(feature = "deflate")]

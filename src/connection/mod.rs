@@ -524,6 +524,13 @@ impl<T: Moment> Connection<T> {
         self.tx.slices(dst, |chunk| chunk)
     }
 
+    /// Everything waiting to be written, when it is one contiguous slice
+    /// (the drivers write it without an array of slices).
+    #[inline]
+    pub(crate) fn transmit_single(&self) -> Option<&[u8]> {
+        self.tx.single()
+    }
+
     /// Drops the first `n` waiting bytes, which the driver has written.
     /// Values beyond [`buffered_amount`](Self::buffered_amount) are clamped.
     pub fn advance_transmit(&mut self, n: usize) {
@@ -541,6 +548,7 @@ impl<T: Moment> Connection<T> {
     /// windows); the next input or send allocates again. The tokio adapter
     /// calls it whenever a read would block; a driver that waits rarely (a
     /// busy stream) pays nothing.
+    #[inline]
     pub fn release_buffers(&mut self) {
         self.release_rx();
         self.tx.release();

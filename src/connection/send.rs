@@ -89,6 +89,16 @@ impl TxQueue {
         Some(chunk)
     }
 
+    /// Everything queued, when it is one contiguous slice (no chunks, the
+    /// arena only).
+    #[inline]
+    pub(crate) fn single(&self) -> Option<&[u8]> {
+        match self.chunks.is_empty() {
+            true => Some(&self.arena[self.arena_sent..]),
+            false => None,
+        }
+    }
+
     /// Fills `dst` with the queued bytes, oldest first, without taking them,
     /// each slice made into a slot by `slot` (a `&[u8]`, an `IoSlice`).
     pub(crate) fn slices<'a, S>(&'a self, dst: &mut [S], slot: impl Fn(&'a [u8]) -> S) -> usize {
@@ -116,6 +126,7 @@ impl TxQueue {
     }
 
     /// Drops the first `n` queued bytes (they were written).
+    #[inline]
     pub(crate) fn advance(&mut self, mut n: usize) {
         while n > 0 {
             if let Some(front) = self.chunks.front_mut() {
@@ -142,6 +153,7 @@ impl TxQueue {
 
     /// Frees the arena and the chunk list when nothing waits, unless they
     /// are small (`IDLE_KEEP`).
+    #[inline]
     pub(crate) fn release(&mut self) {
         if !self.is_empty() {
             return;
@@ -254,6 +266,7 @@ impl TxQueue {
     }
 
     /// As [`push_frame_copied`](Self::push_frame_copied), with RSV1.
+    #[inline]
     fn push_frame_copied_rsv1(
         &mut self,
         opcode: OpCode,

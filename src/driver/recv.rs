@@ -95,6 +95,7 @@ impl ReadState {
     /// reads fill it (bulk transfers use few system calls), smaller again
     /// when they come back mostly empty (small messages do not pay for a
     /// large buffer).
+    #[inline]
     fn after_read(&mut self, got: usize) {
         let size = self.read_size;
         if got == size || !self.filled {

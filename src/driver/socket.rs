@@ -256,6 +256,7 @@ impl<S, R: ReadIo<S> + WriteIo<S>> WebSocket<S, R> {
 }
 
 /// Writes what the core has queued to the stream of one socket.
+#[inline]
 fn poll_flush<S, R: WriteIo<S>>(
     cx: &mut Context<'_>,
     stream: &mut S,
@@ -301,6 +302,7 @@ struct Unsplit<'a, S, R> {
 }
 
 impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
+    #[inline]
     fn with<T>(&mut self, f: impl FnOnce(&mut Driver) -> T) -> T {
         f(self.driver)
     }
@@ -316,6 +318,7 @@ impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
         )
     }
 
+    #[inline]
     fn poll_read(
         &mut self,
         cx: &mut Context<'_>,

@@ -62,6 +62,7 @@ impl Driver {
     }
 
     /// Queues a message on the core.
+    #[inline]
     pub(crate) fn queue(&mut self, message: Message) -> Result<(), Error> {
         let result = match message {
             Message::Text(text) => self.conn.send_text(text),
@@ -127,6 +128,7 @@ impl Driver {
     /// How long a write may stall: the write timeout, and once the
     /// connection stops being open the close timeout too (a peer that does
     /// not read must not hold a closing connection past it).
+    #[inline]
     pub(crate) fn write_limit(&self, write_timeout: Option<std::time::Duration>) -> WriteLimit {
         let bound = if self.conn.state() == State::Open {
             write_timeout
@@ -154,6 +156,7 @@ impl Driver {
     /// Whether the core asks for the shutdown now that everything before
     /// it is out (it comes only once the connection is over, so an open
     /// one need not ask).
+    #[inline]
     pub(crate) fn shutdown_due(&mut self) -> bool {
         self.conn.state() == State::Closed
             && std::iter::from_fn(|| self.conn.poll_transmit()).any(|t| t == Transmit::Shutdown)
@@ -227,6 +230,7 @@ impl Driver {
     /// when none waits, and only if a deadline runs
     /// ([`Connection::needs_clock`]), are the deadlines checked at `now()`.
     /// Messages that arrived whole before a failure are still handed out.
+    #[inline]
     pub(crate) fn next_step(&mut self, now: impl FnOnce() -> Instant) -> Step {
         if let Some(order) = self.member.as_mut().and_then(Membership::order) {
             match order {

@@ -20,6 +20,9 @@ pub(crate) const MAX_SLICES: usize = 16;
 pub(crate) trait Outgoing {
     /// Fills `dst` with the next slices; how many.
     fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize;
+    /// Everything waiting, when it is one contiguous slice (small frames,
+    /// the usual case): written without filling an array of slices.
+    fn single(&self) -> Option<&[u8]>;
     /// Drops the first `n` bytes, written.
     fn advance(&mut self, n: usize);
     fn is_empty(&self) -> bool;
@@ -29,6 +32,11 @@ impl Outgoing for Connection {
     fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         self.transmit_slices(dst)
     }
+    #[inline]
+    fn single(&self) -> Option<&[u8]> {
+        self.transmit_single()
+    }
+    #[inline]
     fn advance(&mut self, n: usize) {
         self.advance_transmit(n);
     }
@@ -42,6 +50,9 @@ impl Outgoing for &[u8] {
     fn slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         dst[0] = IoSlice::new(self);
         1
+    }
+    fn single(&self) -> Option<&[u8]> {
+        Some(self)
     }
     fn advance(&mut self, n: usize) {
         *self = &self[n.min(self.len())..];
@@ -78,6 +89,12 @@ impl Outgoing for Chunks {
             n += 1;
         }
         n
+    }
+    fn single(&self) -> Option<&[u8]> {
+        match self.0.len() {
+            1 => self.0.front().map(|chunk| &chunk[..]),
+            _ => None,
+        }
     }
     fn advance(&mut self, mut n: usize) {
         self.1 = self.1.saturating_sub(n);
@@ -120,9 +137,15 @@ pub(crate) fn poll_write_all<W, R: WriteIo<W>>(
     limit: WriteLimit,
 ) -> Poll<io::Result<()>> {
     while !queue.is_empty() {
-        let mut slices = [IoSlice::new(&[]); MAX_SLICES];
-        let n = queue.slices(&mut slices);
-        match ready!(rt.poll_write(cx, stream, &slices[..n], limit)) {
+        let written = match queue.single() {
+            Some(one) => rt.poll_write(cx, stream, &[IoSlice::new(one)], limit),
+            None => {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                let n = queue.slices(&mut slices);
+                rt.poll_write(cx, stream, &slices[..n], limit)
+            }
+        };
+        match ready!(written) {
             Ok(0) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
             Ok(written) => queue.advance(written),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -57,6 +57,7 @@ impl Runtime for Tokio {
 impl Tokio {
     /// After a read returned `Pending`: `Ok(None)` once `deadline` has
     /// passed, otherwise `Pending` with the timer armed.
+    #[inline]
     fn poll_read_deadline(
         &mut self,
         cx: &mut Context<'_>,
@@ -125,6 +126,7 @@ impl<S: AsyncRead + Unpin> ReadIo<S> for Tokio {
     /// reserved in the core while the stream has nothing to give),
     /// straight into the core's buffer once they fill it (no copy, no
     /// zero-filling).
+    #[inline]
     fn poll_read_core(
         &mut self,
         cx: &mut Context<'_>,

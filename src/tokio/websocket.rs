@@ -20,6 +20,7 @@ use crate::{CloseCode, Delivery, Message, PreparedMessage};
 /// What `recv` returns: the message, `None` once the connection has ended
 /// normally (and after any end has been reported once), the other ends
 /// once as an error.
+#[inline]
 fn outcome(received: Received) -> Option<Result<Message, Error>> {
     match received {
         Received::Message(message) => Some(Ok(message)),
@@ -70,6 +71,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     }
 
     /// The poll form of [`recv`](Self::recv).
+    #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
         self.poll_next(cx, None).map(outcome)
     }
