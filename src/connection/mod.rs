@@ -533,6 +533,7 @@ impl<T: Moment> Connection<T> {
 
     /// Drops the first `n` waiting bytes, which the driver has written.
     /// Values beyond [`buffered_amount`](Self::buffered_amount) are clamped.
+    #[inline]
     pub fn advance_transmit(&mut self, n: usize) {
         self.tx.advance(n);
         self.flush_owed_pong();
@@ -600,6 +601,7 @@ impl<T: Moment> Connection<T> {
     /// `String` or [`Utf8Bytes`](crate::Utf8Bytes) is sent without a copy by a server, and by
     /// a client when nothing else shares it (it is masked in place); see
     /// [`TextPayload`].
+    #[inline]
     pub fn send_text(&mut self, text: impl TextPayload) -> Result<(), UsageError> {
         self.check_can_send()?;
         self.push_message(OpCode::Text, TextAsBinary(text));
@@ -609,6 +611,7 @@ impl<T: Moment> Connection<T> {
     /// Sends a binary message (fragmented when [`Config::fragment_size`] is
     /// set). Copies and ownership as for [`send_text`](Self::send_text);
     /// see [`BinaryPayload`].
+    #[inline]
     pub fn send_binary(&mut self, data: impl BinaryPayload) -> Result<(), UsageError> {
         self.check_can_send()?;
         self.push_message(OpCode::Binary, data);
@@ -629,6 +632,7 @@ impl<T: Moment> Connection<T> {
 
     // `close` is in closing.rs, with the rest of the closing handshake.
 
+    #[inline]
     fn check_can_send(&self) -> Result<(), UsageError> {
         // RFC 6455 §5.5.1: "The application MUST NOT send any more data
         // frames after sending a Close frame."
@@ -667,6 +671,7 @@ impl<T: Moment> Connection<T> {
         Some(draw_key(&mut self.mask_source))
     }
 
+    #[inline]
     fn push_message(&mut self, opcode: OpCode, payload: impl BinaryPayload) {
         #[cfg(feature = "deflate")]
         if let Some(deflater) = &mut self.deflater {
@@ -679,6 +684,7 @@ impl<T: Moment> Connection<T> {
         self.push_frames(opcode, payload, false);
     }
 
+    #[inline]
     fn push_frames(&mut self, opcode: OpCode, payload: impl BinaryPayload, rsv1: bool) {
         let fragment = self
             .config

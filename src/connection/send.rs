@@ -168,6 +168,7 @@ impl TxQueue {
         }
     }
 
+    #[inline]
     fn trim(&mut self) {
         if self.is_empty() && self.arena.capacity() > ARENA_KEEP {
             self.arena = BytesMut::new();
@@ -196,6 +197,7 @@ impl TxQueue {
     /// `reserve` can reuse their space: a queue that never drains completely
     /// (a non-blocking driver whose writes keep stopping short) would
     /// otherwise grow the arena forever.
+    #[inline]
     fn reserve_arena(&mut self, additional: usize) {
         if self.arena_sent > 0 && self.arena.capacity() - self.arena.len() < additional {
             self.arena.advance(core::mem::take(&mut self.arena_sent));
@@ -249,8 +251,13 @@ impl TxQueue {
         };
         let mut out = [0; MAX_HEADER_LEN];
         let used = header.encode(&mut out);
-        debug_assert!(self.arena.capacity() - self.arena.len() >= used);
-        self.arena.extend_from_slice(&out[..used]);
+        debug_assert!(self.arena.capacity() - self.arena.len() >= MAX_HEADER_LEN);
+        // All 14 bytes, then the unused tail cut off: a copy of a constant
+        // length is two moves, where `&out[..used]` was a call to memcpy
+        // (the room for 14 is reserved by every caller).
+        let end = self.arena.len() + used;
+        self.arena.extend_from_slice(&out);
+        self.arena.truncate(end);
     }
 
     /// Appends one frame whose payload is copied into the arena (masked in
@@ -266,7 +273,7 @@ impl TxQueue {
     }
 
     /// As [`push_frame_copied`](Self::push_frame_copied), with RSV1.
-    #[inline]
+    #[inline(always)]
     fn push_frame_copied_rsv1(
         &mut self,
         opcode: OpCode,
@@ -308,12 +315,13 @@ impl TxQueue {
     /// Queues a data message, split into frames of at most `fragment`
     /// payload bytes, each masked with its own key from `next_key` when the
     /// role masks. `rsv1` marks the first frame (a compressed message).
+    #[inline(always)]
     pub(crate) fn push_message<P: BinaryPayload>(
         &mut self,
         opcode: OpCode,
         payload: P,
         fragment: usize,
-        mut next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
+        next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
         rsv1: bool,
     ) {
         let fragment = fragment.max(1);
@@ -324,6 +332,21 @@ impl TxQueue {
             self.push_frame_copied_rsv1(opcode, true, rsv1, payload.as_bytes(), key);
             return;
         }
+        self.push_message_frames(opcode, payload, fragment, next_key, rsv1);
+    }
+
+    /// [`push_message`](Self::push_message) for a message that is large or
+    /// fragmented: out of line, so that the small path above is inlined
+    /// into its callers.
+    fn push_message_frames<P: BinaryPayload>(
+        &mut self,
+        opcode: OpCode,
+        payload: P,
+        fragment: usize,
+        mut next_key: Option<&mut dyn FnMut() -> [u8; 4]>,
+        rsv1: bool,
+    ) {
+        let total = payload.as_bytes().len();
         if total <= INLINE_MAX || P::BORROWED {
             // Small or borrowed: copied next to the header (and masked on
             // the way); the payload never becomes a `Bytes`, which would

@@ -136,6 +136,7 @@ pub(crate) enum Received {
 
 /// The next message, or how the connection ended. `until` bounds the wait
 /// (the blocking `recv_timeout`).
+#[inline]
 pub(crate) fn poll_recv<R: ReadSide>(
     cx: &mut Context<'_>,
     side: &mut R,

@@ -186,6 +186,7 @@ impl<S, R: Runtime> WebSocket<S, R> {
     }
 
     /// Queues a message on the core (refused: the reason, nothing queued).
+    #[inline]
     pub(crate) fn queue_message(&mut self, message: Message) -> Result<(), Error> {
         self.driver.queue(message)
     }
@@ -279,7 +280,7 @@ fn poll_flush<S, R: WriteIo<S>>(
     ));
     if result.is_ok() && *shutdown == Shutdown::NotYet && driver.shutdown_due() {
         *shutdown = Shutdown::Due;
-        result = ready!(poll_write_all(
+        result = ready!(poll_write_shutdown(
             cx,
             rt,
             stream,
@@ -289,6 +290,20 @@ fn poll_flush<S, R: WriteIo<S>>(
         ));
     }
     Poll::Ready(result.map_err(|e| driver.write_failed(e)))
+}
+
+/// The write once the core asked for the shutdown: once per connection,
+/// out of line so that the write of every message above is inlined.
+#[cold]
+fn poll_write_shutdown<S, R: WriteIo<S>>(
+    cx: &mut Context<'_>,
+    rt: &mut R,
+    stream: &mut S,
+    conn: &mut Connection,
+    shutdown: &mut Shutdown,
+    limit: super::runtime::WriteLimit,
+) -> Poll<io::Result<()>> {
+    poll_write_all(cx, rt, stream, conn, shutdown, limit)
 }
 
 /// One socket as the read loop sees it: the connection owned, reads

@@ -242,10 +242,16 @@ impl Driver {
                 Order::Cut => self.fail(),
             }
         }
-        let event = match self.conn.poll_event() {
-            Some(event) => Some(event),
-            None if !self.conn.needs_clock() => None,
-            None => {
+        if let Some(message) = self.conn.poll_event() {
+            self.settle_budget();
+            return Step::Deliver(message, self.conn.buffered_amount() > 0);
+        }
+        // Asked once: after `handle_timeout`, `poll_timeout` gives the
+        // next deadline (none once the deadlines stopped).
+        let clock = self.conn.needs_clock();
+        let event = match clock {
+            false => None,
+            true => {
                 self.conn.handle_timeout(now());
                 self.conn.poll_event()
             }
@@ -256,7 +262,7 @@ impl Driver {
             Some(message) => Step::Deliver(message, owed),
             None if self.failed || self.conn.state() == State::Closed => Step::Ended,
             // Without a deadline running there is none to compute.
-            None if !self.conn.needs_clock() => Step::Read(None, owed),
+            None if !clock => Step::Read(None, owed),
             None => Step::Read(self.conn.poll_timeout(), owed),
         }
     }

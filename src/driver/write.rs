@@ -128,6 +128,7 @@ pub(crate) enum Shutdown {
 /// Writes all of `queue`, then (when due) shuts the write side down, then
 /// flushes. `Ready(Ok)` once all is out; `Pending` with the waker
 /// registered while the stream is full (within `limit`).
+#[inline(always)]
 pub(crate) fn poll_write_all<W, R: WriteIo<W>>(
     cx: &mut Context<'_>,
     rt: &mut R,
