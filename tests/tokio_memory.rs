@@ -1,7 +1,8 @@
 //! Heap held by the tokio adapter, counted by a global allocator: nothing
 //! is allocated while a connection waits in `recv`, the buffers a large
-//! message needed are released after it, and receiving small messages in
-//! steady state allocates nothing. Figures printed with `--nocapture`.
+//! message needed are released after it (but for one spare receive buffer
+//! per thread, of at most 64 KiB), and receiving small messages in steady
+//! state allocates nothing. Figures printed with `--nocapture`.
 //!
 //! One test in this binary, on a current-thread runtime, so nothing else
 //! allocates meanwhile.
@@ -120,8 +121,13 @@ async fn heap_per_connection_idle_after_large_messages_and_per_message() {
          {per_round_trip:.1} per ping-pong round trip (both ends)"
     );
     assert!(small <= 512, "a small echo kept {small} B per connection");
+    // Beside what each connection keeps, the thread keeps one spare
+    // receive buffer of at most 64 KiB (the largest read) for the next
+    // connection that reads (src/driver/spare.rs): spread over the
+    // connections here, its share.
+    let spare_share = (64 << 10) / (2 * PAIRS as isize);
     assert!(
-        large <= 512,
+        large <= 512 + spare_share,
         "a 1 MiB message kept {large} B per connection"
     );
     assert!(per_message < 0.01, "{per_message} allocations per message");

@@ -18,6 +18,7 @@ pub(crate) mod runtime;
 pub(crate) mod server;
 pub(crate) mod shutdown;
 pub(crate) mod socket;
+pub(crate) mod spare;
 pub(crate) mod split;
 pub(crate) mod state;
 pub(crate) mod tunnel;

@@ -19,6 +19,7 @@ use std::time::Instant;
 use super::budget::Grant;
 use super::error::Error;
 use super::runtime::{Read, Runtime};
+use super::spare;
 use super::state::{Driver, Step};
 use crate::Message;
 
@@ -219,7 +220,13 @@ pub(crate) fn poll_recv<R: ReadSide>(
                         _ => return Poll::Pending,
                     }
                 }
-                let size = match side.with(|d| d.grant(state.read_size, cx.waker(), R::Rt::now)) {
+                let size = match side.with(|d| {
+                    if d.gave_rx {
+                        d.gave_rx = false;
+                        spare::lend(&mut d.conn);
+                    }
+                    d.grant(state.read_size, cx.waker(), R::Rt::now)
+                }) {
                     Grant::Read(size) => size,
                     // The server's memory budget is spent: nothing is read
                     // (TCP pushes back on the peer) until another
@@ -255,6 +262,7 @@ pub(crate) fn poll_recv<R: ReadSide>(
                         // Nor the room the read was granted: the budget's
                         // memory goes to connections that have bytes.
                         side.with(|d| {
+                            d.gave_rx |= spare::keep(&mut d.conn);
                             d.conn.release_buffers();
                             d.settle_budget();
                         });

@@ -27,6 +27,9 @@ pub(crate) struct Driver {
     /// The server's memory budget, if any: what this connection counts in
     /// it.
     pub(crate) budget: Option<Reservation>,
+    /// The receive buffer went to this thread's spare while waiting (see
+    /// [`spare`](super::spare)): the next read takes the spare back.
+    pub(crate) gave_rx: bool,
 }
 
 impl Driver {
@@ -36,6 +39,7 @@ impl Driver {
             failed: false,
             member: None,
             budget: None,
+            gave_rx: false,
         }
     }
 
