@@ -243,7 +243,14 @@ impl<T: Moment> Connection<T> {
             // at once, the same outcome as piece by piece, then `finish`.
             crate::utf8::validate(&self.rx)?;
         }
-        let data = self.split_payload(whole.len, OpCode::Binary).freeze();
+        let data = if self.rx_peak > RX_KEEP {
+            self.split_payload(whole.len, OpCode::Binary)
+        } else {
+            // What `split_payload` does with a small buffer: `rx` holds
+            // the payload alone.
+            self.rx.split()
+        }
+        .freeze();
         // The message began and ended with this frame.
         self.timers.message_ended();
         self.events.push_back(if whole.text {
@@ -402,13 +409,32 @@ impl<T: Moment> Connection<T> {
 
     /// Fails the connection on a violation; otherwise releases a large
     /// receive buffer that is no longer needed.
+    /// Inline for the usual case (no violation, a small buffer): two
+    /// checks.
+    #[inline]
     fn after_input(&mut self, result: Result<(), ProtocolError>) -> Result<(), ProtocolError> {
         if let Err(error) = result {
-            self.end_input(Ending::Fail(error.clone()));
-            return Err(error);
+            return Err(self.fail_input(error));
         }
-        if self.rx_peak > RX_KEEP && self.rx.len() <= RX_KEEP / PIN_RATIO && !self.large_frame_due()
-        {
+        if self.rx_peak > RX_KEEP {
+            self.shrink_rx();
+        }
+        Ok(())
+    }
+
+    /// Fails the connection on `error`, which is returned.
+    #[cold]
+    #[inline(never)]
+    fn fail_input(&mut self, error: ProtocolError) -> ProtocolError {
+        self.end_input(Ending::Fail(error.clone()));
+        error
+    }
+
+    /// Moves what is left of a large receive buffer to a small one of its
+    /// own, when it is no longer needed.
+    #[inline(never)]
+    fn shrink_rx(&mut self) {
+        if self.rx.len() <= RX_KEEP / PIN_RATIO && !self.large_frame_due() {
             // The large allocation is no longer needed: what is left of it
             // (at most 32 KiB) moves to a buffer of its own, and payloads
             // are shared again instead of copied out. Not while a large
@@ -416,7 +442,6 @@ impl<T: Moment> Connection<T> {
             self.rx = BytesMut::from(&self.rx[..]);
             self.rx_peak = self.rx.capacity();
         }
-        Ok(())
     }
 
     /// Parses and handles every complete frame in `rx`, and the part of
