@@ -20,6 +20,10 @@ struct Seen {
 fn feed<'a>(role: Role, config: &Config, pieces: impl IntoIterator<Item = &'a [u8]>) -> Seen {
     let mut conn = Connection::new(role, config.clone());
     conn.set_mask_source(|| [1, 2, 3, 4]);
+    feed_into(conn, pieces)
+}
+
+fn feed_into<'a>(mut conn: Connection, pieces: impl IntoIterator<Item = &'a [u8]>) -> Seen {
     let mut events = Vec::new();
     for piece in pieces {
         let result = conn.receive_data(piece);
@@ -244,6 +248,46 @@ fn limits_as_in_pieces() {
         limited(Config::default().max_frame_size(11).max_message_size(11)),
         None
     );
+}
+
+/// With permessage-deflate agreed, messages sent without compression
+/// (under the threshold) take the shortcut, compressed ones (RSV1) the
+/// general path, and the inflater's stream is the same either way.
+#[cfg(feature = "deflate")]
+#[test]
+fn deflate_agreed_as_in_pieces() {
+    use crate::deflate::DeflateParams;
+    let mut sender = Connection::new(Role::Client, Config::default());
+    sender.set_deflate(DeflateParams::default());
+    let long = "compressible text ".repeat(100); // over the 1 KiB threshold
+    for text in ["hi", &long, "", &long, "ok"] {
+        sender.send_text(text).unwrap();
+        sender.send_binary(text.as_bytes().to_vec()).unwrap();
+    }
+    let mut input = Vec::new();
+    while let Some(Transmit::Data(bytes)) = sender.poll_transmit() {
+        input.extend_from_slice(&bytes);
+    }
+    // Both kinds are there: RSV1 set on some frames, clear on others.
+    let mut rsv1 = Vec::new();
+    let mut at = 0;
+    while let Ok(Parsed::Complete((header, used))) = FrameHeader::decode(&input[at..]) {
+        rsv1.push(header.rsv1);
+        at += used + header.payload_len as usize;
+    }
+    assert_eq!(at, input.len());
+    assert!(rsv1.contains(&true) && rsv1.contains(&false), "{rsv1:?}");
+    let receiver = || {
+        let mut conn = Connection::new(Role::Server, Config::default());
+        conn.set_deflate(DeflateParams::default());
+        conn
+    };
+    let whole = feed_into(receiver(), [&input[..]]);
+    assert_eq!(whole, feed_into(receiver(), input.chunks(1)));
+    assert_eq!(whole.error, None);
+    assert_eq!(whole.events.len(), 10);
+    assert_eq!(whole.events[1], Message::Binary(Bytes::from_static(b"hi")));
+    assert_eq!(whole.events[2].as_text(), Some(long.as_str()));
 }
 
 proptest::proptest! {
