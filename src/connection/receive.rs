@@ -113,7 +113,9 @@ impl<T: Moment> Connection<T> {
     /// instead of a copy and then an unmask in place. A run of smaller
     /// frames goes into `rx` in one copy and is unmasked there, which
     /// costs less per frame (measured, each frame copied on its own:
-    /// 16-byte frames 2–14 % slower, 16 KiB frames 8–17 %).
+    /// 16-byte frames 2–14 % slower, 16 KiB frames 8–17 %). A frame that
+    /// is a whole message, all of it in `data`, takes the shortcut of
+    /// [`receive_whole`](Self::receive_whole): only its payload is copied.
     fn receive_frames(&mut self, mut data: &[u8]) -> Result<(), ProtocolError> {
         while !data.is_empty() && self.takes_input() {
             if self.frame.is_none() {
@@ -145,9 +147,10 @@ impl<T: Moment> Connection<T> {
         Ok(())
     }
 
-    /// The common case, which [`receive_whole`](Self::receive_whole)
-    /// handles on its own: `data` (with nothing buffered before it) starts
-    /// with a whole frame that is a whole data message, no message is in
+    /// The common case, which [`receive_whole`](Self::receive_whole) and
+    /// [`take_whole_buffered`](Self::take_whole_buffered) handle on their
+    /// own: `data` (the input with nothing buffered before it, or `rx`)
+    /// starts with a whole frame that is a whole data message, no message is in
     /// progress, and the header passes every check `FrameHeader::decode`,
     /// `check_header` and `Assembler::begin_frame` make. `None` for
     /// anything else (a violation among them): the general path takes it
@@ -189,6 +192,9 @@ impl<T: Moment> Connection<T> {
         };
         let start = at + if masked { 4 } else { 0 };
         let available = data.len() - start.min(data.len());
+        // All of the payload is here, and it is within the limits that
+        // `Assembler::begin_frame` checks: the frame size, the message size
+        // (this frame is all of it), and one fragment.
         let limits = &self.config;
         let fits = len <= available as u64
             && len <= limits.max_frame_size
@@ -235,20 +241,40 @@ impl<T: Moment> Connection<T> {
             None => self.rx.extend_from_slice(payload),
         }
         self.note_capacity();
+        self.finish_whole(whole)?;
+        Ok(rest)
+    }
+
+    /// Receives the message [`whole_message`](Self::whole_message) found
+    /// at the front of `rx` (input read into the buffer, or left there by
+    /// the general path): the header is dropped, the payload unmasked in
+    /// place, and the rest as in [`receive_whole`](Self::receive_whole).
+    fn take_whole_buffered(&mut self, whole: Whole) -> Result<(), ProtocolError> {
+        self.rx.advance(whole.start);
+        if let Some(key) = whole.mask {
+            apply_mask_at(&mut self.rx[..whole.len], key, 0);
+        }
+        self.finish_whole(whole)
+    }
+
+    /// The end of both shortcuts: the payload is the first `whole.len`
+    /// bytes of `rx`, unmasked. Validates it when it is text, splits it off
+    /// and queues the message.
+    #[inline(always)]
+    fn finish_whole(&mut self, whole: Whole) -> Result<(), ProtocolError> {
         if whole.text {
             // RFC 6455 §8.1: "When an endpoint is to interpret a byte
             // stream as UTF-8 but finds that the byte stream is not, in
             // fact, a valid UTF-8 stream, that endpoint MUST _Fail the
             // WebSocket Connection_." The whole message is here: checked
             // at once, the same outcome as piece by piece, then `finish`.
-            crate::utf8::validate(&self.rx)?;
+            crate::utf8::validate(&self.rx[..whole.len])?;
         }
         let data = if self.rx_peak > RX_KEEP {
             self.split_payload(whole.len, OpCode::Binary)
         } else {
-            // What `split_payload` does with a small buffer: `rx` holds
-            // the payload alone.
-            self.rx.split()
+            // What `split_payload` does with a small buffer.
+            self.rx.split_to(whole.len)
         }
         .freeze();
         // The message began and ended with this frame.
@@ -258,7 +284,7 @@ impl<T: Moment> Connection<T> {
         } else {
             Message::Binary(data)
         });
-        Ok(rest)
+        Ok(())
     }
 
     /// Space at the end of the receive buffer, `len` bytes long, to read
@@ -451,6 +477,10 @@ impl<T: Moment> Connection<T> {
             let mut frame = match self.frame {
                 Some(frame) => frame,
                 None => {
+                    if let Some(whole) = self.whole_message(&self.rx) {
+                        self.take_whole_buffered(whole)?;
+                        continue;
+                    }
                     let Parsed::Complete((header, used)) = FrameHeader::decode(&self.rx)? else {
                         return Ok(());
                     };

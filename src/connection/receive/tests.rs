@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::{Config, Role, Transmit};
-use bytes::Bytes;
+use bytes::{BufMut, Bytes};
 
 /// Everything a driver can see after feeding `pieces`.
 #[derive(Debug, PartialEq)]
@@ -23,10 +23,31 @@ fn feed<'a>(role: Role, config: &Config, pieces: impl IntoIterator<Item = &'a [u
     feed_into(conn, pieces)
 }
 
-fn feed_into<'a>(mut conn: Connection, pieces: impl IntoIterator<Item = &'a [u8]>) -> Seen {
+fn feed_into<'a>(conn: Connection, pieces: impl IntoIterator<Item = &'a [u8]>) -> Seen {
+    feed_by(conn, pieces, false)
+}
+
+/// Feeds `pieces` read into the connection's buffer
+/// (`receive_buf_mut`, `receive_commit`), as the async adapters do.
+fn feed_read<'a>(role: Role, config: &Config, pieces: impl IntoIterator<Item = &'a [u8]>) -> Seen {
+    let mut conn = Connection::new(role, config.clone());
+    conn.set_mask_source(|| [1, 2, 3, 4]);
+    feed_by(conn, pieces, true)
+}
+
+fn feed_by<'a>(
+    mut conn: Connection,
+    pieces: impl IntoIterator<Item = &'a [u8]>,
+    read: bool,
+) -> Seen {
     let mut events = Vec::new();
     for piece in pieces {
-        let result = conn.receive_data(piece);
+        let result = if read {
+            conn.receive_buf_mut(piece.len()).put_slice(piece);
+            conn.receive_commit(piece.len())
+        } else {
+            conn.receive_data(piece)
+        };
         assert_eq!(result.as_ref().err(), conn.error());
         while let Some(event) = conn.poll_event() {
             events.push(event);
@@ -53,6 +74,12 @@ fn agree(role: Role, config: &Config, input: &[u8]) -> Seen {
     let whole = feed(role, config, [input]);
     let bytewise = feed(role, config, input.chunks(1));
     assert_eq!(whole, bytewise, "whole vs byte at a time: {input:x?}");
+    assert_eq!(whole, feed_read(role, config, [input]), "read whole");
+    assert_eq!(
+        whole,
+        feed_read(role, config, input.chunks(1)),
+        "read byte at a time"
+    );
     let step = (input.len() / 64).max(1);
     for cut in (1..input.len()).step_by(step) {
         let (a, b) = input.split_at(cut);
@@ -334,7 +361,9 @@ proptest::proptest! {
         cuts.push(input.len());
         cuts.sort_unstable();
         let pieces = cuts.windows(2).map(|w| &input[w[0]..w[1]]);
-        proptest::prop_assert_eq!(&whole, &feed(Role::Server, &config, pieces));
+        proptest::prop_assert_eq!(&whole, &feed(Role::Server, &config, pieces.clone()));
+        proptest::prop_assert_eq!(&whole, &feed_read(Role::Server, &config, pieces));
+        proptest::prop_assert_eq!(&whole, &feed_read(Role::Server, &config, [&input[..]]));
         let client = feed(Role::Client, &config, [&input[..]]);
         proptest::prop_assert_eq!(&client, &feed(Role::Client, &config, input.chunks(1)));
     }
