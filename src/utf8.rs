@@ -120,6 +120,20 @@ impl Utf8Validator {
     }
 }
 
+/// Validates a whole text message at once: the same outcome as feeding it
+/// to a [`Utf8Validator`] in one piece and then calling
+/// [`finish`](Utf8Validator::finish), for less.
+#[inline]
+pub(crate) fn validate(text: &[u8]) -> Result<(), ProtocolError> {
+    if text.len() <= SHORT_ASCII && text.is_ascii() {
+        return Ok(());
+    }
+    match simdutf8::basic::from_utf8(text) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ProtocolError::InvalidUtf8),
+    }
+}
+
 /// How many bytes at the end of `piece` start a code point that `piece`
 /// does not complete (0–3): the bytes from the last leading byte among the
 /// last three, if it announces a longer sequence than what follows it.
