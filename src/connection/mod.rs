@@ -461,9 +461,10 @@ impl<T: Moment> Connection<T> {
     /// answered once the transport is gone.
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Message> {
-        if self.events.is_empty() {
-            self.settle();
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
         }
+        self.settle();
         self.events.pop_front()
     }
 
