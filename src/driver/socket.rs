@@ -355,6 +355,7 @@ impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
         if let Ok(Some(0)) = read {
             conn.receive_eof();
         }
+        self.driver.settle_budget();
         Poll::Ready(read)
     }
 

@@ -364,11 +364,15 @@ impl<H, W, R: ReadIo<H> + WriteIo<W>> ReadSide for SplitReader<'_, H, W, R> {
                 .poll_read_with(cx, self.stream, size, deadline, |input| {
                     // A violation is sticky in the core and reported once the
                     // messages before it are out.
-                    let _ = lock(core).driver.conn.receive_data(input);
+                    let mut core = lock(core);
+                    let _ = core.driver.conn.receive_data(input);
+                    core.driver.settle_budget();
                 })
         );
         if let Ok(Some(0)) = read {
-            lock(core).driver.conn.receive_eof();
+            let mut core = lock(core);
+            core.driver.conn.receive_eof();
+            core.driver.settle_budget();
         }
         Poll::Ready(read)
     }

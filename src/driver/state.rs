@@ -245,9 +245,13 @@ impl Driver {
                 }
                 Order::Cut => self.fail(),
             }
-        }
-        if let Some(message) = self.conn.poll_event() {
             self.settle_budget();
+        }
+        // The budget is settled where what the connection holds changes:
+        // after each read (`ReadSide::poll_read`), a deadline or an order
+        // here, before waiting; handing a parsed message out changes
+        // nothing it counts.
+        if let Some(message) = self.conn.poll_event() {
             return Step::Deliver(message, self.conn.buffered_amount() > 0);
         }
         // Asked once: after `handle_timeout`, `poll_timeout` gives the
@@ -257,10 +261,10 @@ impl Driver {
             false => None,
             true => {
                 self.conn.handle_timeout(now());
+                self.settle_budget();
                 self.conn.poll_event()
             }
         };
-        self.settle_budget();
         let owed = self.conn.buffered_amount() > 0;
         match event {
             Some(message) => Step::Deliver(message, owed),
