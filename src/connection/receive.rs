@@ -44,6 +44,10 @@ const DIRECT_MIN: u64 = 64 << 10;
 /// byte).
 const COPY_MASKED_MIN: usize = 256;
 
+/// The least room `reserve_input` makes when the buffer has too little:
+/// within `IDLE_KEEP`, so a connection waiting for input keeps it.
+const MIN_ROOM: usize = 512;
+
 /// A payload under 1/`PIN_RATIO` of a receive buffer larger than [`RX_KEEP`]
 /// is copied out rather than shared, so that it cannot pin the buffer.
 const PIN_RATIO: usize = 8;
@@ -584,7 +588,13 @@ impl<T: Moment> Connection<T> {
         } else {
             incoming
         };
-        self.rx.reserve(room);
+        if self.rx.capacity() - self.rx.len() < room {
+            // Never less than `MIN_ROOM`: small messages split off the
+            // buffer one after another then find room left behind the
+            // last one, instead of making `reserve` reclaim (or
+            // allocate) the buffer for each.
+            self.rx.reserve(room.max(MIN_ROOM));
+        }
     }
 
     /// Payload bytes of the current frame not yet in `rx`.
