@@ -95,11 +95,12 @@ struct Counts {
 fn run(args: &[String]) {
     let quick = args.iter().any(|a| a == "--quick");
     let write_baseline = args.iter().any(|a| a == "--write-baseline");
-    let only = args
-        .iter()
-        .position(|a| a == "--only")
-        .and_then(|i| args.get(i + 1))
-        .cloned();
+    // `--only TEXT`, repeatable: the rows whose name contains any TEXT.
+    let only: Vec<&str> = args
+        .windows(2)
+        .filter(|pair| pair[0] == "--only")
+        .map(|pair| pair[1].as_str())
+        .collect();
     let counts = if quick {
         Counts {
             echo: (200, 1200),
@@ -112,7 +113,7 @@ fn run(args: &[String]) {
         }
     };
     let mut results: Vec<(String, f64)> = Vec::new();
-    let wanted = |name: &str| only.as_deref().is_none_or(|o| name.contains(o));
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| name.contains(o));
 
     println!("instructions per message (callgrind Ir, (Ir(N2)-Ir(N1))/(N2-N1))");
     for dir in ["recv", "send"] {
@@ -167,21 +168,46 @@ fn run(args: &[String]) {
     }
 
     let baseline_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("instructions-baseline.txt");
+    // The rows of a build with every feature (CI's, see
+    // scripts/instructions.sh) have lines of their own.
+    let prefix = match std::env::var("INSTRUCTIONS_FEATURES").as_deref() {
+        Ok("all") => "all-features ",
+        _ => "",
+    };
+    let results: Vec<(String, f64)> = results
+        .into_iter()
+        .map(|(name, per)| (format!("{prefix}{name}"), per))
+        .collect();
     if write_baseline {
-        let mut text = String::from(
-            "# benches/instructions.rs: instructions per message (callgrind Ir).\n\
-             # Rewritten by `scripts/instructions.sh --write-baseline`; --quick\n\
-             # fails if a wsproto row is more than 10 % above its line here.\n",
-        );
-        for (name, per) in &results {
-            text += &format!("{name}\t{per:.0}\n");
-        }
-        std::fs::write(&baseline_path, text).unwrap();
-        println!("wrote {}", baseline_path.display());
+        write_baseline_rows(&baseline_path, prefix, &results);
     }
     if quick {
         check_baseline(&baseline_path, &results);
     }
+}
+
+/// Rewrites this build's lines of the baseline (`prefix`), keeping the
+/// other build's.
+fn write_baseline_rows(path: &Path, prefix: &str, results: &[(String, f64)]) {
+    let old = std::fs::read_to_string(path).unwrap_or_default();
+    let mut text = String::from(
+        "# benches/instructions.rs: instructions per message (callgrind Ir).\n\
+         # Rewritten by `scripts/instructions.sh --write-baseline` (lines\n\
+         # \"all-features ...\": with INSTRUCTIONS_FEATURES=all, as CI builds);\n\
+         # --quick fails if a wsproto row is more than 10 % above its line here.\n",
+    );
+    let other_build = |line: &&str| {
+        !line.starts_with('#') && line.starts_with("all-features ") != prefix.starts_with("all")
+    };
+    for line in old.lines().filter(other_build) {
+        text += line;
+        text += "\n";
+    }
+    for (name, per) in results {
+        text += &format!("{name}\t{per:.0}\n");
+    }
+    std::fs::write(path, text).unwrap();
+    println!("wrote {}", path.display());
 }
 
 /// The wsproto/best-peer ratio of each echo row.
@@ -221,7 +247,7 @@ fn check_baseline(path: &Path, results: &[(String, f64)]) {
         let Ok(base) = value.trim().parse::<f64>() else {
             continue;
         };
-        let ours = name.starts_with("core") || name.contains("wsproto");
+        let ours = name.contains("core ") || name.contains("wsproto");
         if let Some((_, now)) = results.iter().find(|(n, _)| n == name)
             && ours
             && *now > base * 1.10
