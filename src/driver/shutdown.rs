@@ -84,6 +84,9 @@ pub(crate) struct SetInner {
     closing: AtomicBool,
     /// The deadline passed: members still live end at once.
     cutting: AtomicBool,
+    /// `closing` or `cutting`, set after either: what a member checks at
+    /// every step (one load while the set is quiet, not two).
+    ordered: AtomicBool,
     state: Mutex<SetState>,
     /// Blocking threads waiting for the set to empty.
     emptied: Condvar,
@@ -132,6 +135,7 @@ impl<R> ConnectionSet<R> {
             inner: Arc::new(SetInner {
                 closing: AtomicBool::new(false),
                 cutting: AtomicBool::new(false),
+                ordered: AtomicBool::new(false),
                 state: Mutex::new(SetState {
                     code: CloseCode::GOING_AWAY,
                     reason: SHUTDOWN_REASON.to_owned(),
@@ -177,6 +181,7 @@ impl<R> ConnectionSet<R> {
             };
             state.reason = cut_reason(reason).to_owned();
             self.inner.closing.store(true, Ordering::Release);
+            self.inner.ordered.store(true, Ordering::Release);
         }
         wake_members(&mut state);
     }
@@ -253,6 +258,7 @@ impl<R> ConnectionSet<R> {
     /// Ends every live member at its next step.
     fn cut(&self) {
         self.inner.cutting.store(true, Ordering::Release);
+        self.inner.ordered.store(true, Ordering::Release);
         wake_members(&mut lock(&self.inner.state));
     }
 
@@ -374,7 +380,8 @@ impl Membership {
     /// Nothing asked of the set's members yet: no shutdown, no cut.
     #[inline]
     fn quiet(&self) -> bool {
-        !self.set.cutting.load(Ordering::Acquire) && !self.set.closing.load(Ordering::Acquire)
+        // Stored after `closing` or `cutting`: seen set, they are too.
+        !self.set.ordered.load(Ordering::Acquire)
     }
 
     #[cold]
