@@ -421,30 +421,33 @@ mod avx2 {
         // one past its end.
         let end = unsafe { body.add(vectors) };
         let mut lane = body;
-        // Sixteen lanes per turn, and a pointer compared with the end
+        // Thirty-two lanes per turn, and a pointer compared with the end
         // rather than an index: the loop's own instructions are then three
-        // per 16 lanes, where they were six per 8 (callgrind, 16 KiB
-        // echoed: 1,473 -> 1,209 instructions in this function; 1,847 ->
-        // ~1,400 earlier, from one lane per turn to eight).
-        while end.addr() - lane.addr() >= 16 * LANE {
-            // SAFETY: lanes `lane..lane + 16` end at or before `end`:
+        // per 32 lanes, where they were six per 8; then 16, 8 and 4 lanes
+        // at most once each, and single lanes (callgrind, 16 KiB echoed:
+        // 1,473 -> 1,142 instructions in this function; 1,847 -> ~1,400
+        // earlier, from one lane per turn to eight).
+        while end.addr() - lane.addr() >= 32 * LANE {
+            // SAFETY: lanes `lane..lane + 32` end at or before `end`:
             // inside `buf`, which we borrow mutably, and aligned.
             unsafe {
-                for k in 0..16 {
+                for k in 0..32 {
                     let at = lane.add(k);
                     _mm256_store_si256(at, _mm256_xor_si256(_mm256_load_si256(at), body_key));
                 }
-                lane = lane.add(16);
+                lane = lane.add(32);
             }
         }
-        if end.addr() - lane.addr() >= 8 * LANE {
-            // SAFETY: as above, for the eight lanes `lane..lane + 8`.
-            unsafe {
-                for k in 0..8 {
-                    let at = lane.add(k);
-                    _mm256_store_si256(at, _mm256_xor_si256(_mm256_load_si256(at), body_key));
+        for step in [16, 8, 4] {
+            if end.addr() - lane.addr() >= step * LANE {
+                // SAFETY: as above, for the `step` lanes from `lane`.
+                unsafe {
+                    for k in 0..step {
+                        let at = lane.add(k);
+                        _mm256_store_si256(at, _mm256_xor_si256(_mm256_load_si256(at), body_key));
+                    }
+                    lane = lane.add(step);
                 }
-                lane = lane.add(8);
             }
         }
         while lane < end {
