@@ -177,6 +177,23 @@ impl TxQueue {
     #[inline(never)]
     fn slices_chunked<'a, S>(&'a self, dst: &mut [S], slot: impl Fn(&'a [u8]) -> S) -> usize {
         let unsent = &self.arena[self.arena_sent..];
+        if let (Some(chunk), true) = (
+            self.chunks.front(),
+            self.chunks.len() == 1 && dst.len() >= 3,
+        ) {
+            // One chunk (a large frame, its header beside it), and room
+            // for all it may take: no loop.
+            let head = chunk.head();
+            let mut n = usize::from(!head.is_empty());
+            dst[0] = slot(head);
+            dst[n] = slot(&chunk.body);
+            n += 1;
+            if !unsent.is_empty() {
+                dst[n] = slot(unsent);
+                n += 1;
+            }
+            return n;
+        }
         let mut n = 0;
         for chunk in &self.chunks {
             // A chunk's header, when it has one left, then its body.
@@ -717,6 +734,19 @@ mod tests {
         assert_eq!(q.pop().unwrap().as_ptr(), body.as_ptr());
         assert_eq!(q.pop().as_deref(), Some(&[0x82, 0x01, b'y'][..]));
         assert_eq!(q.pop(), None);
+        // A chunk without a header (a prepared frame), alone and followed
+        // by the arena.
+        let shared = Bytes::from_static(b"\x82\x02hi");
+        q.push_shared(shared.clone());
+        let mut slices: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(q.slices(&mut slices, |c| c), 1);
+        assert_eq!(slices[0], &shared[..]);
+        q.push_frame_copied(OpCode::Binary, true, b"z", None);
+        let mut slices: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(q.slices(&mut slices, |c| c), 2);
+        assert_eq!(slices[..2], [&shared[..], &[0x82, 0x01, b'z'][..]]);
+        q.advance(7);
+        assert!(q.is_empty());
     }
 
     #[test]
