@@ -1,9 +1,10 @@
 //! The outgoing side: framing, masking and the queue of bytes to write.
 //!
-//! Bytes wait in a queue of [`Bytes`] chunks. Frame headers, control frames
-//! and small payloads are written into one growing *arena* (`BytesMut`), so
-//! consecutive small frames form one contiguous chunk; a large payload is
-//! queued as its own chunk right after its header, without a copy when the
+//! Bytes wait in a queue of [`Bytes`] chunks. Control frames and small
+//! frames are written into one growing *arena* (`BytesMut`), so consecutive
+//! small frames form one contiguous chunk; a large payload is queued as its
+//! own chunk, which carries its frame header beside it (at most 14 bytes,
+//! copied into the queue entry), without a copy of the payload when the
 //! role allows it (a server never masks; a client masks a payload it owns
 //! uniquely in place). The arena is handed out with `split().freeze()`, which
 //! does not allocate once the buffer is shared, and is reclaimed by
@@ -47,11 +48,52 @@ impl<F: FnMut() -> [u8; 4] + Send> MaskSource for F {
     }
 }
 
+/// A queued chunk: a frame header (possibly none) followed by a payload.
+///
+/// The header of a large frame travels in the entry, not in the arena: the
+/// arena is then not sealed into a chunk of its own for four bytes, which
+/// cost a split, a freeze and a second entry to write and pop per large
+/// frame (callgrind, 16 KiB echoed by the tokio server, with the plain
+/// loops of `slices_chunked` and `advance_chunks`: 5,512 -> 5,233
+/// instructions per message).
+#[derive(Debug)]
+struct Chunk {
+    /// The header's bytes, `head[head_at..head_len]` still to write.
+    head: [u8; MAX_HEADER_LEN],
+    head_at: u8,
+    head_len: u8,
+    body: Bytes,
+}
+
+impl Chunk {
+    /// A chunk without a header (sealed arena bytes, a prepared frame).
+    fn plain(body: Bytes) -> Chunk {
+        Chunk {
+            head: [0; MAX_HEADER_LEN],
+            head_at: 0,
+            head_len: 0,
+            body,
+        }
+    }
+
+    /// The header's bytes not yet written.
+    #[inline]
+    fn head(&self) -> &[u8] {
+        &self.head[usize::from(self.head_at)..usize::from(self.head_len)]
+    }
+
+    /// Bytes not yet written.
+    #[inline]
+    fn len(&self) -> usize {
+        usize::from(self.head_len - self.head_at) + self.body.len()
+    }
+}
+
 /// The queue of bytes waiting to be written.
 #[derive(Debug, Default)]
 pub(crate) struct TxQueue {
     /// Sealed chunks, oldest first.
-    chunks: VecDeque<Bytes>,
+    chunks: VecDeque<Chunk>,
     /// Bytes in `chunks`.
     chunks_len: usize,
     /// Bytes after the last chunk, still growing.
@@ -77,9 +119,21 @@ impl TxQueue {
 
     /// Takes the oldest bytes out of the queue.
     pub(crate) fn pop(&mut self) -> Option<Bytes> {
-        let chunk = if let Some(chunk) = self.chunks.pop_front() {
-            self.chunks_len -= chunk.len();
-            chunk
+        let chunk = if let Some(front) = self.chunks.front_mut() {
+            if front.head_at < front.head_len {
+                // The header goes out first, through the arena (no
+                // allocation once it is warm).
+                let mut head = [0; MAX_HEADER_LEN];
+                let n = front.head().len();
+                head[..n].copy_from_slice(front.head());
+                front.head_at = front.head_len;
+                self.chunks_len -= n;
+                self.take_before_arena(&head[..n])
+            } else {
+                let chunk = self.chunks.pop_front().expect("a front chunk");
+                self.chunks_len -= chunk.body.len();
+                chunk.body
+            }
         } else if self.arena.len() > self.arena_sent {
             self.take_arena()
         } else {
@@ -113,13 +167,52 @@ impl TxQueue {
                 _ => 0,
             };
         }
-        let arena = (!unsent.is_empty()).then_some(unsent);
+        self.slices_chunked(dst, slot)
+    }
+
+    /// [`slices`](Self::slices) when there are chunks: a plain loop, where
+    /// a zip of chained iterators cost 112 instructions per 16 KiB echo
+    /// (callgrind); out of line, so that the case above stays small (inline,
+    /// it cost 28 instructions per small message sent by the core).
+    #[inline(never)]
+    fn slices_chunked<'a, S>(&'a self, dst: &mut [S], slot: impl Fn(&'a [u8]) -> S) -> usize {
+        let unsent = &self.arena[self.arena_sent..];
+        if let (Some(chunk), true) = (
+            self.chunks.front(),
+            self.chunks.len() == 1 && dst.len() >= 3,
+        ) {
+            // One chunk (a large frame, its header beside it), and room
+            // for all it may take: no loop.
+            let head = chunk.head();
+            let mut n = usize::from(!head.is_empty());
+            dst[0] = slot(head);
+            dst[n] = slot(&chunk.body);
+            n += 1;
+            if !unsent.is_empty() {
+                dst[n] = slot(unsent);
+                n += 1;
+            }
+            return n;
+        }
         let mut n = 0;
-        for (out, chunk) in dst
-            .iter_mut()
-            .zip(self.chunks.iter().map(|c| &c[..]).chain(arena))
-        {
-            *out = slot(chunk);
+        for chunk in &self.chunks {
+            // A chunk's header, when it has one left, then its body.
+            let head = chunk.head();
+            if !head.is_empty() {
+                let Some(out) = dst.get_mut(n) else {
+                    return n;
+                };
+                *out = slot(head);
+                n += 1;
+            }
+            let Some(out) = dst.get_mut(n) else {
+                return n;
+            };
+            *out = slot(&chunk.body);
+            n += 1;
+        }
+        if let Some(out) = dst.get_mut(n).filter(|_| !unsent.is_empty()) {
+            *out = slot(unsent);
             n += 1;
         }
         n
@@ -127,28 +220,48 @@ impl TxQueue {
 
     /// Drops the first `n` queued bytes (they were written).
     #[inline]
-    pub(crate) fn advance(&mut self, mut n: usize) {
+    pub(crate) fn advance(&mut self, n: usize) {
+        if !self.chunks.is_empty() {
+            return self.advance_chunks(n);
+        }
+        // The common case, small frames only: inline.
+        self.advance_arena(n);
+        self.trim();
+    }
+
+    /// [`advance`](Self::advance) through the chunks, then the arena.
+    #[inline]
+    fn advance_chunks(&mut self, mut n: usize) {
         while n > 0 {
-            if let Some(front) = self.chunks.front_mut() {
-                if n < front.len() {
-                    front.advance(n);
-                    self.chunks_len -= n;
-                    return;
-                }
-                n -= front.len();
-                self.chunks_len -= front.len();
-                self.chunks.pop_front();
-            } else {
-                let k = n.min(self.arena.len() - self.arena_sent);
-                self.arena_sent += k;
-                if self.arena_sent == self.arena.len() {
-                    self.arena.clear();
-                    self.arena_sent = 0;
-                }
+            let Some(front) = self.chunks.front_mut() else {
+                self.advance_arena(n);
                 break;
+            };
+            let len = front.len();
+            if n < len {
+                let from_head = n.min(front.head().len());
+                // At most 14: fits the `u8`.
+                front.head_at += from_head as u8;
+                front.body.advance(n - from_head);
+                self.chunks_len -= n;
+                return;
             }
+            n -= len;
+            self.chunks_len -= len;
+            self.chunks.pop_front();
         }
         self.trim();
+    }
+
+    /// Drops up to `n` written bytes from the front of the arena.
+    #[inline]
+    fn advance_arena(&mut self, n: usize) {
+        let k = n.min(self.arena.len() - self.arena_sent);
+        self.arena_sent += k;
+        if self.arena_sent == self.arena.len() {
+            self.arena.clear();
+            self.arena_sent = 0;
+        }
     }
 
     /// Frees the arena and the chunk list when nothing waits, unless they
@@ -163,7 +276,7 @@ impl TxQueue {
         if self.arena.capacity() > super::IDLE_KEEP {
             self.arena = BytesMut::new();
         }
-        if self.chunks.capacity() * size_of::<Bytes>() > super::IDLE_KEEP {
+        if self.chunks.capacity() * size_of::<Chunk>() > super::IDLE_KEEP {
             self.chunks = VecDeque::new();
         }
     }
@@ -176,20 +289,47 @@ impl TxQueue {
     }
 
     /// Queues a chunk after everything in the arena.
-    fn push_chunk(&mut self, chunk: Bytes) {
+    fn push_chunk(&mut self, chunk: Chunk) {
         if self.arena.len() > self.arena_sent {
             let sealed = self.take_arena();
             self.chunks_len += sealed.len();
-            self.chunks.push_back(sealed);
+            self.chunks.push_back(Chunk::plain(sealed));
         }
         self.chunks_len += chunk.len();
         self.chunks.push_back(chunk);
     }
 
+    /// Queues one frame whose payload `body` is passed through uncopied
+    /// (masked already when `mask` is set), its header carried beside it.
+    fn push_framed(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        rsv1: bool,
+        body: Bytes,
+        mask: Option<[u8; 4]>,
+    ) {
+        let header = FrameHeader {
+            fin,
+            rsv1,
+            mask,
+            ..FrameHeader::new(opcode, body.len() as u64)
+        };
+        let mut head = [0; MAX_HEADER_LEN];
+        let used = header.encode(&mut head);
+        self.push_chunk(Chunk {
+            head,
+            head_at: 0,
+            // At most 14: fits the `u8`.
+            head_len: used as u8,
+            body,
+        });
+    }
+
     /// Queues bytes shared with others (a prepared message's frame) as a
     /// chunk of their own: never copied, whatever their size.
     pub(crate) fn push_shared(&mut self, chunk: Bytes) {
-        self.push_chunk(chunk);
+        self.push_chunk(Chunk::plain(chunk));
     }
 
     /// Makes room for `additional` bytes in the arena. Written bytes still
@@ -205,6 +345,21 @@ impl TxQueue {
         self.arena.reserve(additional);
     }
 
+    /// `bytes` (a chunk's header, for `pop`) as a `Bytes` of their own,
+    /// taken from the arena without an allocation once it is warm. They go
+    /// out before the arena's unsent bytes, which stay where they are in
+    /// the order: they are written at the end, rotated in front of the
+    /// unsent bytes and split off.
+    fn take_before_arena(&mut self, bytes: &[u8]) -> Bytes {
+        self.reserve_arena(bytes.len());
+        let start = self.arena_sent;
+        self.arena.extend_from_slice(bytes);
+        self.arena[start..].rotate_right(bytes.len());
+        let mut taken = self.arena.split_to(start + bytes.len()).freeze();
+        taken.advance(core::mem::take(&mut self.arena_sent));
+        taken
+    }
+
     /// Seals the arena's unsent bytes into a chunk.
     fn take_arena(&mut self) -> Bytes {
         let mut sealed = self.arena.split().freeze();
@@ -214,21 +369,8 @@ impl TxQueue {
 
     /// Writes a frame header into the arena.
     fn push_header(&mut self, opcode: OpCode, fin: bool, len: usize, mask: Option<[u8; 4]>) {
-        self.push_header_rsv1(opcode, fin, false, len, mask);
-    }
-
-    /// Writes a frame header into the arena, with RSV1 as given
-    /// (permessage-deflate marks a compressed message's first frame).
-    fn push_header_rsv1(
-        &mut self,
-        opcode: OpCode,
-        fin: bool,
-        rsv1: bool,
-        len: usize,
-        mask: Option<[u8; 4]>,
-    ) {
         self.reserve_arena(MAX_HEADER_LEN);
-        self.write_header(opcode, fin, rsv1, len, mask);
+        self.write_header(opcode, fin, false, len, mask);
     }
 
     /// Writes a frame header into room already reserved (`MAX_HEADER_LEN`
@@ -376,8 +518,7 @@ impl TxQueue {
             let rsv1 = rsv1 && i == 0;
             let key = next_key.as_mut().map(|f| f());
             if key.is_none() && range.len() > INLINE_MAX {
-                self.push_header_rsv1(opcode, fin, rsv1, range.len(), None);
-                self.push_chunk(payload.slice(range));
+                self.push_framed(opcode, fin, rsv1, payload.slice(range), None);
             } else {
                 self.push_frame_copied_rsv1(opcode, fin, rsv1, &payload[range], key);
             }
@@ -397,17 +538,13 @@ impl TxQueue {
             return;
         }
         match mask {
-            None => {
-                self.push_header_rsv1(opcode, true, rsv1, payload.len(), None);
-                self.push_chunk(payload);
-            }
+            None => self.push_framed(opcode, true, rsv1, payload, None),
             // RFC 6455 §5.3 masks the payload; a payload we own alone is
             // masked where it lies, with no copy.
             Some(key) => match payload.try_into_mut() {
                 Ok(mut owned) => {
                     apply_mask(&mut owned, key);
-                    self.push_header_rsv1(opcode, true, rsv1, owned.len(), Some(key));
-                    self.push_chunk(owned.freeze());
+                    self.push_framed(opcode, true, rsv1, owned.freeze(), Some(key));
                 }
                 Err(shared) => self.push_frame_copied_rsv1(opcode, true, rsv1, &shared, Some(key)),
             },
@@ -547,6 +684,69 @@ mod tests {
             assert_eq!(q.len(), 1);
             assert!(q.arena.capacity() < 64 << 10, "{}", q.arena.capacity());
         }
+    }
+
+    /// A large frame's header travels in its chunk: written in part, and
+    /// popped before the arena's bytes queued after it.
+    #[test]
+    fn a_header_carried_in_its_chunk_leaves_in_order() {
+        let mut q = TxQueue::default();
+        let body = Bytes::from(vec![3u8; 2000]);
+        q.push_message(OpCode::Binary, body.clone(), usize::MAX, None, false);
+        q.push_message(
+            OpCode::Binary,
+            Bytes::from_static(b"z"),
+            usize::MAX,
+            None,
+            false,
+        );
+        q.advance(1);
+        assert_eq!(q.len(), 3 + 2000 + 3);
+        let mut slices: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(q.slices(&mut slices, |c| c), 3);
+        assert_eq!(slices[0], [0x7E, 0x07, 0xD0]);
+        assert_eq!(slices[1].as_ptr(), body.as_ptr());
+        assert_eq!(slices[2], [0x82, 0x01, b'z']);
+        let mut expected = vec![0x7E, 0x07, 0xD0];
+        expected.extend_from_slice(&body);
+        expected.extend_from_slice(&[0x82, 0x01, b'z']);
+        assert_eq!(drain(&mut q), expected);
+        // A partial write that ends inside the header, then inside the body.
+        q.push_message(OpCode::Binary, body.clone(), usize::MAX, None, false);
+        q.advance(2);
+        q.advance(3);
+        assert_eq!(q.len(), 1999);
+        let mut slices: [&[u8]; 1] = [&[]; 1];
+        assert_eq!(q.slices(&mut slices, |c| c), 1);
+        assert_eq!(slices[0].as_ptr(), body[1..].as_ptr());
+        q.advance(1999);
+        assert!(q.is_empty());
+        // Popped while the arena holds bytes queued after it.
+        q.push_message(OpCode::Binary, body.clone(), usize::MAX, None, false);
+        q.push_message(
+            OpCode::Binary,
+            Bytes::from_static(b"y"),
+            usize::MAX,
+            None,
+            false,
+        );
+        assert_eq!(q.pop().as_deref(), Some(&[0x82, 0x7E, 0x07, 0xD0][..]));
+        assert_eq!(q.pop().unwrap().as_ptr(), body.as_ptr());
+        assert_eq!(q.pop().as_deref(), Some(&[0x82, 0x01, b'y'][..]));
+        assert_eq!(q.pop(), None);
+        // A chunk without a header (a prepared frame), alone and followed
+        // by the arena.
+        let shared = Bytes::from_static(b"\x82\x02hi");
+        q.push_shared(shared.clone());
+        let mut slices: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(q.slices(&mut slices, |c| c), 1);
+        assert_eq!(slices[0], &shared[..]);
+        q.push_frame_copied(OpCode::Binary, true, b"z", None);
+        let mut slices: [&[u8]; 4] = [&[]; 4];
+        assert_eq!(q.slices(&mut slices, |c| c), 2);
+        assert_eq!(slices[..2], [&shared[..], &[0x82, 0x01, b'z'][..]]);
+        q.advance(7);
+        assert!(q.is_empty());
     }
 
     #[test]
