@@ -527,6 +527,7 @@ impl<T: Moment> Connection<T> {
 
     /// Everything waiting to be written, when it is one contiguous slice
     /// (the drivers write it without an array of slices).
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     #[inline]
     pub(crate) fn transmit_single(&self) -> Option<&[u8]> {
         self.tx.single()
@@ -566,6 +567,7 @@ impl<T: Moment> Connection<T> {
     /// for the next connection that needs one (see `driver::spare`), so
     /// that a server trading messages of a few KiB does not allocate and
     /// free one per message, and an idle connection still holds none.
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     pub(crate) fn take_idle_rx(&mut self) -> Option<(BytesMut, usize)> {
         if self.rx.is_empty()
             && self.rx_lent.is_none()
@@ -580,6 +582,7 @@ impl<T: Moment> Connection<T> {
 
     /// Whether the receive buffer has no allocation (new, or taken by
     /// [`take_idle_rx`](Self::take_idle_rx)).
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     #[inline]
     pub(crate) fn rx_unallocated(&self) -> bool {
         self.rx.capacity() == 0
@@ -588,6 +591,7 @@ impl<T: Moment> Connection<T> {
     /// Makes `buf` (empty, from [`take_idle_rx`](Self::take_idle_rx) of
     /// any connection) the receive buffer of a connection that has none;
     /// otherwise gives it back.
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     pub(crate) fn adopt_rx(&mut self, buf: BytesMut) -> Result<(), BytesMut> {
         if !buf.is_empty() || !self.rx_unallocated() || self.rx_lent.is_some() {
             return Err(buf);

@@ -145,6 +145,7 @@ impl TxQueue {
 
     /// Everything queued, when it is one contiguous slice (no chunks, the
     /// arena only).
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
     #[inline]
     pub(crate) fn single(&self) -> Option<&[u8]> {
         match self.chunks.is_empty() {
