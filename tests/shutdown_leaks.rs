@@ -44,6 +44,23 @@ fn back_to(what: &str, baseline: usize, count: impl Fn() -> usize) {
     }
 }
 
+/// `count()` once it holds still (two reads 50 ms apart agree, 2 s at
+/// most): the baseline after a round, whose detached threads may still be
+/// on their way out when `wait` returns (their connection left the set
+/// as they dropped it, just before they end).
+fn settled(count: impl Fn() -> usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut last = count();
+    loop {
+        thread::sleep(Duration::from_millis(50)); // a poll interval, not a synchronisation
+        let now = count();
+        if now == last || Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// A blocking client: one echo (then says so on `echoed`), then reads
 /// until the server's Close, which must be 1001, and the end of the
 /// closing handshake.
@@ -150,7 +167,7 @@ fn tokio_round(runtime: &tokio::runtime::Runtime) {
 #[test]
 fn a_shutdown_leaves_no_thread_task_or_descriptor_behind() {
     blocking_round();
-    let (fds_before, threads_before) = (fds(), threads());
+    let (fds_before, threads_before) = (settled(fds), settled(threads));
     blocking_round();
     back_to("threads, blocking", threads_before, threads);
     back_to("descriptors, blocking", fds_before, fds);
@@ -163,7 +180,7 @@ fn a_shutdown_leaves_no_thread_task_or_descriptor_behind() {
     tokio_round(&runtime);
     let metrics = runtime.handle().metrics();
     back_to("tasks", 0, || metrics.num_alive_tasks());
-    let (fds_before, threads_before) = (fds(), threads());
+    let (fds_before, threads_before) = (settled(fds), settled(threads));
     tokio_round(&runtime);
     back_to("tasks", 0, || metrics.num_alive_tasks());
     back_to("threads, tokio", threads_before, threads);
