@@ -560,28 +560,8 @@ impl<T: Moment> Connection<T> {
         }
     }
 
-    /// The receive buffer, taken out (empty) when
-    /// [`release_buffers`](Self::release_buffers) would free it, with the
-    /// size of its allocation (`rx_peak`: the capacity left after payloads
-    /// were split off says little about it): a driver keeps a small one
-    /// for the next connection that needs one (see `driver::spare`), so
-    /// that a server trading messages of a few KiB does not allocate and
-    /// free one per message, and an idle connection still holds none.
-    #[cfg(any(feature = "blocking", feature = "tokio"))]
-    pub(crate) fn take_idle_rx(&mut self) -> Option<(BytesMut, usize)> {
-        if self.rx.is_empty()
-            && self.rx_lent.is_none()
-            && self.frame.is_none()
-            && self.rx.capacity() > IDLE_KEEP
-        {
-            let allocated = core::mem::take(&mut self.rx_peak);
-            return Some((core::mem::take(&mut self.rx), allocated));
-        }
-        None
-    }
-
-    /// Whether the receive buffer has no allocation (new, or taken by
-    /// [`take_idle_rx`](Self::take_idle_rx)).
+    /// Whether the receive buffer has no room (new, taken by
+    /// [`take_idle_rx`](Self::take_idle_rx), or its room split off).
     #[cfg(any(feature = "blocking", feature = "tokio"))]
     #[inline]
     pub(crate) fn rx_unallocated(&self) -> bool {

@@ -426,14 +426,26 @@ impl<T: Moment> Connection<T> {
     /// nothing lent) and is larger than `IDLE_KEEP`. Payloads split off it
     /// keep their own part alive.
     pub(super) fn release_rx(&mut self) {
+        drop(self.take_idle_rx());
+    }
+
+    /// The receive buffer, taken out (empty) when
+    /// [`release_rx`](Self::release_rx) would free it, with the size of
+    /// its allocation (`rx_peak`: the capacity left after payloads were
+    /// split off says little about it): a driver keeps a small one for the
+    /// next connection that needs one (see `driver::spare`), so that a
+    /// server trading messages of a few KiB does not allocate and free one
+    /// per message, and an idle connection still holds none.
+    pub(crate) fn take_idle_rx(&mut self) -> Option<(BytesMut, usize)> {
         if self.rx.is_empty()
             && self.rx_lent.is_none()
             && self.frame.is_none()
             && self.rx.capacity() > super::IDLE_KEEP
         {
-            self.rx = BytesMut::new();
-            self.rx_peak = 0;
+            let allocated = core::mem::take(&mut self.rx_peak);
+            return Some((core::mem::take(&mut self.rx), allocated));
         }
+        None
     }
 
     /// Drops a region lent by `receive_buffer` and never committed.

@@ -89,6 +89,26 @@ impl Chunk {
     }
 }
 
+/// A frame header (no RSV2/RSV3) and how many of its bytes are used.
+#[inline]
+fn encode_header(
+    opcode: OpCode,
+    fin: bool,
+    rsv1: bool,
+    len: usize,
+    mask: Option<[u8; 4]>,
+) -> ([u8; MAX_HEADER_LEN], usize) {
+    let header = FrameHeader {
+        fin,
+        rsv1,
+        mask,
+        ..FrameHeader::new(opcode, len as u64)
+    };
+    let mut out = [0; MAX_HEADER_LEN];
+    let used = header.encode(&mut out);
+    (out, used)
+}
+
 /// The queue of bytes waiting to be written.
 #[derive(Debug, Default)]
 pub(crate) struct TxQueue {
@@ -310,14 +330,7 @@ impl TxQueue {
         body: Bytes,
         mask: Option<[u8; 4]>,
     ) {
-        let header = FrameHeader {
-            fin,
-            rsv1,
-            mask,
-            ..FrameHeader::new(opcode, body.len() as u64)
-        };
-        let mut head = [0; MAX_HEADER_LEN];
-        let used = header.encode(&mut head);
+        let (head, used) = encode_header(opcode, fin, rsv1, body.len(), mask);
         self.push_chunk(Chunk {
             head,
             head_at: 0,
@@ -386,14 +399,7 @@ impl TxQueue {
         len: usize,
         mask: Option<[u8; 4]>,
     ) {
-        let header = FrameHeader {
-            fin,
-            rsv1,
-            mask,
-            ..FrameHeader::new(opcode, len as u64)
-        };
-        let mut out = [0; MAX_HEADER_LEN];
-        let used = header.encode(&mut out);
+        let (out, used) = encode_header(opcode, fin, rsv1, len, mask);
         debug_assert!(self.arena.capacity() - self.arena.len() >= MAX_HEADER_LEN);
         // All 14 bytes, then the unused tail cut off: a copy of a constant
         // length is two moves, where `&out[..used]` was a call to memcpy

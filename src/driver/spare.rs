@@ -55,26 +55,21 @@ pub(crate) fn lend(conn: &mut Connection) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{FrameHeader, MAX_HEADER_LEN, OpCode};
     use crate::{Config, Message, Role};
     use bytes::BufMut;
 
     /// A masked binary frame of `len` bytes (key 0: the payload as sent).
     fn frame(len: usize) -> Vec<u8> {
-        let mut out = vec![0x82];
-        match len {
-            0..126 => out.push(0x80 | len as u8),
-            126..65536 => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            _ => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(len as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&[0; 4]);
-        out.extend(std::iter::repeat_n(7u8, len));
-        out
+        let header = FrameHeader {
+            mask: Some([0; 4]),
+            ..FrameHeader::new(OpCode::Binary, len as u64)
+        };
+        let mut out = [0; MAX_HEADER_LEN];
+        let used = header.encode(&mut out);
+        let mut frame = out[..used].to_vec();
+        frame.extend(std::iter::repeat_n(7u8, len));
+        frame
     }
 
     #[test]
