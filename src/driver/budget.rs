@@ -134,6 +134,7 @@ impl MemoryBudget {
     pub(crate) fn join(&self) -> Reservation {
         Reservation {
             budget: self.inner.clone(),
+            floor: self.inner.floor,
             held: 0,
             waiting_since: None,
         }
@@ -195,6 +196,9 @@ pub(crate) enum Grant {
 /// there. Gives them back when dropped.
 pub(crate) struct Reservation {
     budget: Arc<BudgetInner>,
+    /// The budget's floor, copied here: every read and every settling
+    /// compares with it, and the shared part is a pointer away.
+    floor: usize,
     held: usize,
     /// Since when no read could be granted at all (the wait limit runs).
     waiting_since: Option<Instant>,
@@ -215,6 +219,25 @@ impl Reservation {
     /// for the next give-back and the connection waits.
     #[inline]
     pub(crate) fn grant(
+        &mut self,
+        incomplete: usize,
+        want: usize,
+        waker: &Waker,
+        now: impl FnOnce() -> Instant,
+    ) -> Grant {
+        // What the floor and this account cover (the first case of
+        // `try_grant`, which leaves `held` as it is): the usual read of a
+        // connection whose messages are small, so inline and without the
+        // shared count.
+        if incomplete.saturating_add(want) <= self.floor + self.held {
+            self.waiting_since = None;
+            return Grant::Read(want);
+        }
+        self.grant_beyond(incomplete, want, waker, now)
+    }
+
+    /// Room beyond what this account holds: from the budget, or a wait.
+    fn grant_beyond(
         &mut self,
         incomplete: usize,
         want: usize,
@@ -242,7 +265,7 @@ impl Reservation {
     /// this account and what is left of the budget cover.
     #[inline]
     fn try_grant(&mut self, incomplete: usize, want: usize) -> Option<Grant> {
-        let floor = self.budget.floor;
+        let floor = self.floor;
         let need = (incomplete + want).saturating_sub(floor);
         if need <= self.held || self.budget.try_take(need - self.held) {
             self.held = self.held.max(need);
@@ -271,7 +294,14 @@ impl Reservation {
     /// what a compressed message inflated to beyond the grant).
     #[inline]
     pub(crate) fn settle(&mut self, incomplete: usize) {
-        let need = incomplete.saturating_sub(self.budget.floor);
+        let need = incomplete.saturating_sub(self.floor);
+        // Unchanged (within the floor, as small messages stay): inline.
+        if need != self.held {
+            self.settle_changed(need);
+        }
+    }
+
+    fn settle_changed(&mut self, need: usize) {
         if need < self.held {
             self.budget.give_back(self.held - need);
         } else if need > self.held {
