@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::runtime::{Blocking, block_poll};
 use super::stream::{ReadHalf, SplitStream, Stream, WriteHalf};
 use super::{WebSocket, WebSocketReader, WebSocketWriter};
-use crate::driver::recv::Received;
+use crate::driver::recv::{Outcome, Received};
 use crate::driver::{Error, split};
 use crate::{CloseCode, Message};
 
@@ -23,8 +23,15 @@ fn outcome(received: Received) -> Result<Option<Message>, Error> {
 }
 
 /// The message of a read without a bound of its own.
-fn message(received: Received) -> Result<Message, Error> {
-    outcome(received)?.ok_or_else(|| Error::Io(std::io::ErrorKind::WouldBlock.into()))
+impl Outcome for Result<Message, Error> {
+    #[inline]
+    fn message(message: Message) -> Self {
+        Ok(message)
+    }
+
+    fn other(received: Received) -> Self {
+        outcome(received)?.ok_or_else(|| Error::Io(std::io::ErrorKind::WouldBlock.into()))
+    }
 }
 
 impl<S: Stream> WebSocket<S> {
@@ -48,7 +55,7 @@ impl<S: Stream> WebSocket<S> {
     /// [`WouldBlock`](std::io::ErrorKind::WouldBlock) (not fatal: call again
     /// when the stream is readable) instead of spinning.
     pub fn read(&mut self) -> Result<Message, Error> {
-        message(block_poll(|cx| self.poll_next(cx, None)))
+        block_poll(|cx| self.poll_next(cx, None))
     }
 
     /// Reads the next message, waiting at most `timeout`: `Ok(None)` when
@@ -181,7 +188,7 @@ impl<H: ReadHalf, W: WriteHalf> split::WebSocketReader<H, W, Blocking> {
     /// of the connection ([`Error::ConnectionClosed`] after the Close, on
     /// every later call).
     pub fn read(&mut self) -> Result<Message, Error> {
-        message(block_poll(|cx| self.poll_next(cx, None)))
+        block_poll(|cx| self.poll_next(cx, None))
     }
 
     /// Reads the next message, waiting at most `timeout`; as

@@ -135,15 +135,37 @@ pub(crate) enum Received {
     Failed(Error),
 }
 
+/// What an adapter returns from a receive: built where the read loop
+/// returns, so that the usual case (a message) is put in the adapter's
+/// type once, not matched out of a [`Received`] again.
+pub(crate) trait Outcome {
+    /// The next message.
+    fn message(message: Message) -> Self;
+    /// Any other end of the call.
+    fn other(received: Received) -> Self;
+}
+
+impl Outcome for Received {
+    #[inline]
+    fn message(message: Message) -> Self {
+        Received::Message(message)
+    }
+
+    #[inline]
+    fn other(received: Received) -> Self {
+        received
+    }
+}
+
 /// The next message, or how the connection ended. `until` bounds the wait
 /// (the blocking `recv_timeout`).
 #[inline]
-pub(crate) fn poll_recv<R: ReadSide>(
+pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
     cx: &mut Context<'_>,
     side: &mut R,
     state: &mut ReadState,
     until: Option<Instant>,
-) -> Poll<Received> {
+) -> Poll<O> {
     loop {
         // The deadlines are checked before every read from the stream (see
         // `next_step`), and traffic is timed from then.
@@ -169,12 +191,12 @@ pub(crate) fn poll_recv<R: ReadSide>(
                         }
                     }
                 }
-                return Poll::Ready(Received::Message(message));
+                return Poll::Ready(O::message(message));
             }
             Step::Ended => {
                 if let Some(error) = state.deferred.take() {
                     state.reported = true;
-                    return Poll::Ready(Received::Ended { error, first: true });
+                    return Poll::Ready(O::other(Received::Ended { error, first: true }));
                 }
                 ready!(poll_finish(cx, side, state));
                 let first = !state.reported;
@@ -185,7 +207,7 @@ pub(crate) fn poll_recv<R: ReadSide>(
                     d.member = None;
                     d.ended()
                 });
-                return Poll::Ready(Received::Ended { error, first });
+                return Poll::Ready(O::other(Received::Ended { error, first }));
             }
             Step::Read(deadline, owed) => {
                 // TCP back-pressure: while what we owe the peer cannot be
@@ -195,7 +217,7 @@ pub(crate) fn poll_recv<R: ReadSide>(
                     match side.poll_write_owed(cx) {
                         Poll::Ready(Err(e)) => {
                             state.reported = true;
-                            return Poll::Ready(Received::Failed(e));
+                            return Poll::Ready(O::other(Received::Failed(e)));
                         }
                         Poll::Pending => blocked = side.backpressure(),
                         Poll::Ready(Ok(())) => {}
@@ -209,7 +231,7 @@ pub(crate) fn poll_recv<R: ReadSide>(
                         _ => R::Rt::now(),
                     };
                     if until <= now {
-                        return Poll::Ready(Received::Idle);
+                        return Poll::Ready(O::other(Received::Idle));
                     }
                 }
                 let deadline = [deadline, until].into_iter().flatten().min();
@@ -250,12 +272,12 @@ pub(crate) fn poll_recv<R: ReadSide>(
                     Poll::Ready(Ok(None)) => {}
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::WouldBlock => {
-                        return Poll::Ready(Received::WouldBlock(e));
+                        return Poll::Ready(O::other(Received::WouldBlock(e)));
                     }
                     Poll::Ready(Err(e)) => {
                         side.with(Driver::fail);
                         state.reported = true;
-                        return Poll::Ready(Received::Failed(e.into()));
+                        return Poll::Ready(O::other(Received::Failed(e.into())));
                     }
                     Poll::Pending => {
                         // Nothing to hold while waiting for input.

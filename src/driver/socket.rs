@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::Upgraded;
 use super::error::Error;
-use super::recv::{self, ReadSide, ReadState, Received};
+use super::recv::{self, Outcome, ReadSide, ReadState};
 use super::runtime::{Read, ReadIo, Runtime, WriteIo};
 use super::state::Driver;
 use super::write::{Shutdown, poll_write_all};
@@ -202,11 +202,11 @@ impl<S, R: Runtime> WebSocket<S, R> {
 impl<S, R: ReadIo<S> + WriteIo<S>> WebSocket<S, R> {
     /// The next message, or how the connection ended; `until` bounds the
     /// wait.
-    pub(crate) fn poll_next(
+    pub(crate) fn poll_next<O: Outcome>(
         &mut self,
         cx: &mut Context<'_>,
         until: Option<Instant>,
-    ) -> Poll<Received> {
+    ) -> Poll<O> {
         let mut side = Unsplit {
             stream: &mut self.stream,
             rt: &mut self.rt,

@@ -41,7 +41,7 @@ use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
 use super::error::Error;
-use super::recv::{self, ReadSide, ReadState, Received};
+use super::recv::{self, Outcome, ReadSide, ReadState};
 use super::runtime::{Read, ReadIo, Runtime, WriteIo};
 use super::socket::WebSocket;
 use super::state::Driver;
@@ -293,11 +293,11 @@ impl<H, W, R> WebSocketReader<H, W, R> {
 impl<H, W, R: ReadIo<H> + WriteIo<W>> WebSocketReader<H, W, R> {
     /// The next message, or how the connection ended; `until` bounds the
     /// wait.
-    pub(crate) fn poll_next(
+    pub(crate) fn poll_next<O: Outcome>(
         &mut self,
         cx: &mut Context<'_>,
         until: Option<Instant>,
-    ) -> Poll<Received> {
+    ) -> Poll<O> {
         {
             // Cloning a waker may cost an atomic increment or more: keep
             // the stored one when it wakes the same task.

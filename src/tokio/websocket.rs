@@ -13,25 +13,31 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadHalf, WriteHalf};
 
 use super::runtime::Tokio;
 use super::{WebSocket, WebSocketReader, WebSocketWriter};
-use crate::driver::recv::Received;
+use crate::driver::recv::{Outcome, Received};
 use crate::driver::{Error, split};
 use crate::{CloseCode, Delivery, Message, PreparedMessage};
 
 /// What `recv` returns: the message, `None` once the connection has ended
 /// normally (and after any end has been reported once), the other ends
 /// once as an error.
-#[inline]
-fn outcome(received: Received) -> Option<Result<Message, Error>> {
-    match received {
-        Received::Message(message) => Some(Ok(message)),
-        Received::Ended {
-            error: Error::ConnectionClosed,
-            ..
+impl Outcome for Option<Result<Message, Error>> {
+    #[inline]
+    fn message(message: Message) -> Self {
+        Some(Ok(message))
+    }
+
+    fn other(received: Received) -> Self {
+        match received {
+            Received::Message(message) => Some(Ok(message)),
+            Received::Ended {
+                error: Error::ConnectionClosed,
+                ..
+            }
+            | Received::Ended { first: false, .. }
+            | Received::Idle => None,
+            Received::Ended { error, .. } | Received::Failed(error) => Some(Err(error)),
+            Received::WouldBlock(e) => Some(Err(Error::Io(e))),
         }
-        | Received::Ended { first: false, .. }
-        | Received::Idle => None,
-        Received::Ended { error, .. } | Received::Failed(error) => Some(Err(error)),
-        Received::WouldBlock(e) => Some(Err(Error::Io(e))),
     }
 }
 
@@ -73,7 +79,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// The poll form of [`recv`](Self::recv).
     #[inline]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        self.poll_next(cx, None).map(outcome)
+        self.poll_next(cx, None)
     }
 
     /// Queues a message and writes everything queued. Waits first while
@@ -260,7 +266,7 @@ impl<S: AsyncRead + AsyncWrite> Reader<S> {
 
     /// The poll form of [`recv`](Self::recv).
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, Error>>> {
-        self.poll_next(cx, None).map(outcome)
+        self.poll_next(cx, None)
     }
 }
 
