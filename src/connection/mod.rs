@@ -554,6 +554,16 @@ impl<T: Moment> Connection<T> {
     #[inline]
     pub fn release_buffers(&mut self) {
         self.release_rx();
+        self.release_queues();
+    }
+
+    /// What [`release_buffers`](Self::release_buffers) frees but the
+    /// receive buffer: for a driver that has just taken that one out with
+    /// [`take_idle_rx`](Self::take_idle_rx) (the same test, not made
+    /// twice).
+    #[cfg(any(feature = "blocking", feature = "tokio"))]
+    #[inline]
+    pub(crate) fn release_queues(&mut self) {
         self.tx.release();
         if self.events.is_empty() && self.events.capacity() * size_of::<Message>() > IDLE_KEEP {
             self.events = VecDeque::new();

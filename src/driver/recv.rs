@@ -284,8 +284,10 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
                         // Nor the room the read was granted: the budget's
                         // memory goes to connections that have bytes.
                         side.with(|d| {
+                            // The receive buffer goes to the thread's spare
+                            // (or is freed) if idle; then the queues.
                             d.gave_rx |= spare::keep(&mut d.conn);
-                            d.conn.release_buffers();
+                            d.conn.release_queues();
                             d.settle_budget();
                         });
                         return Poll::Pending;
