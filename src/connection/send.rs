@@ -390,7 +390,7 @@ impl TxQueue {
     /// Writes a frame header into room already reserved (`MAX_HEADER_LEN`
     /// at least): the small-message path reserves header and payload at
     /// once.
-    #[inline]
+    #[inline(always)]
     fn write_header(
         &mut self,
         opcode: OpCode,
