@@ -102,9 +102,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// it, to send several with one [`flush`](Self::flush).
     ///
     /// **Cancel safe**, as [`send`](Self::send).
-    pub async fn feed(&mut self, message: impl Into<Message>) -> Result<(), Error> {
-        poll_fn(|cx| self.poll_room(cx)).await?;
-        self.queue_message(message.into())
+    pub fn feed(&mut self, message: impl Into<Message>) -> impl Future<Output = Result<(), Error>> {
+        Feed {
+            ws: self,
+            message: Some(message.into()),
+        }
     }
 
     /// Queues a [`PreparedMessage`] and writes everything queued: see
@@ -220,6 +222,30 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             Ok(halves) => halves,
             Err(never) => match never {},
         }
+    }
+}
+
+/// The future of [`WebSocket::feed`]: a type of its own, not an `async
+/// fn`, so that the message goes from the call into the queue without
+/// being copied into a state machine's locals first, and its `poll` can
+/// be inlined into the caller's.
+struct Feed<'a, S> {
+    ws: &'a mut WebSocket<S>,
+    message: Option<Message>,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Future for Feed<'_, S> {
+    type Output = Result<(), Error>;
+
+    #[inline]
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        ready!(this.ws.poll_room(cx))?;
+        let message = this
+            .message
+            .take()
+            .expect("`feed` polled after it completed");
+        Poll::Ready(this.ws.queue_message(message))
     }
 }
 
