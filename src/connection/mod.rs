@@ -750,7 +750,16 @@ impl<T: Moment> Connection<T> {
 
     #[inline]
     fn flush_owed_pong(&mut self) {
-        if self.owed_pong.is_some() && self.tx.len() <= self.config.max_write_buffer {
+        if self.owed_pong.is_some() {
+            self.flush_owed_pong_now();
+        }
+    }
+
+    /// [`flush_owed_pong`](Self::flush_owed_pong) with a Pong owed: out of
+    /// line, so that the check inlines into every advance of the queue.
+    #[cold]
+    fn flush_owed_pong_now(&mut self) {
+        if self.tx.len() <= self.config.max_write_buffer {
             let payload = self.owed_pong.take().unwrap_or_default();
             if self.state != State::Closed {
                 let key = self.next_key();

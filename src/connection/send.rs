@@ -251,7 +251,6 @@ impl TxQueue {
     }
 
     /// [`advance`](Self::advance) through the chunks, then the arena.
-    #[inline]
     fn advance_chunks(&mut self, mut n: usize) {
         while n > 0 {
             let Some(front) = self.chunks.front_mut() else {
@@ -305,8 +304,15 @@ impl TxQueue {
     #[inline]
     fn trim(&mut self) {
         if self.is_empty() && self.arena.capacity() > ARENA_KEEP {
-            self.arena = BytesMut::new();
+            self.free_arena();
         }
+    }
+
+    /// Out of line: the usual advance (a small arena) inlines without the
+    /// code that frees one.
+    #[cold]
+    fn free_arena(&mut self) {
+        self.arena = BytesMut::new();
     }
 
     /// Queues a chunk after everything in the arena.
