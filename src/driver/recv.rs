@@ -55,6 +55,8 @@ pub(crate) trait ReadSide {
     type Rt: Runtime;
     /// Its waiting state (for a wait of the loop's own: room to write).
     fn rt(&mut self) -> &mut Self::Rt;
+    /// What this reader remembers between calls.
+    fn read_state(&mut self) -> &mut ReadState;
     /// Whether reading stops while what is owed cannot be written. One
     /// socket stops (TCP back-pressure: a peer that sends Pings and never
     /// reads meets a full socket instead of our memory); the split reader
@@ -163,7 +165,6 @@ impl Outcome for Received {
 pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
     cx: &mut Context<'_>,
     side: &mut R,
-    state: &mut ReadState,
     until: Option<Instant>,
 ) -> Poll<O> {
     loop {
@@ -187,20 +188,20 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
                 if (owed && matches!(message, Message::Ping(_))) || is_close {
                     if let Poll::Ready(Err(e)) = side.poll_write_owed(cx) {
                         if !is_close {
-                            state.deferred.get_or_insert(e);
+                            side.read_state().deferred.get_or_insert(e);
                         }
                     }
                 }
                 return Poll::Ready(O::message(message));
             }
             Step::Ended => {
-                if let Some(error) = state.deferred.take() {
-                    state.reported = true;
+                if let Some(error) = side.read_state().deferred.take() {
+                    side.read_state().reported = true;
                     return Poll::Ready(O::other(Received::Ended { error, first: true }));
                 }
-                ready!(poll_finish(cx, side, state));
-                let first = !state.reported;
-                state.reported = true;
+                ready!(poll_finish(cx, side));
+                let first = !side.read_state().reported;
+                side.read_state().reported = true;
                 // The closing handshake is over: the connection leaves its
                 // server's set.
                 let error = side.with(|d| {
@@ -216,7 +217,7 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
                 if owed {
                     match side.poll_write_owed(cx) {
                         Poll::Ready(Err(e)) => {
-                            state.reported = true;
+                            side.read_state().reported = true;
                             return Poll::Ready(O::other(Received::Failed(e)));
                         }
                         Poll::Pending => blocked = side.backpressure(),
@@ -242,12 +243,13 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
                         _ => return Poll::Pending,
                     }
                 }
+                let read_size = side.read_state().read_size;
                 let size = match side.with(|d| {
                     if d.gave_rx {
                         d.gave_rx = false;
                         spare::lend(&mut d.conn);
                     }
-                    d.grant(state.read_size, cx.waker(), R::Rt::now)
+                    d.grant(read_size, cx.waker(), R::Rt::now)
                 }) {
                     Grant::Read(size) => size,
                     // The server's memory budget is spent: nothing is read
@@ -267,7 +269,7 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
                     }
                 };
                 match side.poll_read(cx, size, deadline) {
-                    Poll::Ready(Ok(Some(n))) => state.after_read(n),
+                    Poll::Ready(Ok(Some(n))) => side.read_state().after_read(n),
                     // The deadline passed: the next step sees it.
                     Poll::Ready(Ok(None)) => {}
                     Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -276,7 +278,7 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
                     }
                     Poll::Ready(Err(e)) => {
                         side.with(Driver::fail);
-                        state.reported = true;
+                        side.read_state().reported = true;
                         return Poll::Ready(O::other(Received::Failed(e.into())));
                     }
                     Poll::Pending => {
@@ -301,8 +303,8 @@ pub(crate) fn poll_recv<R: ReadSide, O: Outcome>(
 /// The end of the connection: flush our Close and shut down, then (a
 /// client) wait for the server's end of stream, bounded by the close
 /// timeout. Errors no longer matter here: the connection is over.
-fn poll_finish<R: ReadSide>(cx: &mut Context<'_>, side: &mut R, state: &mut ReadState) -> Poll<()> {
-    if state.finished {
+fn poll_finish<R: ReadSide>(cx: &mut Context<'_>, side: &mut R) -> Poll<()> {
+    if side.read_state().finished {
         return Poll::Ready(());
     }
     loop {
@@ -333,7 +335,7 @@ fn poll_finish<R: ReadSide>(cx: &mut Context<'_>, side: &mut R, state: &mut Read
             Poll::Pending => return Poll::Pending,
         }
     }
-    state.finished = true;
+    side.read_state().finished = true;
     Poll::Ready(())
 }
 

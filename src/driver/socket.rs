@@ -207,14 +207,7 @@ impl<S, R: ReadIo<S> + WriteIo<S>> WebSocket<S, R> {
         cx: &mut Context<'_>,
         until: Option<Instant>,
     ) -> Poll<O> {
-        let mut side = Unsplit {
-            stream: &mut self.stream,
-            rt: &mut self.rt,
-            driver: &mut self.driver,
-            shutdown: &mut self.shutdown,
-            write_timeout: self.write_timeout,
-        };
-        recv::poll_recv(cx, &mut side, &mut self.read, until)
+        recv::poll_recv(cx, &mut Unsplit { ws: self }, until)
     }
 
     /// Writes everything queued (then the shutdown once the core asks),
@@ -307,29 +300,28 @@ fn poll_write_shutdown<S, R: WriteIo<S>>(
 }
 
 /// One socket as the read loop sees it: the connection owned, reads
-/// straight into the core's buffer.
+/// straight into the core's buffer. One pointer: the read loop's steps
+/// reach each field through it, instead of a view of five built at every
+/// poll.
 struct Unsplit<'a, S, R> {
-    stream: &'a mut S,
-    rt: &'a mut R,
-    driver: &'a mut Driver,
-    shutdown: &'a mut Shutdown,
-    write_timeout: Option<Duration>,
+    ws: &'a mut WebSocket<S, R>,
 }
 
 impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
     #[inline]
     fn with<T>(&mut self, f: impl FnOnce(&mut Driver) -> T) -> T {
-        f(self.driver)
+        f(&mut self.ws.driver)
     }
 
     fn poll_write_owed(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let ws = &mut *self.ws;
         poll_flush(
             cx,
-            self.stream,
-            self.rt,
-            self.driver,
-            self.shutdown,
-            self.write_timeout,
+            &mut ws.stream,
+            &mut ws.rt,
+            &mut ws.driver,
+            &mut ws.shutdown,
+            ws.write_timeout,
         )
     }
 
@@ -340,29 +332,34 @@ impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
         size: usize,
         deadline: Option<Instant>,
     ) -> Poll<io::Result<Read>> {
-        let deadline = match self.driver.wait_cap(cx.waker(), R::reads_are_woken()) {
+        let deadline = match self.ws.driver.wait_cap(cx.waker(), R::reads_are_woken()) {
             Some(wait) => [deadline, Some(R::now() + wait)]
                 .into_iter()
                 .flatten()
                 .min(),
             None => deadline,
         };
-        let conn = &mut self.driver.conn;
+        let ws = &mut *self.ws;
+        let conn = &mut ws.driver.conn;
         let read = ready!(
-            self.rt
-                .poll_read_core(cx, self.stream, conn, size, deadline)
+            ws.rt
+                .poll_read_core(cx, &mut ws.stream, conn, size, deadline)
         );
         if let Ok(Some(0)) = read {
             conn.receive_eof();
         }
-        self.driver.settle_budget();
+        self.ws.driver.settle_budget();
         Poll::Ready(read)
     }
 
     type Rt = R;
 
     fn rt(&mut self) -> &mut R {
-        self.rt
+        &mut self.ws.rt
+    }
+
+    fn read_state(&mut self) -> &mut ReadState {
+        &mut self.ws.read
     }
 
     fn backpressure(&self) -> bool {

@@ -314,8 +314,9 @@ impl<H, W, R: ReadIo<H> + WriteIo<W>> WebSocketReader<H, W, R> {
             stream: &mut self.stream,
             rt: &mut self.rt,
             shared: &self.shared,
+            read: &mut self.read,
         };
-        recv::poll_recv(cx, &mut side, &mut self.read, until)
+        recv::poll_recv(cx, &mut side, until)
     }
 }
 
@@ -325,6 +326,7 @@ struct SplitReader<'a, H, W, R> {
     stream: &'a mut H,
     rt: &'a mut R,
     shared: &'a Shared<W, R>,
+    read: &'a mut ReadState,
 }
 
 impl<H, W, R: ReadIo<H> + WriteIo<W>> ReadSide for SplitReader<'_, H, W, R> {
@@ -381,6 +383,10 @@ impl<H, W, R: ReadIo<H> + WriteIo<W>> ReadSide for SplitReader<'_, H, W, R> {
 
     fn rt(&mut self) -> &mut R {
         self.rt
+    }
+
+    fn read_state(&mut self) -> &mut ReadState {
+        self.read
     }
 
     fn backpressure(&self) -> bool {
