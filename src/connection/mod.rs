@@ -561,7 +561,6 @@ impl<T: Moment> Connection<T> {
     /// receive buffer: for a driver that has just taken that one out with
     /// [`take_idle_rx`](Self::take_idle_rx) (the same test, not made
     /// twice).
-    #[cfg(any(feature = "blocking", feature = "tokio"))]
     #[inline]
     pub(crate) fn release_queues(&mut self) {
         self.tx.release();
