@@ -16,9 +16,9 @@
 //!   up), then counts the bytes of binary messages; a text `done` is
 //!   answered with the count.
 //! - `/ctl?cmd=down`: the flaky server cuts its connections (no Close: the
-//!   browser sees 1006) and refuses new ones; `cmd=up` brings it back on
-//!   the same port; `up_after_ms=N` with `down` does that after N ms.
-//!   Answers `ok`.
+//!   browser sees 1006) and each new one before its handshake (its
+//!   listener stays bound); `cmd=up` serves again; `up_after_ms=N` with
+//!   `down` does that after N ms. Answers `ok`.
 //!
 //! ```text
 //! cargo run --example wasm_test_server
@@ -26,7 +26,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -63,7 +63,7 @@ fn main() -> std::io::Result<()> {
     let server = Arc::new(ServerBuilder::new());
     {
         let (state, server) = (state.clone(), server.clone());
-        std::thread::spawn(move || run_flaky(flaky, flaky_addr, &state, &server));
+        std::thread::spawn(move || run_flaky(flaky, &state, &server));
     }
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
@@ -77,46 +77,35 @@ fn main() -> std::io::Result<()> {
     Ok(())
 }
 
-/// The flaky server: accepts until `down`, then refuses (its listener
-/// closed) until `up`, on the same address.
-fn run_flaky(
-    listener: TcpListener,
-    addr: SocketAddr,
-    state: &Arc<State>,
-    server: &Arc<ServerBuilder>,
-) {
-    let mut listener = Some(listener);
-    loop {
-        let down = state.flaky_down.load(Ordering::SeqCst);
-        match (&listener, down) {
-            (Some(_), true) => listener = None,
-            (None, false) => match TcpListener::bind(addr) {
-                Ok(l) => listener = Some(l),
-                Err(e) => eprintln!("flaky: rebinding {addr}: {e}"),
-            },
-            _ => {}
-        }
-        let Some(l) = &listener else {
-            std::thread::sleep(Duration::from_millis(10));
-            continue;
+/// The flaky server: serves until `down`, then cuts every connection as
+/// soon as it is accepted (before the handshake: the browser sees a
+/// connection that failed, as when nothing listens) until `up`. Its
+/// listener stays bound throughout, so `up` holds from the moment it is
+/// answered. The check and the record of a connection happen under the
+/// lock that `down` takes, so none slips between them.
+fn run_flaky(listener: TcpListener, state: &Arc<State>, server: &Arc<ServerBuilder>) {
+    for stream in listener.incoming() {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("flaky: {e}");
+                continue;
+            }
         };
-        l.set_nonblocking(true).expect("non-blocking listener");
-        match l.accept() {
-            Ok((stream, _)) => {
-                stream.set_nonblocking(false).expect("blocking stream");
-                if let Ok(clone) = stream.try_clone() {
-                    state.flaky.lock().unwrap().push(clone);
-                }
-                let (state, server) = (state.clone(), server.clone());
-                std::thread::spawn(move || {
-                    let _ = serve(&server, &state, stream, true);
-                });
+        {
+            let mut flaky = state.flaky.lock().unwrap();
+            if state.flaky_down.load(Ordering::SeqCst) {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+                continue;
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(10));
+            if let Ok(clone) = stream.try_clone() {
+                flaky.push(clone);
             }
-            Err(e) => eprintln!("flaky: {e}"),
         }
+        let (state, server) = (state.clone(), server.clone());
+        std::thread::spawn(move || {
+            let _ = serve(&server, &state, stream, true);
+        });
     }
 }
 
@@ -195,10 +184,12 @@ fn serve(
         }
         Route::Ctl { down, up_after } => {
             if down {
+                let mut flaky = state.flaky.lock().unwrap();
                 state.flaky_down.store(true, Ordering::SeqCst);
-                for stream in state.flaky.lock().unwrap().drain(..) {
+                for stream in flaky.drain(..) {
                     let _ = stream.shutdown(std::net::Shutdown::Both);
                 }
+                drop(flaky);
                 if let Some(ms) = up_after {
                     let state = state.clone();
                     std::thread::spawn(move || {
