@@ -7,7 +7,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -447,7 +447,7 @@ fn a_long_refusal_body_is_read_whole() {
     assert!(server.join().unwrap().is_err());
 }
 
-against_both_adapters!(
+crate::against_both_adapters!(
     subprotocol_and_headers_are_negotiated,
     a_refusal_reaches_the_client_with_status_headers_and_body,
     a_long_refusal_body_is_read_whole,
