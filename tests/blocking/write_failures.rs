@@ -6,7 +6,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::io::{self, Read, Write};
 use std::sync::mpsc;

@@ -1,7 +1,7 @@
 //! `Config`: the chaining setters, and which fields the connection itself
 //! honours.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

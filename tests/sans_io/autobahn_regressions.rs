@@ -3,7 +3,7 @@
 //! loop, fed whole (one read, where the bug showed) and one byte at a time.
 //! Each test names the cases it stands for.
 
-mod support;
+use crate::support;
 
 use support::sans_io::*;
 use wsproto::frame::OpCode;

@@ -2,7 +2,7 @@
 //! transcript is fed whole and one byte at a time (`support::sans_io::run`), and the
 //! events, output, error and final state must not differ.
 
-mod support;
+use crate::support;
 
 use bytes::Bytes;
 use support::sans_io::*;

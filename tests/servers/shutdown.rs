@@ -12,7 +12,7 @@
 
 #![cfg(all(feature = "blocking", feature = "tokio"))]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -4,13 +4,13 @@
 //! wsproto's tokio client. Skipped, loudly, when `redis-server` is not
 //! installed, except under CI (`.ci/run` installs it).
 //!
-//! `cargo test` builds the example first; with `--test axum_chat_redis`
-//! alone, run `cargo build --all-features --example axum_chat` before.
+//! `cargo test` builds the example first; with `--test servers --
+//! axum_chat_redis::` alone, run `cargo build --all-features --example axum_chat` before.
 
-mod support;
+use crate::support;
 
 // The example's frames, read with the example's own small JSON reader.
-#[path = "../examples/common/chat_log.rs"]
+#[path = "../../examples/common/chat_log.rs"]
 mod chat_log;
 
 use std::collections::HashMap;

@@ -3,7 +3,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

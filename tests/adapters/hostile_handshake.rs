@@ -6,7 +6,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::thread;
@@ -265,7 +265,7 @@ fn origin_attacks_under_a_same_origin_policy_403() {
     read_101(&mut tcp);
 }
 
-against_both_adapters!(
+crate::against_both_adapters!(
     ten_thousand_headers_431,
     one_mebibyte_header_line_431,
     subprotocol_header_of_64k_spaces_and_commas_431,

@@ -3,11 +3,11 @@
 //! in-memory pipes (early frames after either head, a caller's stream),
 //! the async reconnecting client, futures that are `Send` and small. What
 //! both adapters share is tested once against each in
-//! `adapter_handshake.rs` and `adapter_tls.rs`.
+//! `tests/adapters/handshake.rs` and `tests/adapters/tls.rs`.
 
 #![cfg(feature = "tokio")]
 
-mod support;
+use crate::support;
 
 use std::future::Future;
 use std::net::SocketAddr;

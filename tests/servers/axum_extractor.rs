@@ -7,7 +7,7 @@
 
 #![cfg(all(feature = "axum", feature = "deflate"))]
 
-mod support;
+use crate::support;
 
 use std::net::SocketAddr;
 

@@ -7,7 +7,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -386,12 +386,6 @@ fn invalid_urls_are_refused_before_connecting() {
     }
 }
 
-#[cfg(not(feature = "tls"))]
-fn wss_needs_the_tls_feature() {
-    let error = connect("wss://127.0.0.1:1/").map(|_| ()).unwrap_err();
-    assert!(matches!(error, Error::TlsUnavailable), "{error:?}");
-}
-
 fn client_handshake_runs_over_a_callers_stream() {
     let (addr, server) = serve_one(|tcp| accept(tcp).unwrap().echo());
     let tcp = TcpStream::connect(addr).unwrap();
@@ -447,7 +441,7 @@ fn a_long_refusal_body_is_read_whole() {
     assert!(server.join().unwrap().is_err());
 }
 
-against_both_adapters!(
+crate::against_both_adapters!(
     subprotocol_and_headers_are_negotiated,
     a_refusal_reaches_the_client_with_status_headers_and_body,
     a_long_refusal_body_is_read_whole,
@@ -465,8 +459,6 @@ against_both_adapters!(
     the_client_gives_up_on_a_server_that_never_answers,
     connection_refused_is_an_io_error,
     invalid_urls_are_refused_before_connecting,
-    #[cfg(not(feature = "tls"))]
-    wss_needs_the_tls_feature,
     client_handshake_runs_over_a_callers_stream,
     a_refusal_survives_a_client_that_keeps_sending,
 );

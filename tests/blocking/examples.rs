@@ -5,8 +5,8 @@
 //!
 //! `cargo test` builds the examples before running tests; the binaries are
 //! found in `target/<profile>/examples/`. (With `cargo test --test
-//! examples` alone, run `cargo build --examples` first, with the same
-//! `--features`.)
+//! blocking -- examples::` alone, run `cargo build --examples` first,
+//! with the same `--features`.)
 //!
 //! Every child is killed when its guard drops, and a watchdog kills it
 //! after [`DEADLINE`], which ends any client blocked on it: no test can
@@ -14,10 +14,10 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 // The chat's frames, read with the examples' own small JSON reader.
-#[path = "../examples/common/chat_log.rs"]
+#[path = "../../examples/common/chat_log.rs"]
 mod chat_log;
 
 use std::io::{BufRead, BufReader, Read, Write};

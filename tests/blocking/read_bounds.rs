@@ -5,7 +5,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::io::{self, Write};
 use std::net::TcpStream;

@@ -2,11 +2,11 @@
 //! blocking adapter and the tokio one (`against_both_adapters!`): a round
 //! trip through `ClientBuilder` with a custom root store to a server that
 //! accepts TLS, and an untrusted certificate. The split over TLS is in
-//! `blocking_tls.rs` and `tokio_echo.rs`.
+//! `tests/blocking/tls.rs` and `tests/tokio/echo.rs`.
 
 #![cfg(feature = "tls")]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
@@ -54,7 +54,7 @@ fn an_untrusted_certificate_is_a_tls_error() {
     assert!(server.join().unwrap().is_err());
 }
 
-against_both_adapters!(
+crate::against_both_adapters!(
     wss_round_trip_with_a_self_signed_certificate,
     an_untrusted_certificate_is_a_tls_error,
 );

@@ -1,11 +1,11 @@
 //! The blocking adapter over TLS with a self-signed certificate made in
 //! the test: split halves under concurrent load, and a write timeout that
 //! ends the connection. The round trips both adapters share are in
-//! `adapter_tls.rs`.
+//! `tests/adapters/tls.rs`.
 
 #![cfg(feature = "tls")]
 
-mod support;
+use crate::support;
 
 use std::net::TcpListener;
 use std::sync::Arc;

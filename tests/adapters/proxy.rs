@@ -8,7 +8,7 @@
 
 #![cfg(feature = "blocking")]
 
-mod support;
+use crate::support;
 
 use std::io::Write;
 use std::time::Instant;
@@ -413,7 +413,7 @@ fn through_an_https_proxy_ws_and_wss_with_tls_inside_tls() {
     assert!(matches!(e, Error::Tls(_)), "{e:?}");
 }
 
-against_both_adapters!(
+crate::against_both_adapters!(
     ws_through_tinyproxy_with_and_without_basic_auth,
     ws_through_microsocks_socks5_and_socks5h_with_and_without_auth,
     tinyproxy_407_without_and_with_wrong_credentials_names_the_scheme,

@@ -2,7 +2,7 @@
 //! of every size, split halves from several tasks, cancel safety.
 #![cfg(feature = "tokio")]
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

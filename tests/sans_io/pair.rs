@@ -2,7 +2,7 @@
 //! other: closing handshakes, deadlines with synthetic instants, and a
 //! property test over message sequences, fragmentation and chunking.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
