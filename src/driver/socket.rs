@@ -332,14 +332,14 @@ impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
         size: usize,
         deadline: Option<Instant>,
     ) -> Poll<io::Result<Read>> {
-        let deadline = match self.ws.driver.wait_cap(cx.waker(), R::reads_are_woken()) {
+        let ws = &mut *self.ws;
+        let deadline = match ws.driver.wait_cap(cx.waker(), R::reads_are_woken()) {
             Some(wait) => [deadline, Some(R::now() + wait)]
                 .into_iter()
                 .flatten()
                 .min(),
             None => deadline,
         };
-        let ws = &mut *self.ws;
         let conn = &mut ws.driver.conn;
         let read = ready!(
             ws.rt
@@ -348,7 +348,7 @@ impl<S, R: ReadIo<S> + WriteIo<S>> ReadSide for Unsplit<'_, S, R> {
         if let Ok(Some(0)) = read {
             conn.receive_eof();
         }
-        self.ws.driver.settle_budget();
+        ws.driver.settle_budget();
         Poll::Ready(read)
     }
 
